@@ -1,0 +1,660 @@
+// The executor: a Graph prepared into a flat list of steps over value slots.
+//
+// Prepare resolves every op once (attributes parsed by the op's factory), decides which
+// nodes run on the host (shape arithmetic whose inputs are all host values), folds
+// Constant nodes, uploads initializers and plans when each value can be released. The
+// per-run path then only walks the steps: no string lookups, no allocation beyond the
+// tensors the ops create.
+
+#include "models/session.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/DeviceGuard.h>
+
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "models/aten_interop.h"
+#include "models/ops/op_kernel.h"
+
+namespace ak::models {
+
+// ---------------------------------------------------------------------------------------
+// Devices
+
+std::string Device::str() const {
+  if (kind == DeviceKind::kCpu) return "cpu";
+  return index == 0 ? "cuda" : "cuda:" + std::to_string(index);
+}
+
+bool cuda_available() {
+  try {
+    return at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+Result<Device> Device::parse(const std::string& text) {
+  Device d;
+  if (text == "cpu") return d;
+  if (text.rfind("cuda", 0) == 0) {
+    d.kind = DeviceKind::kCuda;
+    if (text.size() > 4) {
+      if (text[4] != ':' || text.size() == 5 || text.find_first_not_of("0123456789", 5) != std::string::npos)
+        return invalid_input("unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+      d.index = std::stoi(text.substr(5));
+    }
+    if (!cuda_available())
+      return invalid_input("device '" + text + "' requested but no CUDA GPU is usable (this libtorch " +
+                           std::string(at::hasCUDA() ? "has CUDA but sees no GPU" : "is built without CUDA") + ")");
+    int count = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+    if (d.index >= count)
+      return invalid_input("device '" + text + "' requested but only " + std::to_string(count) + " GPU(s) are present");
+    return d;
+  }
+  return invalid_input("unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+}
+
+Device default_device() {
+  Device d;
+  if (cuda_available()) d.kind = DeviceKind::kCuda;
+  return d;
+}
+
+std::string cuda_device_name(int index);  // models/cuda_device.cpp
+
+std::string device_name(const Device& device) {
+  if (device.is_cuda()) return cuda_device_name(device.index);
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 2);
+  return "cpu";
+}
+
+namespace {
+at::Device to_at(const Device& d) {
+  return d.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index)) : at::Device(at::kCPU);
+}
+
+/// First line of an exception's text (c10 errors carry a backtrace after it).
+std::string first_line(const std::exception& e) {
+  std::string msg;
+  if (const auto* c10e = dynamic_cast<const c10::Error*>(&e)) msg = c10e->what_without_backtrace();
+  else msg = e.what();
+  auto nl = msg.find('\n');
+  if (nl != std::string::npos) msg.resize(nl);
+  return msg;
+}
+
+bool same_content(const at::Tensor& a, const at::Tensor& b) {
+  if (a.is_same(b)) return true;
+  if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes() || !a.is_cpu() || !b.is_cpu()) return false;
+  if (!a.is_contiguous() || !b.is_contiguous()) return false;
+  return std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()) == 0;
+}
+
+/// Values small enough to keep on the host when they are integers: shape vectors.
+constexpr int64_t kHostValueMaxElements = 1024;
+
+bool host_worthy(const TensorData& t) {
+  return (is_integer(t.dtype) || t.dtype == DType::kBool) && t.numel() <= kHostValueMaxElements;
+}
+
+Result<TensorData> constant_node_value(const Node& node) {
+  for (const auto& a : node.attributes) {
+    TensorData t;
+    t.name = node.outputs.empty() ? node.name : node.outputs[0];
+    if (a.name == "value") {
+      t = a.t;
+      t.name = node.outputs.empty() ? node.name : node.outputs[0];
+      return t;
+    }
+    if (a.name == "value_float") { t.dtype = DType::kFloat32; t.bytes = Buffer::copy_of(&a.f, 4); return t; }
+    if (a.name == "value_int") { t.dtype = DType::kInt64; t.bytes = Buffer::copy_of(&a.i, 8); return t; }
+    if (a.name == "value_floats") {
+      t.dtype = DType::kFloat32;
+      t.dims = {static_cast<int64_t>(a.floats.size())};
+      t.bytes = Buffer::copy_of(a.floats.data(), a.floats.size() * 4);
+      return t;
+    }
+    if (a.name == "value_ints") {
+      t.dtype = DType::kInt64;
+      t.dims = {static_cast<int64_t>(a.ints.size())};
+      t.bytes = Buffer::copy_of(a.ints.data(), a.ints.size() * 8);
+      return t;
+    }
+    if (a.name == "value_string") { t.dtype = DType::kString; t.strings = {a.s}; return t; }
+    if (a.name == "value_strings") {
+      t.dtype = DType::kString;
+      t.dims = {static_cast<int64_t>(a.strings.size())};
+      t.strings = a.strings;
+      return t;
+    }
+    if (a.name == "sparse_value") return unsupported("Constant node '" + node.name + "' holds a sparse tensor");
+  }
+  return invalid_input("Constant node '" + node.name + "' has no value attribute");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// OpContext
+
+const at::Tensor& OpContext::input(size_t i) {
+  if (!has_input(i)) throw std::invalid_argument("required input " + std::to_string(i) + " is missing");
+  Value& v = *inputs_[i];
+  if (v.kind != Value::Kind::kTensor) throw std::invalid_argument("input " + std::to_string(i) + " is not a tensor");
+  if (v.tensor.device() == device_) return v.tensor;
+  UploadCache& c = (*upload_cache_)[i];
+  if (c.host.defined() && same_content(c.host, v.tensor)) return c.device;
+  if (!v.tensor.is_cpu()) ++*host_syncs_;  // a device value read by a host node
+  c.host = v.tensor.is_cpu() ? v.tensor.contiguous() : at::Tensor();
+  c.device = v.tensor.to(device_);
+  return c.device;
+}
+
+at::Tensor OpContext::host_input(size_t i) {
+  if (!has_input(i)) throw std::invalid_argument("required input " + std::to_string(i) + " is missing");
+  Value& v = *inputs_[i];
+  if (v.kind != Value::Kind::kTensor) throw std::invalid_argument("input " + std::to_string(i) + " is not a tensor");
+  if (v.tensor.is_cpu()) return v.tensor;
+  ++*host_syncs_;
+  return v.tensor.cpu();
+}
+
+std::vector<int64_t> OpContext::input_ints(size_t i) {
+  at::Tensor t = host_input(i).to(at::kLong).contiguous();
+  const int64_t* p = t.data_ptr<int64_t>();
+  return std::vector<int64_t>(p, p + t.numel());
+}
+
+double OpContext::input_double(size_t i) {
+  at::Tensor t = host_input(i);
+  if (t.numel() != 1) throw std::invalid_argument("input " + std::to_string(i) + " must hold one value, has " + std::to_string(t.numel()));
+  return t.to(at::kDouble).item<double>();
+}
+
+// ---------------------------------------------------------------------------------------
+// Executor
+
+class Executor final : public GraphRunner {
+ public:
+  using OuterLookup = std::function<Value*(const std::string&)>;
+
+  Executor(const Model& model, at::Device device, int64_t* host_syncs)
+      : model_(model), device_(device), host_syncs_(host_syncs) {}
+
+  Status prepare(const Graph& graph, OuterLookup outer) {
+    graph_ = &graph;
+    outer_ = std::move(outer);
+    // Slots: every name defined in this graph gets one; the vector never grows after this.
+    size_t count = graph.inputs.size() + graph.initializers.size();
+    for (const auto& n : graph.nodes) count += n.outputs.size();
+    values_.reserve(count);
+    auto define = [&](const std::string& name) -> size_t {
+      auto [it, inserted] = slot_of_.emplace(name, values_.size());
+      if (inserted) {
+        values_.emplace_back();
+        on_host_.push_back(false);
+        pinned_.push_back(false);
+      }
+      return it->second;
+    };
+
+    for (const auto& t : graph.initializers) {
+      size_t s = define(t.name);
+      AK_RETURN_IF_ERROR(set_constant(s, t));
+    }
+    for (const auto& vi : graph.inputs) {
+      if (graph.find_initializer(vi.name)) continue;  // old IR: initializers listed as inputs
+      size_t s = define(vi.name);
+      input_slots_.push_back(s);
+      input_infos_.push_back(&vi);
+    }
+
+    const int64_t opset = model_.opset("");
+    const OpRegistry& registry = OpRegistry::builtin();
+    for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+      const Node& node = graph.nodes[ni];
+      const int64_t node_opset = node.domain.empty() ? opset : model_.opset(node.domain);
+      const std::string where = "node '" + node.name + "' (" + (node.domain.empty() ? "" : node.domain + ".") +
+                                node.op_type + ", opset " + std::to_string(node_opset) + ")";
+      if (node.op_type == "Constant" && node.domain.empty()) {
+        auto value = constant_node_value(node);
+        if (!value) return value.status().with_context(where);
+        if (node.outputs.empty() || node.outputs[0].empty()) continue;
+        folded_.push_back(std::move(value).value());
+        AK_RETURN_IF_ERROR(set_constant(define(node.outputs[0]), folded_.back()).with_context(where));
+        continue;
+      }
+      const OpRegistry::Entry* entry = registry.find(node.domain, node.op_type, node_opset);
+      if (entry == nullptr) {
+        int earliest = registry.earliest(node.domain, node.op_type);
+        if (earliest > 0)
+          return unsupported(where + ": supported from opset " + std::to_string(earliest) + " only");
+        return unsupported(where + ": op " + (node.domain.empty() ? "" : node.domain + ".") + node.op_type +
+                           " is not supported");
+      }
+
+      auto step = std::make_unique<Step>();
+      step->node = &node;
+      step->node_index = ni;
+      bool all_host = true;
+      bool any_input = false;
+      for (const auto& in : node.inputs) {
+        if (in.empty()) {
+          step->inputs.push_back(nullptr);
+          continue;
+        }
+        Value* v = lookup(in);
+        if (v == nullptr) return invalid_input(where + ": input '" + in + "' is not defined");
+        step->inputs.push_back(v);
+        any_input = true;
+        auto it = slot_of_.find(in);
+        if (it == slot_of_.end() || !on_host_[it->second]) all_host = false;
+      }
+      step->on_host = device_.is_cpu() || (entry->placement == Placement::kHostable && any_input && all_host);
+      step->device = step->on_host ? at::Device(at::kCPU) : device_;
+
+      OpBuildInfo info{node, node_opset, step->device, {}, {}};
+      info.constant_input = [this, &node](size_t i) -> const TensorData* {
+        if (i >= node.inputs.size() || node.inputs[i].empty()) return nullptr;
+        auto it = constants_.find(node.inputs[i]);
+        return it == constants_.end() ? nullptr : it->second;
+      };
+      Step* raw = step.get();
+      info.prepare_subgraph = [this, raw](const Graph& g) -> Status {
+        auto sub = std::make_unique<Executor>(model_, device_, host_syncs_);
+        AK_RETURN_IF_ERROR(sub->prepare(g, [this](const std::string& name) { return lookup(name); }));
+        raw->subgraphs.push_back(std::move(sub));
+        return Status::ok();
+      };
+      Result<KernelPtr> kernel = [&]() -> Result<KernelPtr> {
+        try {
+          return entry->factory(info);
+        } catch (const std::exception& e) {
+          return invalid_input(first_line(e));
+        }
+      }();
+      if (!kernel) return kernel.status().with_context(where);
+      step->kernel = std::move(kernel).value();
+
+      for (const auto& out : node.outputs) {
+        if (out.empty()) {
+          step->outputs.push_back(nullptr);
+          continue;
+        }
+        size_t s = define(out);
+        on_host_[s] = step->on_host && !device_.is_cpu();
+        step->outputs.push_back(&values_[s]);
+      }
+      step->upload_cache.resize(step->inputs.size());
+      step->ctx.device_ = step->device;
+      step->ctx.inputs_ = step->inputs.data();
+      step->ctx.num_inputs_ = step->inputs.size();
+      step->ctx.outputs_ = step->outputs.data();
+      step->ctx.num_outputs_ = step->outputs.size();
+      step->ctx.upload_cache_ = &step->upload_cache;
+      step->ctx.subgraphs_ = &step->subgraphs;
+      step->ctx.host_syncs_ = host_syncs_;
+      step->where = where;
+      steps_.push_back(std::move(step));
+    }
+
+    for (const auto& o : graph.outputs) {
+      Value* v = lookup(o.name);
+      if (v == nullptr) return invalid_input("graph output '" + o.name + "' is not produced by any node");
+      output_values_.push_back(v);
+      auto it = slot_of_.find(o.name);
+      if (it != slot_of_.end()) pinned_[it->second] = true;
+    }
+    plan_releases();
+    return Status::ok();
+  }
+
+  size_t num_inputs() const override { return input_slots_.size(); }
+  size_t num_outputs() const override { return output_values_.size(); }
+  const std::vector<const ValueInfo*>& input_infos() const { return input_infos_; }
+
+  Status run(const std::vector<Value>& inputs, std::vector<Value>* outputs) override {
+    if (inputs.size() > input_slots_.size())
+      return invalid_input("subgraph '" + graph_->name + "' takes " + std::to_string(input_slots_.size()) +
+                           " inputs, got " + std::to_string(inputs.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) values_[input_slots_[i]] = inputs[i];
+    AK_RETURN_IF_ERROR(run_steps(nullptr));
+    outputs->clear();
+    outputs->reserve(output_values_.size());
+    for (Value* v : output_values_) outputs->push_back(*v);
+    clear_values();
+    return Status::ok();
+  }
+
+  Status run_tensors(std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs,
+                     const std::vector<NodeObserver*>* observers) {
+    for (size_t i = 0; i < inputs.size(); ++i) values_[input_slots_[i]].set_tensor(inputs[i]);
+    Status st = run_steps(observers);
+    if (st.is_ok()) {
+      outputs->clear();
+      outputs->reserve(output_values_.size());
+      for (size_t i = 0; i < output_values_.size(); ++i) {
+        Value* v = output_values_[i];
+        if (v->kind == Value::Kind::kTensor) {
+          outputs->push_back(v->tensor);
+        } else if (v->kind == Value::Kind::kSequence) {
+          st = unsupported("output '" + graph_->outputs[i].name + "' is a sequence; only tensor outputs are returned");
+          break;
+        } else if (v->kind == Value::Kind::kStrings) {
+          st = unsupported("output '" + graph_->outputs[i].name + "' is a string tensor; only numeric outputs are returned");
+          break;
+        } else {
+          st = unsupported("output '" + graph_->outputs[i].name + "' is an empty optional");
+          break;
+        }
+      }
+    }
+    clear_values();
+    return st;
+  }
+
+  /// Raw output values of the last run_values() (for string/sequence outputs).
+  Status run_values(std::span<const Value> inputs, std::vector<Value>* outputs) {
+    for (size_t i = 0; i < inputs.size(); ++i) values_[input_slots_[i]] = inputs[i];
+    Status st = run_steps(nullptr);
+    if (st.is_ok()) {
+      outputs->clear();
+      for (Value* v : output_values_) outputs->push_back(*v);
+    }
+    clear_values();
+    return st;
+  }
+
+ private:
+  struct Step {
+    const Node* node = nullptr;
+    size_t node_index = 0;
+    std::string where;
+    KernelPtr kernel;
+    bool on_host = false;
+    at::Device device{at::kCPU};
+    std::vector<Value*> inputs;
+    std::vector<Value*> outputs;
+    std::vector<Value*> release_after;
+    std::vector<OpContext::UploadCache> upload_cache;
+    std::vector<std::unique_ptr<GraphRunner>> subgraphs;
+    OpContext ctx;
+  };
+
+  Value* lookup(const std::string& name) {
+    auto it = slot_of_.find(name);
+    if (it != slot_of_.end()) return &values_[it->second];
+    return outer_ ? outer_(name) : nullptr;
+  }
+
+  Status set_constant(size_t slot, const TensorData& t) {
+    pinned_[slot] = true;
+    constants_[t.name] = &t;
+    Value& v = values_[slot];
+    if (t.dtype == DType::kString) {
+      v.kind = Value::Kind::kStrings;
+      v.strings = t.strings;
+      v.string_dims = t.dims;
+      return Status::ok();
+    }
+    const bool host = !device_.is_cpu() && host_worthy(t);
+    try {
+      auto tensor = to_tensor(t, host ? at::Device(at::kCPU) : device_);
+      if (!tensor) return tensor.status().with_context("initializer '" + t.name + "'");
+      v.set_tensor(std::move(tensor).value());
+    } catch (const std::exception& e) {
+      return internal_error("initializer '" + t.name + "': " + first_line(e));
+    }
+    on_host_[slot] = host;
+    return Status::ok();
+  }
+
+  /// A value is released after the last step that reads it, unless it is a constant or a
+  /// graph output. Subgraph references count as reads by the node owning the subgraph.
+  void plan_releases() {
+    std::unordered_map<Value*, size_t> last_use;
+    std::unordered_set<Value*> owned;
+    for (size_t s = 0; s < values_.size(); ++s)
+      if (!pinned_[s]) owned.insert(&values_[s]);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      for (Value* v : steps_[i]->inputs)
+        if (v) last_use[v] = i;
+      std::vector<std::string> free_names;
+      for (const auto& a : steps_[i]->node->attributes) {
+        if (a.g) collect_free_names(*a.g, free_names);
+        for (const auto& g : a.graphs) collect_free_names(*g, free_names);
+      }
+      for (const auto& name : free_names) {
+        auto it = slot_of_.find(name);
+        if (it != slot_of_.end()) last_use[&values_[it->second]] = i;
+      }
+      for (Value* v : steps_[i]->outputs)
+        if (v && !last_use.count(v)) last_use[v] = i;  // unused outputs go right away
+    }
+    for (auto& [v, i] : last_use)
+      if (owned.count(v)) steps_[i]->release_after.push_back(v);
+  }
+
+  static void collect_free_names(const Graph& g, std::vector<std::string>& out) {
+    for (const auto& n : g.nodes) {
+      for (const auto& in : n.inputs) out.push_back(in);
+      for (const auto& a : n.attributes) {
+        if (a.g) collect_free_names(*a.g, out);
+        for (const auto& sg : a.graphs) collect_free_names(*sg, out);
+      }
+    }
+    for (const auto& o : g.outputs) out.push_back(o.name);
+  }
+
+  Status run_steps(const std::vector<NodeObserver*>* observers) {
+    const bool observe = observers != nullptr && !observers->empty();
+    for (auto& step : steps_) {
+      for (Value* v : step->outputs)
+        if (v) v->reset();
+      if (observe) notify(*step, *observers, true);
+      Status st;
+      try {
+        st = step->kernel->run(step->ctx);
+      } catch (const std::exception& e) {
+        st = invalid_input(first_line(e));
+      }
+      if (!st.is_ok()) {
+        clear_values();
+        return st.with_context(step->where);
+      }
+      if (observe) notify(*step, *observers, false);
+      for (Value* v : step->release_after) v->reset();
+    }
+    return Status::ok();
+  }
+
+  void notify(const Step& step, const std::vector<NodeObserver*>& observers, bool before) {
+    event_inputs_.clear();
+    event_outputs_.clear();
+    for (Value* v : step.inputs) event_inputs_.push_back(v && v->is_tensor() ? &v->tensor : nullptr);
+    if (!before)
+      for (Value* v : step.outputs) event_outputs_.push_back(v && v->is_tensor() ? &v->tensor : nullptr);
+    NodeEvent ev;
+    ev.node_index = step.node_index;
+    ev.node = step.node;
+    ev.inputs = event_inputs_;
+    ev.outputs = event_outputs_;
+    ev.on_host = step.on_host;
+    for (NodeObserver* o : observers) {
+      if (before) o->before_node(ev);
+      else o->after_node(ev);
+    }
+  }
+
+  void clear_values() {
+    for (size_t s = 0; s < values_.size(); ++s)
+      if (!pinned_[s]) values_[s].reset();
+  }
+
+  const Model& model_;
+  at::Device device_;
+  int64_t* host_syncs_;
+  const Graph* graph_ = nullptr;
+  OuterLookup outer_;
+  std::vector<Value> values_;
+  std::vector<bool> on_host_;
+  std::vector<bool> pinned_;
+  std::unordered_map<std::string, size_t> slot_of_;
+  std::unordered_map<std::string, const TensorData*> constants_;
+  std::deque<TensorData> folded_;  ///< values of Constant nodes (constants_ points here)
+  std::vector<size_t> input_slots_;
+  std::vector<const ValueInfo*> input_infos_;
+  std::vector<Value*> output_values_;
+  std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<const at::Tensor*> event_inputs_, event_outputs_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Session
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  Device device;
+  at::Device at_device{at::kCPU};
+  int64_t host_syncs = 0;
+  std::unique_ptr<Executor> executor;
+  std::vector<NodeObserver*> observers;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
+  if (!model) return invalid_input("no model");
+  auto impl = std::make_unique<Impl>();
+  impl->model = std::move(model);
+  impl->device = options.device;
+  impl->at_device = to_at(options.device);
+  if (options.device.is_cuda() && !cuda_available())
+    return invalid_input("device '" + options.device.str() + "' requested but no CUDA GPU is usable");
+  if (options.num_threads > 0) at::set_num_threads(options.num_threads);
+  const int64_t opset = impl->model->opset("");
+  if (opset < 1 || opset > 21)
+    return unsupported(impl->model->path.string() + ": opset " + std::to_string(opset) +
+                       " of ai.onnx is outside the supported range 1 to 21");
+  impl->executor = std::make_unique<Executor>(*impl->model, impl->at_device, &impl->host_syncs);
+  try {
+    c10::OptionalDeviceGuard guard;
+    if (options.device.is_cuda()) guard.reset_device(impl->at_device);
+    Status st = impl->executor->prepare(impl->model->graph, nullptr);
+    if (!st.is_ok()) return st;
+  } catch (const std::exception& e) {
+    return internal_error("preparing the model: " + first_line(e));
+  }
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+const Model& Session::model() const { return *impl_->model; }
+const Device& Session::device() const { return impl_->device; }
+const std::vector<const ValueInfo*>& Session::input_infos() const { return impl_->executor->input_infos(); }
+int64_t Session::host_syncs() const { return impl_->host_syncs; }
+
+void Session::add_observer(NodeObserver* observer) { impl_->observers.push_back(observer); }
+void Session::remove_observer(NodeObserver* observer) {
+  auto& v = impl_->observers;
+  v.erase(std::remove(v.begin(), v.end(), observer), v.end());
+}
+
+void Session::synchronize() const {
+  if (impl_->device.is_cuda()) at::detail::getCUDAHooks().deviceSynchronize(static_cast<c10::DeviceIndex>(impl_->device.index));
+}
+
+namespace {
+/// Whether a tensor of `actual` type can stand for a declared ONNX dtype.
+bool dtype_matches(DType declared, at::ScalarType actual) {
+  if (declared == DType::kUndefined) return true;
+  auto st = to_scalar_type(declared);
+  return st && *st == actual;
+}
+
+Status check_input(const ValueInfo& info, const at::Tensor& t) {
+  const std::string what = "input '" + info.name + "'";
+  if (!dtype_matches(info.dtype, t.scalar_type()))
+    return invalid_input(what + ": expected dtype " + dtype_name(info.dtype) + ", got " +
+                         dtype_name(from_scalar_type(t.scalar_type())));
+  if (!info.has_shape) return Status::ok();
+  std::string expected;
+  for (size_t i = 0; i < info.shape.size(); ++i)
+    expected += (i ? "x" : "") + (info.shape[i].is_fixed() ? std::to_string(info.shape[i].value)
+                                                            : (info.shape[i].param.empty() ? "?" : info.shape[i].param));
+  if (info.shape.empty()) expected = "scalar";
+  bool ok = static_cast<size_t>(t.dim()) == info.shape.size();
+  for (size_t i = 0; ok && i < info.shape.size(); ++i)
+    if (info.shape[i].is_fixed() && info.shape[i].value != t.size(static_cast<int64_t>(i))) ok = false;
+  if (!ok)
+    return invalid_input(what + ": expected shape " + expected + ", got " +
+                         shape_string(std::vector<int64_t>(t.sizes().begin(), t.sizes().end())));
+  return Status::ok();
+}
+}  // namespace
+
+Status Session::upload_inputs(const std::vector<TensorData>& inputs, std::vector<at::Tensor>* out) const {
+  out->clear();
+  const auto& infos = input_infos();
+  for (const auto& t : inputs) {
+    if (std::none_of(infos.begin(), infos.end(), [&](const ValueInfo* vi) { return vi->name == t.name; })) {
+      std::string names;
+      for (const auto* vi : infos) names += (names.empty() ? "" : ", ") + vi->name;
+      return invalid_input("input '" + t.name + "' is not an input of the model (inputs: " + names + ")");
+    }
+  }
+  for (const ValueInfo* info : infos) {
+    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const TensorData& t) { return t.name == info->name; });
+    if (it == inputs.end()) return invalid_input("input '" + info->name + "' is missing");
+    if (info->dtype != DType::kUndefined && it->dtype != info->dtype)
+      return invalid_input("input '" + info->name + "': expected dtype " + dtype_name(info->dtype) + ", got " +
+                           dtype_name(it->dtype));
+    try {
+      auto tensor = to_tensor(*it, impl_->at_device);
+      if (!tensor) return tensor.status().with_context("input '" + info->name + "'");
+      AK_RETURN_IF_ERROR(check_input(*info, *tensor));
+      out->push_back(std::move(tensor).value());
+    } catch (const std::exception& e) {
+      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+    }
+  }
+  return Status::ok();
+}
+
+Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
+  const auto& infos = input_infos();
+  if (inputs.size() != infos.size())
+    return invalid_input("the model takes " + std::to_string(infos.size()) + " inputs, got " + std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) AK_RETURN_IF_ERROR(check_input(*infos[i], inputs[i]));
+  try {
+    c10::OptionalDeviceGuard guard;
+    if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
+    return impl_->executor->run_tensors(inputs, outputs, &impl_->observers);
+  } catch (const std::exception& e) {
+    return internal_error(first_line(e));
+  }
+}
+
+Result<std::vector<TensorData>> Session::run(const std::vector<TensorData>& inputs) {
+  std::vector<at::Tensor> device_inputs, outputs;
+  AK_RETURN_IF_ERROR(upload_inputs(inputs, &device_inputs));
+  AK_RETURN_IF_ERROR(run_device(device_inputs, &outputs));
+  std::vector<TensorData> result;
+  const auto& outs = impl_->model->graph.outputs;
+  try {
+    for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_tensor_data(outputs[i], outs[i].name, outs[i].dtype));
+  } catch (const std::exception& e) {
+    return internal_error("downloading outputs: " + first_line(e));
+  }
+  return result;
+}
+
+}  // namespace ak::models

@@ -1,0 +1,113 @@
+#pragma once
+/// Session: a loaded model prepared to run on one device through libtorch ATen.
+///
+/// This header does not include torch: tensors on the fast path are forward-declared
+/// at::Tensor, and only the .cpp files that touch their data include ATen.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "models/graph.h"
+
+namespace at {
+class Tensor;
+}
+
+namespace ak::models {
+
+enum class DeviceKind { kCpu, kCuda };
+
+struct Device {
+  DeviceKind kind = DeviceKind::kCpu;
+  int index = 0;
+  std::string str() const;  ///< "cpu", "cuda", "cuda:1"
+  bool is_cuda() const { return kind == DeviceKind::kCuda; }
+  /// Parses "cpu", "cuda", "cuda:N"; rejects anything else and CUDA when no GPU is usable.
+  static Result<Device> parse(const std::string& text);
+};
+
+bool cuda_available();
+/// cuda when a GPU is usable, else cpu.
+Device default_device();
+/// The GPU's (or the CPU's) marketing name, for reports.
+std::string device_name(const Device& device);
+
+/// What an observer sees around one node execution. Pointers are valid only during the
+/// callback; an entry is null for an omitted optional input/output or a non-tensor value
+/// (sequence, string tensor).
+struct NodeEvent {
+  size_t node_index = 0;  ///< index in Graph::nodes of the top-level graph
+  const Node* node = nullptr;
+  std::span<const at::Tensor* const> inputs;
+  std::span<const at::Tensor* const> outputs;  ///< empty in before_node
+  bool on_host = false;  ///< true when the node ran on the host (shape arithmetic)
+};
+
+/// The seam the profiler and the verifier attach to. Called on the thread that runs the
+/// session, around every top-level node (nodes inside If/Loop bodies are part of their
+/// parent). Observers must not throw.
+class NodeObserver {
+ public:
+  virtual ~NodeObserver() = default;
+  virtual void before_node(const NodeEvent& event) = 0;
+  virtual void after_node(const NodeEvent& event) = 0;
+};
+
+struct SessionOptions {
+  Device device;
+  /// Values for symbolic input dimensions by name; unnamed ones default to 1.
+  std::map<std::string, int64_t> dims;
+  /// CPU threads for ATen (0 keeps libtorch's default).
+  int num_threads = 0;
+};
+
+/// Thread-compatible: one run at a time.
+class Session {
+ public:
+  /// Prepares `model` for `options.device`: resolves every op (kUnsupported names the
+  /// first unsupported op and opset), uploads initializers once, plans value lifetimes.
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Model& model() const;
+  const Device& device() const;
+  /// The inputs a caller feeds, in order (graph inputs that are not initializers).
+  const std::vector<const ValueInfo*>& input_infos() const;
+
+  /// Runs on host tensors: checks dtypes and ranks against the graph, uploads, runs,
+  /// downloads. `inputs` are matched by name.
+  Result<std::vector<TensorData>> run(const std::vector<TensorData>& inputs);
+
+  /// The fast path: inputs already on the session's device, in input_infos() order.
+  /// Outputs stay on the device; the call does not synchronize the device.
+  Status run_device(std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs);
+
+  /// Host tensors -> device tensors in input_infos() order, checking names/dtypes/ranks.
+  Status upload_inputs(const std::vector<TensorData>& inputs, std::vector<at::Tensor>* out) const;
+
+  /// Waits for the device (no-op on CPU).
+  void synchronize() const;
+
+  /// Observers are called in the order added; the Session does not own them.
+  void add_observer(NodeObserver* observer);
+  void remove_observer(NodeObserver* observer);
+
+  /// How many times a run had to read a device tensor on the host (a sync); a model
+  /// whose shape arithmetic stays on the host keeps this at 0.
+  int64_t host_syncs() const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ak::models
