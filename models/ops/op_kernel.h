@@ -178,6 +178,7 @@ void register_elementwise_ops(OpRegistry& r);
 void register_reduction_ops(OpRegistry& r);
 void register_tensor_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
+void register_linalg_ops(OpRegistry& r);
 void register_control_ops(OpRegistry& r);
 void register_misc_ops(OpRegistry& r);
 

@@ -38,6 +38,7 @@ const OpRegistry& OpRegistry::builtin() {
     register_reduction_ops(r);
     register_tensor_ops(r);
     register_nn_ops(r);
+    register_linalg_ops(r);
     register_control_ops(r);
     register_misc_ops(r);
     return r;
