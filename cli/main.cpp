@@ -1,1 +1,39 @@
-int main() { return 0; }
+// autokernel: the command line. Argument parsing and printing only.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace ak::cli {
+void print_error(const std::string& message) {
+  std::string line = message;
+  for (char& c : line)
+    if (c == '\n') c = ' ';
+  std::cerr << "autokernel: error: " << line << std::endl;
+}
+}  // namespace ak::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"autokernel: make a deployed ONNX model faster on its GPU, kernel by kernel"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every command");
+  int exit_code = 0;
+  ak::cli::add_run_command(app, exit_code);
+  ak::cli::add_conformance_command(app, exit_code);
+  ak::cli::add_memory_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    ak::cli::print_error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    ak::cli::print_error(std::string("internal error: ") + e.what());
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,22 @@
+#pragma once
+/// The `autokernel` subcommands. Each add_*_command registers its CLI11 subcommand on
+/// `app`; its callback stores the process exit code in `exit_code` (0 ok, 1 the work
+/// failed, 2 bad input). Commands only parse arguments and print; the work is in the
+/// modules' libraries.
+
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace ak::cli {
+
+void add_run_command(CLI::App& app, int& exit_code);
+void add_conformance_command(CLI::App& app, int& exit_code);
+void add_memory_command(CLI::App& app, int& exit_code);
+
+/// Prints "autokernel: error: <message>" as one line on stderr.
+void print_error(const std::string& message);
+
+}  // namespace ak::cli
