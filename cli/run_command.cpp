@@ -1,0 +1,104 @@
+// `autokernel run MODEL`: run a model once for its outputs, then time it.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "models/onnx_io.h"
+#include "models/session.h"
+
+namespace ak::cli {
+
+namespace {
+
+struct RunArgs {
+  ModelOptions model;
+  int iters = 10;
+  int warmup = 3;
+  bool json = false;
+};
+
+Status run(const RunArgs& args) {
+  AK_ASSIGN_OR_RETURN(LoadedModel loaded, load_model_with_inputs(args.model));
+  models::Session& session = *loaded.session;
+  if (!args.json)
+    for (const auto& notice : loaded.inputs.notices) std::cerr << "autokernel: notice: " << notice << "\n";
+
+  AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> outputs, session.run(loaded.inputs.tensors));
+  const bool tty = isatty(STDERR_FILENO);
+  auto progress = [&](int done, int total) {
+    if (tty && !args.json) std::cerr << "\rtiming: " << done << "/" << total << std::flush;
+  };
+  AK_ASSIGN_OR_RETURN(models::LatencyStats latency, session.measure_latency(loaded.inputs.tensors, args.warmup, args.iters, progress));
+  if (tty && !args.json) std::cerr << "\r" << std::string(32, ' ') << "\r";
+
+  const models::Model& model = session.model();
+  if (args.json) {
+    nlohmann::json j;
+    j["model"] = args.model.path;
+    j["device"] = session.device().str();
+    j["device_name"] = models::device_name(session.device());
+    j["iters"] = args.iters;
+    j["warmup"] = args.warmup;
+    j["latency_ms"] = {{"median", latency.median_ms}, {"p10", latency.p10_ms}, {"p90", latency.p90_ms},
+                       {"mean", latency.mean_ms}, {"min", latency.min_ms}};
+    j["host_syncs_per_run"] = session.host_syncs() / std::max(1, args.iters + args.warmup + 1);
+    j["inputs"] = nlohmann::json::array();
+    for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
+      const auto& t = loaded.inputs.tensors[i];
+      j["inputs"].push_back({{"name", t.name}, {"shape", t.dims}, {"dtype", models::dtype_name(t.dtype)},
+                             {"source", loaded.inputs.sources[i].source}});
+    }
+    j["outputs"] = nlohmann::json::array();
+    for (const auto& o : outputs) {
+      auto s = models::compute_stats(o);
+      j["outputs"].push_back({{"name", o.name}, {"shape", o.dims}, {"dtype", models::dtype_name(o.dtype)},
+                              {"mean", s.mean}, {"std", s.stddev}, {"min", s.min}, {"max", s.max},
+                              {"nan_count", s.nan_count}, {"inf_count", s.inf_count}});
+    }
+    std::cout << j.dump(2) << std::endl;
+    return Status::ok();
+  }
+  std::printf("model:   %s (ir %lld, opset %lld, %zu nodes)\n", args.model.path.c_str(),
+              static_cast<long long>(model.ir_version), static_cast<long long>(model.opset()), model.graph.nodes.size());
+  std::printf("device:  %s (%s)\n", session.device().str().c_str(), models::device_name(session.device()).c_str());
+  std::printf("inputs:\n");
+  for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
+    const auto& t = loaded.inputs.tensors[i];
+    std::printf("  %-24s %-16s %-9s %s\n", t.name.c_str(), t.shape_string().c_str(), models::dtype_name(t.dtype).c_str(),
+                loaded.inputs.sources[i].source.c_str());
+  }
+  std::printf("outputs:\n");
+  for (const auto& o : outputs) {
+    auto s = models::compute_stats(o);
+    std::printf("  %-24s %-16s %-9s mean %.6g  std %.6g  min %.6g  max %.6g%s\n", o.name.c_str(), o.shape_string().c_str(),
+                models::dtype_name(o.dtype).c_str(), s.mean, s.stddev, s.min, s.max,
+                s.nan_count + s.inf_count > 0 ? ("  (" + std::to_string(s.nan_count) + " NaN, " +
+                                                 std::to_string(s.inf_count) + " Inf)").c_str() : "");
+  }
+  std::printf("latency: median %.3f ms  p10 %.3f ms  p90 %.3f ms  (%d iterations after %d warm-up)\n", latency.median_ms,
+              latency.p10_ms, latency.p90_ms, args.iters, args.warmup);
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run a model: print its outputs and latency (median, p90)");
+  add_model_options(*cmd, args->model);
+  cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed warm-up iterations")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
+  cmd->callback([args, &exit_code] {
+    Status st = run(*args);
+    if (!st.is_ok()) print_error(st.message());
+    exit_code = st.exit_code();
+  });
+}
+
+}  // namespace ak::cli

@@ -1,7 +1,9 @@
 #include "models/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace ak::models {
 
@@ -85,6 +87,87 @@ std::string shape_string(const std::vector<int64_t>& dims) {
 }
 
 std::string TensorData::shape_string() const { return models::shape_string(dims); }
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalize
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400) == 0) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bfloat16_to_float(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+TensorStats compute_stats(const TensorData& t) {
+  TensorStats s;
+  const int64_t n = t.numel();
+  if (t.dtype == DType::kString || n == 0 || t.bytes.data == nullptr) return s;
+  auto at = [&](int64_t i) -> double {
+    const std::byte* p = t.bytes.data + i * dtype_size(t.dtype);
+    auto load = [&](auto tag) {
+      decltype(tag) v;
+      std::memcpy(&v, p, sizeof v);
+      return v;
+    };
+    switch (t.dtype) {
+      case DType::kFloat32: return load(float{});
+      case DType::kFloat64: return load(double{});
+      case DType::kFloat16: return half_to_float(load(uint16_t{}));
+      case DType::kBFloat16: return bfloat16_to_float(load(uint16_t{}));
+      case DType::kInt8: return load(int8_t{});
+      case DType::kUInt8: case DType::kBool: return load(uint8_t{});
+      case DType::kInt16: return load(int16_t{});
+      case DType::kUInt16: return load(uint16_t{});
+      case DType::kInt32: return load(int32_t{});
+      case DType::kUInt32: return load(uint32_t{});
+      case DType::kInt64: return static_cast<double>(load(int64_t{}));
+      case DType::kUInt64: return static_cast<double>(load(uint64_t{}));
+      default: return 0.0;
+    }
+  };
+  double sum = 0, sum_sq = 0;
+  int64_t count = 0;
+  s.min = std::numeric_limits<double>::infinity();
+  s.max = -s.min;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = at(i);
+    if (std::isnan(v)) { ++s.nan_count; continue; }
+    if (std::isinf(v)) { ++s.inf_count; continue; }
+    sum += v;
+    sum_sq += v * v;
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+    ++count;
+  }
+  if (count == 0) {
+    s.min = s.max = 0;
+    return s;
+  }
+  s.mean = sum / count;
+  s.stddev = std::sqrt(std::max(0.0, sum_sq / count - s.mean * s.mean));
+  return s;
+}
 
 const Attribute* Node::find_attribute(const std::string& name) const {
   for (const auto& a : attributes)

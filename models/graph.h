@@ -72,6 +72,28 @@ struct TensorData {
 
 std::string shape_string(const std::vector<int64_t>& dims);
 
+/// A graph input/output value on the host: a tensor (numeric or string), a sequence of
+/// tensors, or an empty optional. Most models only ever use tensors.
+struct HostValue {
+  enum class Kind { kTensor, kSequence, kNone };
+  std::string name;
+  Kind kind = Kind::kTensor;
+  TensorData tensor;                 ///< kTensor
+  std::vector<TensorData> sequence;  ///< kSequence
+  DType sequence_dtype = DType::kUndefined;
+};
+
+/// Summary statistics of a tensor's values (NaN/Inf excluded from mean/std/min/max).
+struct TensorStats {
+  double mean = 0, stddev = 0, min = 0, max = 0;
+  int64_t nan_count = 0, inf_count = 0;
+};
+/// Stats over any numeric dtype (float16/bfloat16 decoded); zeros for strings and empties.
+TensorStats compute_stats(const TensorData& tensor);
+/// Decodes IEEE half / bfloat16 bits.
+float half_to_float(uint16_t bits);
+float bfloat16_to_float(uint16_t bits);
+
 /// A dimension of a declared shape: a fixed size, a named symbol, or unknown.
 struct Dim {
   int64_t value = -1;  ///< >= 0 when fixed

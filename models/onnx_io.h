@@ -24,6 +24,10 @@ Result<Model> parse_model(const void* bytes, size_t size, const std::filesystem:
 /// Reads a serialized TensorProto (the format of ONNX test data input_0.pb).
 Result<TensorData> load_tensor_file(const std::filesystem::path& path);
 
+/// Reads a serialized TensorProto, SequenceProto or OptionalProto, as `kind` says (the
+/// declared kind of the graph input/output the file belongs to).
+Result<HostValue> load_value_file(const std::filesystem::path& path, ValueInfo::Kind kind);
+
 /// Writes `tensor` as a serialized TensorProto.
 Status save_tensor_file(const TensorData& tensor, const std::filesystem::path& path);
 

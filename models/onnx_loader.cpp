@@ -17,7 +17,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "models/onnx_io.h"
-#include "onnx/onnx.pb.h"
+#include "onnx/onnx-data.pb.h"
+#include "onnx/onnx-ml.pb.h"
 
 namespace fs = std::filesystem;
 
@@ -554,6 +555,66 @@ Result<TensorData> load_tensor_file(const fs::path& path) {
   auto t = reader.tensor(proto);
   if (!t) return t.status().with_context(path.string());
   return t;
+}
+
+namespace {
+Result<HostValue> host_value(Reader& reader, const onnx::SequenceProto& p);
+
+Result<HostValue> host_value(Reader& reader, const onnx::OptionalProto& p) {
+  HostValue v;
+  v.name = p.name();
+  if (p.has_tensor_value()) {
+    AK_ASSIGN_OR_RETURN(v.tensor, reader.tensor(p.tensor_value()));
+    return v;
+  }
+  if (p.has_sequence_value()) {
+    AK_ASSIGN_OR_RETURN(v, host_value(reader, p.sequence_value()));
+    v.name = p.name();
+    return v;
+  }
+  v.kind = HostValue::Kind::kNone;
+  return v;
+}
+
+Result<HostValue> host_value(Reader& reader, const onnx::SequenceProto& p) {
+  HostValue v;
+  v.name = p.name();
+  v.kind = HostValue::Kind::kSequence;
+  if (p.elem_type() != onnx::SequenceProto::TENSOR && p.elem_type() != onnx::SequenceProto::UNDEFINED)
+    return unsupported("sequence '" + p.name() + "' holds non-tensor elements");
+  for (const auto& t : p.tensor_values()) {
+    AK_ASSIGN_OR_RETURN(TensorData td, reader.tensor(t));
+    if (v.sequence_dtype == DType::kUndefined) v.sequence_dtype = td.dtype;
+    v.sequence.push_back(std::move(td));
+  }
+  return v;
+}
+}  // namespace
+
+Result<HostValue> load_value_file(const fs::path& path, ValueInfo::Kind kind) {
+  if (kind == ValueInfo::Kind::kTensor || kind == ValueInfo::Kind::kUnknown) {
+    AK_ASSIGN_OR_RETURN(TensorData t, load_tensor_file(path));
+    HostValue v;
+    v.name = t.name;
+    v.tensor = std::move(t);
+    return v;
+  }
+  AK_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  Reader reader(path.parent_path());
+  Result<HostValue> v = [&]() -> Result<HostValue> {
+    if (kind == ValueInfo::Kind::kSequence) {
+      onnx::SequenceProto proto;
+      if (!parse_bytes(bytes.data(), bytes.size(), &proto))
+        return invalid_input("'" + path.string() + "' is not an ONNX SequenceProto");
+      return host_value(reader, proto);
+    }
+    onnx::OptionalProto proto;
+    if (!parse_bytes(bytes.data(), bytes.size(), &proto))
+      return invalid_input("'" + path.string() + "' is not an ONNX OptionalProto");
+    return host_value(reader, proto);
+  }();
+  if (!v) return v.status().with_context(path.string());
+  return v;
 }
 
 Status save_tensor_file(const TensorData& tensor, const fs::path& path) {

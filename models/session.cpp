@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
 
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -258,7 +259,9 @@ class Executor final : public GraphRunner {
         auto it = slot_of_.find(in);
         if (it == slot_of_.end() || !on_host_[it->second]) all_host = false;
       }
-      step->on_host = device_.is_cpu() || (entry->placement == Placement::kHostable && any_input && all_host);
+      // Shape arithmetic whose inputs are all host values stays on the host, so a CUDA
+      // run never waits on the device to learn a shape.
+      step->on_host = entry->placement == Placement::kHostable && any_input && all_host;
       step->device = step->on_host ? at::Device(at::kCPU) : device_;
 
       OpBuildInfo info{node, node_opset, step->device, {}, {}};
@@ -290,7 +293,7 @@ class Executor final : public GraphRunner {
           continue;
         }
         size_t s = define(out);
-        on_host_[s] = step->on_host && !device_.is_cpu();
+        on_host_[s] = step->on_host;
         step->outputs.push_back(&values_[s]);
       }
       step->upload_cache.resize(step->inputs.size());
@@ -361,10 +364,11 @@ class Executor final : public GraphRunner {
     return st;
   }
 
-  /// Raw output values of the last run_values() (for string/sequence outputs).
-  Status run_values(std::span<const Value> inputs, std::vector<Value>* outputs) {
+  /// Runs on Values of any kind (strings, sequences); inputs in input_infos() order.
+  Status run_values(std::span<const Value> inputs, std::vector<Value>* outputs,
+                    const std::vector<NodeObserver*>* observers) {
     for (size_t i = 0; i < inputs.size(); ++i) values_[input_slots_[i]] = inputs[i];
-    Status st = run_steps(nullptr);
+    Status st = run_steps(observers);
     if (st.is_ok()) {
       outputs->clear();
       for (Value* v : output_values_) outputs->push_back(*v);
@@ -405,7 +409,7 @@ class Executor final : public GraphRunner {
       v.string_dims = t.dims;
       return Status::ok();
     }
-    const bool host = !device_.is_cpu() && host_worthy(t);
+    const bool host = host_worthy(t);
     try {
       auto tensor = to_tensor(t, host ? at::Device(at::kCPU) : device_);
       if (!tensor) return tensor.status().with_context("initializer '" + t.name + "'");
@@ -641,6 +645,132 @@ Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::T
   } catch (const std::exception& e) {
     return internal_error(first_line(e));
   }
+}
+
+namespace {
+Result<Value> to_value(const HostValue& hv, const at::Device& device) {
+  Value v;
+  auto tensor_value = [&](const TensorData& t, Value& out) -> Status {
+    if (t.dtype == DType::kString) {
+      out.kind = Value::Kind::kStrings;
+      out.strings = t.strings;
+      out.string_dims = t.dims;
+      return Status::ok();
+    }
+    AK_ASSIGN_OR_RETURN(at::Tensor tensor, to_tensor(t, device));
+    out.set_tensor(std::move(tensor));
+    return Status::ok();
+  };
+  switch (hv.kind) {
+    case HostValue::Kind::kTensor: AK_RETURN_IF_ERROR(tensor_value(hv.tensor, v)); break;
+    case HostValue::Kind::kSequence:
+      v.kind = Value::Kind::kSequence;
+      v.sequence_dtype = hv.sequence_dtype;
+      for (const auto& t : hv.sequence) {
+        AK_ASSIGN_OR_RETURN(at::Tensor tensor, to_tensor(t, device));
+        v.sequence.push_back(std::move(tensor));
+      }
+      break;
+    case HostValue::Kind::kNone: break;
+  }
+  return v;
+}
+
+HostValue to_host_value(const Value& v, const ValueInfo& info) {
+  HostValue hv;
+  hv.name = info.name;
+  switch (v.kind) {
+    case Value::Kind::kTensor: hv.tensor = to_tensor_data(v.tensor, info.name, info.kind == ValueInfo::Kind::kTensor ? info.dtype : DType::kUndefined); break;
+    case Value::Kind::kStrings:
+      hv.tensor.name = info.name;
+      hv.tensor.dtype = DType::kString;
+      hv.tensor.dims = v.string_dims;
+      hv.tensor.strings = v.strings;
+      break;
+    case Value::Kind::kSequence:
+      hv.kind = HostValue::Kind::kSequence;
+      hv.sequence_dtype = v.sequence_dtype;
+      for (const auto& t : v.sequence) hv.sequence.push_back(to_tensor_data(t, "", info.dtype));
+      break;
+    case Value::Kind::kEmpty: hv.kind = HostValue::Kind::kNone; break;
+  }
+  return hv;
+}
+}  // namespace
+
+Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>& inputs) {
+  const auto& infos = input_infos();
+  std::vector<Value> values;
+  for (const ValueInfo* info : infos) {
+    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const HostValue& v) { return v.name == info->name; });
+    if (it == inputs.end()) return invalid_input("input '" + info->name + "' is missing");
+    try {
+      auto v = to_value(*it, impl_->at_device);
+      if (!v) return v.status().with_context("input '" + info->name + "'");
+      if (v->is_tensor()) AK_RETURN_IF_ERROR(check_input(*info, v->tensor));
+      values.push_back(std::move(v).value());
+    } catch (const std::exception& e) {
+      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+    }
+  }
+  std::vector<Value> outputs;
+  try {
+    c10::OptionalDeviceGuard guard;
+    if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
+    AK_RETURN_IF_ERROR(impl_->executor->run_values(values, &outputs, &impl_->observers));
+    std::vector<HostValue> result;
+    const auto& outs = impl_->model->graph.outputs;
+    for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_host_value(outputs[i], outs[i]));
+    return result;
+  } catch (const std::exception& e) {
+    return internal_error(first_line(e));
+  }
+}
+
+LatencyStats latency_stats(std::vector<double> samples) {
+  LatencyStats s;
+  s.iterations = static_cast<int>(samples.size());
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  auto quantile = [&](double q) {
+    double pos = q * (samples.size() - 1);
+    size_t lo = static_cast<size_t>(pos);
+    size_t hi = std::min(lo + 1, samples.size() - 1);
+    return samples[lo] + (pos - lo) * (samples[hi] - samples[lo]);
+  };
+  s.median_ms = quantile(0.5);
+  s.p10_ms = quantile(0.1);
+  s.p90_ms = quantile(0.9);
+  s.min_ms = samples.front();
+  double sum = 0;
+  for (double v : samples) sum += v;
+  s.mean_ms = sum / samples.size();
+  s.samples_ms = std::move(samples);
+  return s;
+}
+
+Result<LatencyStats> Session::measure_latency(const std::vector<TensorData>& inputs, int warmup, int iterations,
+                                              const std::function<void(int, int)>& progress) {
+  if (iterations < 1) return invalid_input("--iters must be at least 1");
+  if (warmup < 0) return invalid_input("--warmup must not be negative");
+  std::vector<at::Tensor> device_inputs, outputs;
+  AK_RETURN_IF_ERROR(upload_inputs(inputs, &device_inputs));
+  for (int i = 0; i < warmup; ++i) {
+    AK_RETURN_IF_ERROR(run_device(device_inputs, &outputs));
+    synchronize();
+  }
+  std::vector<double> samples;
+  samples.reserve(iterations);
+  for (int i = 0; i < iterations; ++i) {
+    outputs.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    AK_RETURN_IF_ERROR(run_device(device_inputs, &outputs));
+    synchronize();
+    const auto t1 = std::chrono::steady_clock::now();
+    samples.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (progress) progress(i + 1, iterations);
+  }
+  return latency_stats(std::move(samples));
 }
 
 Result<std::vector<TensorData>> Session::run(const std::vector<TensorData>& inputs) {

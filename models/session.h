@@ -5,6 +5,7 @@
 /// at::Tensor, and only the .cpp files that touch their data include ATen.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -66,6 +67,15 @@ struct SessionOptions {
   int num_threads = 0;
 };
 
+/// Wall-clock latency of whole-model runs (each synchronized), in milliseconds.
+struct LatencyStats {
+  int iterations = 0;
+  double median_ms = 0, p10_ms = 0, p90_ms = 0, mean_ms = 0, min_ms = 0;
+  std::vector<double> samples_ms;
+};
+/// Median/percentiles of `samples_ms` (which it sorts).
+LatencyStats latency_stats(std::vector<double> samples_ms);
+
 /// Thread-compatible: one run at a time.
 class Session {
  public:
@@ -86,12 +96,22 @@ class Session {
   /// downloads. `inputs` are matched by name.
   Result<std::vector<TensorData>> run(const std::vector<TensorData>& inputs);
 
+  /// Runs on host values of any kind (tensors, string tensors, sequences, empty optionals),
+  /// matched by name; returns every graph output. The conformance runner uses this.
+  Result<std::vector<HostValue>> run_values(const std::vector<HostValue>& inputs);
+
   /// The fast path: inputs already on the session's device, in input_infos() order.
   /// Outputs stay on the device; the call does not synchronize the device.
   Status run_device(std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs);
 
   /// Host tensors -> device tensors in input_infos() order, checking names/dtypes/ranks.
   Status upload_inputs(const std::vector<TensorData>& inputs, std::vector<at::Tensor>* out) const;
+
+  /// Uploads `inputs` once, runs `warmup` untimed iterations, then times `iterations`
+  /// runs, each followed by a device synchronize. `progress` (if set) is called after
+  /// each timed iteration with (done, total).
+  Result<LatencyStats> measure_latency(const std::vector<TensorData>& inputs, int warmup, int iterations,
+                                       const std::function<void(int, int)>& progress = {});
 
   /// Waits for the device (no-op on CPU).
   void synchronize() const;

@@ -1,0 +1,53 @@
+#pragma once
+/// Conformance: run ONNX test directories (model.onnx + test_data_set_*/input_*.pb,
+/// output_*.pb) and compare every output with the expected one.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/session.h"
+
+namespace ak::models {
+
+struct ConformanceOptions {
+  Device device;
+  /// Explicit tolerances override a test's data.json, which overrides the defaults.
+  std::optional<double> rtol;
+  std::optional<double> atol;
+  double default_rtol = 1e-3;
+  double default_atol = 1e-5;
+};
+
+enum class Verdict { kPass, kFail, kUnsupported };
+const char* verdict_name(Verdict verdict);  ///< "PASS", "FAIL", "UNSUPPORTED"
+
+struct ConformanceResult {
+  std::string name;  ///< the test directory's name
+  std::filesystem::path dir;
+  Verdict verdict = Verdict::kFail;
+  /// FAIL: which output and the worst error, or the error; UNSUPPORTED: the op and opset.
+  std::string detail;
+  double max_abs_error = 0;
+  double max_rel_error = 0;
+  int data_sets = 0;
+  double seconds = 0;
+};
+
+/// Test directories under `path`: `path` itself if it holds model.onnx, else its
+/// subfolders that do (searched recursively), sorted by path.
+Result<std::vector<std::filesystem::path>> find_conformance_tests(const std::filesystem::path& path);
+
+/// Loads, runs and compares one test directory. Never throws; every problem becomes a
+/// FAIL (or UNSUPPORTED) with its reason.
+ConformanceResult run_conformance_test(const std::filesystem::path& dir, const ConformanceOptions& options);
+
+/// Compares `actual` with `expected`: dtype and shape exactly, integers/bools/strings
+/// exactly, floats by |a - e| <= atol + rtol * |e| with NaN matching NaN. Returns ok or
+/// the first mismatch, naming `what`; fills the worst errors seen.
+Status compare_values(const HostValue& expected, const HostValue& actual, double rtol, double atol,
+                      const std::string& what, double* max_abs_error, double* max_rel_error);
+
+}  // namespace ak::models

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds and tests autokernel on the GPU machine (pip libtorch with CUDA, no apt), then runs
+# the GPU tests and benchmarks. Logs go to $OUT (or build-gpu/logs). Usage:
+#   scripts/gpu_check.sh [build|test|bench|all]...   (default: all)
+# Headers the GPU machine lacks (sqlite3.h, CLI11) are carried in .carry/include, made on
+# the development machine by scripts/gpu_carry.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-build-gpu/logs}
+mkdir -p "$OUT"
+steps=${*:-all}
+want() { [[ " $steps " == *" all "* || " $steps " == *" $1 "* ]]; }
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export PYTHONUNBUFFERED=1
+
+if want build; then
+  echo "== build" | tee "$OUT/build.log"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/build.log"
+  prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$prefix" \
+    -DAK_EXTRA_INCLUDE_DIR="$PWD/.carry/include" -DSQLite3_INCLUDE_DIR="$PWD/.carry/include" \
+    -DSQLite3_LIBRARY="$(ls /usr/lib/x86_64-linux-gnu/libsqlite3.so* | head -1)" \
+    -DCMAKE_CUDA_ARCHITECTURES=90a >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+  ninja -C build-gpu -j 16 >>"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -30; exit 1; }
+  echo "built" | tee -a "$OUT/build.log"
+  python3 models/zoo/make_zoo.py --out models/zoo/out 2>&1 | tee "$OUT/zoo.log" | tail -5
+fi
+
+if want test; then
+  echo "== tests (all, GPU labels included)"
+  (cd build-gpu && ctest --output-on-failure -j 4 2>&1) | tee "$OUT/ctest.log" | tail -25
+  echo "== ONNX backend suites on CUDA"
+  for suite in node pytorch-converted pytorch-operator simple; do
+    build-gpu/cli/autokernel conformance --device cuda --json "$OUT/backend_cuda_$suite.json" \
+      /usr/share/libonnx-testdata/data/$suite > "$OUT/backend_cuda_$suite.log" 2>&1
+    tail -1 "$OUT/backend_cuda_$suite.log" | sed "s/^/$suite: /"
+  done
+fi
+
+if want bench; then
+  echo "== runtime benchmark (ours vs PyTorch eager, CUDA)"
+  python3 scripts/bench_runtime.py --device cuda --autokernel build-gpu/cli/autokernel --zoo models/zoo/out \
+    --out "$OUT/bench_runtime_cuda.json" 2>&1 | tee "$OUT/bench_runtime_cuda.log" | tail -15
+fi

@@ -1,0 +1,101 @@
+#pragma once
+// Builds small ONNX models in memory for tests (through the IR and save_model, so the
+// loader reads real protobuf bytes).
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "models/graph.h"
+
+namespace ak::models::testing {
+
+inline TensorData float_tensor(const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values) {
+  TensorData t;
+  t.name = name;
+  t.dtype = DType::kFloat32;
+  t.dims = std::move(dims);
+  t.bytes = Buffer::copy_of(values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+inline TensorData int64_tensor(const std::string& name, std::vector<int64_t> dims, const std::vector<int64_t>& values) {
+  TensorData t;
+  t.name = name;
+  t.dtype = DType::kInt64;
+  t.dims = std::move(dims);
+  t.bytes = Buffer::copy_of(values.data(), values.size() * sizeof(int64_t));
+  return t;
+}
+
+inline std::vector<float> floats_of(const TensorData& t) {
+  std::vector<float> out(t.numel());
+  std::memcpy(out.data(), t.bytes.data, out.size() * sizeof(float));
+  return out;
+}
+
+inline ValueInfo tensor_info(const std::string& name, DType dtype, const std::vector<int64_t>& dims,
+                             const std::vector<std::string>& params = {}) {
+  ValueInfo v;
+  v.name = name;
+  v.dtype = dtype;
+  v.has_shape = true;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    Dim d;
+    if (i < params.size() && !params[i].empty()) d.param = params[i];
+    else d.value = dims[i];
+    v.shape.push_back(d);
+  }
+  return v;
+}
+
+inline Node node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                 std::vector<Attribute> attrs = {}) {
+  Node n;
+  n.op_type = op;
+  n.name = op + "_" + (outputs.empty() ? std::string("x") : outputs[0]);
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  n.attributes = std::move(attrs);
+  return n;
+}
+
+inline Attribute int_attr(const std::string& name, int64_t v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::kInt;
+  a.i = v;
+  return a;
+}
+
+inline Model model_of(Graph g, int64_t opset = 17) {
+  Model m;
+  m.ir_version = 8;
+  m.opsets[""] = opset;
+  m.graph = std::move(g);
+  return m;
+}
+
+/// A fresh empty folder under the system temp dir, removed by the destructor.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("ak_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  static int& counter() {
+    static int c = 0;
+    return c;
+  }
+};
+
+}  // namespace ak::models::testing
