@@ -22,6 +22,18 @@ int main(int argc, char** argv) {
   ak::cli::add_run_command(app, exit_code);
   ak::cli::add_conformance_command(app, exit_code);
   ak::cli::add_memory_command(app, exit_code);
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known |= sub->get_name() == argv[1];
+    }
+    if (!known) {
+      ak::cli::print_error("unknown command '" + std::string(argv[1]) + "' (commands: " + names + ")");
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "models/aten_interop.h"
 #include "models/onnx_io.h"
@@ -157,6 +158,23 @@ void read_tolerances(const fs::path& dir, double* rtol, double* atol) {
   if (j.contains("atol") && j["atol"].is_number()) *atol = j["atol"].get<double>();
 }
 
+/// ONNX 1.12's test data stores bfloat16 tensors as UINT16 bits; read them as the
+/// bfloat16 the graph declares.
+void fix_bfloat16(HostValue& v, const ValueInfo& declared) {
+  if (v.kind == HostValue::Kind::kTensor && declared.dtype == DType::kBFloat16 && v.tensor.dtype == DType::kUInt16)
+    v.tensor.dtype = DType::kBFloat16;
+}
+
+/// Ops whose outputs are random draws: their values cannot be reproduced, only their shape
+/// and dtype checked.
+bool has_random_op(const Graph& g) {
+  static const std::set<std::string> kRandom = {"Bernoulli", "RandomUniform", "RandomNormal", "RandomUniformLike",
+                                                "RandomNormalLike", "Multinomial"};
+  for (const auto& n : g.nodes)
+    if (kRandom.count(n.op_type)) return true;
+  return false;
+}
+
 Status run_data_set(Session& session, const Model& model, const fs::path& set_dir, double rtol, double atol,
                     double* max_abs, double* max_rel) {
   const auto inputs_files = numbered_files(set_dir, "input");
@@ -170,6 +188,7 @@ Status run_data_set(Session& session, const Model& model, const fs::path& set_di
       return invalid_input(set_dir.string() + ": " + std::to_string(inputs_files.size()) + " input files for " +
                            std::to_string(graph_inputs.size()) + " graph inputs");
     AK_ASSIGN_OR_RETURN(HostValue v, load_value_file(inputs_files[i], graph_inputs[i].kind));
+    fix_bfloat16(v, graph_inputs[i]);
     v.name = graph_inputs[i].name;
     if (v.kind == HostValue::Kind::kTensor) v.tensor.name = v.name;
     if (model.graph.find_initializer(v.name)) continue;  // an initializer's default value
@@ -182,6 +201,15 @@ Status run_data_set(Session& session, const Model& model, const fs::path& set_di
   for (size_t i = 0; i < output_files.size(); ++i) {
     const ValueInfo& info = model.graph.outputs[i];
     AK_ASSIGN_OR_RETURN(HostValue expected, load_value_file(output_files[i], info.kind));
+    fix_bfloat16(expected, info);
+    if (has_random_op(model.graph) && expected.kind == HostValue::Kind::kTensor && outputs[i].kind == expected.kind) {
+      const TensorData& e = expected.tensor;
+      const TensorData& a = outputs[i].tensor;
+      if (e.dtype != a.dtype || e.dims != a.dims)
+        return failed("output '" + info.name + "': " + dtype_name(a.dtype) + " " + a.shape_string() + ", expected " +
+                      dtype_name(e.dtype) + " " + e.shape_string());
+      continue;
+    }
     AK_RETURN_IF_ERROR(compare_values(expected, outputs[i], rtol, atol,
                                       "output '" + info.name + "' (" + set_dir.filename().string() + ")", max_abs, max_rel));
   }
@@ -208,6 +236,7 @@ ConformanceResult run_conformance_test(const fs::path& dir, const ConformanceOpt
   auto shared = std::make_shared<const Model>(std::move(model).value());
   SessionOptions so;
   so.device = options.device;
+  so.check_input_shapes = false;
   auto session = Session::create(shared, so);
   if (!session) return finish(verdict_of(session.status()), session.status().message());
 

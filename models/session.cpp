@@ -168,6 +168,12 @@ at::Tensor OpContext::host_input(size_t i) {
   return v.tensor.cpu();
 }
 
+at::Tensor OpContext::host_read(const at::Tensor& t) {
+  if (t.is_cpu()) return t;
+  ++*host_syncs_;
+  return t.cpu();
+}
+
 std::vector<int64_t> OpContext::input_ints(size_t i) {
   at::Tensor t = host_input(i).to(at::kLong).contiguous();
   const int64_t* p = t.data_ptr<int64_t>();
@@ -261,10 +267,11 @@ class Executor final : public GraphRunner {
       }
       // Shape arithmetic whose inputs are all host values stays on the host, so a CUDA
       // run never waits on the device to learn a shape.
-      step->on_host = entry->placement == Placement::kHostable && any_input && all_host;
+      step->on_host = entry->placement == Placement::kHost ||
+                      (entry->placement == Placement::kHostable && any_input && all_host);
       step->device = step->on_host ? at::Device(at::kCPU) : device_;
 
-      OpBuildInfo info{node, node_opset, step->device, {}, {}};
+      OpBuildInfo info{node, node_opset, &graph, step->device, {}, {}};
       info.constant_input = [this, &node](size_t i) -> const TensorData* {
         if (i >= node.inputs.size() || node.inputs[i].empty()) return nullptr;
         auto it = constants_.find(node.inputs[i]);
@@ -529,6 +536,7 @@ struct Session::Impl {
   Device device;
   at::Device at_device{at::kCPU};
   int64_t host_syncs = 0;
+  bool check_shapes = true;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
 };
@@ -542,11 +550,15 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   impl->model = std::move(model);
   impl->device = options.device;
   impl->at_device = to_at(options.device);
+  impl->check_shapes = options.check_input_shapes;
   if (options.device.is_cuda() && !cuda_available())
     return invalid_input("device '" + options.device.str() + "' requested but no CUDA GPU is usable");
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   const int64_t opset = impl->model->opset("");
-  if (opset < 1 || opset > 21)
+  // A model may import only another domain (e.g. ai.onnx.preview.training); then it has
+  // no default-domain nodes and opset 0 is fine.
+  const bool only_other_domains = opset == 0 && !impl->model->opsets.empty();
+  if (!only_other_domains && (opset < 1 || opset > 21))
     return unsupported(impl->model->path.string() + ": opset " + std::to_string(opset) +
                        " of ai.onnx is outside the supported range 1 to 21");
   impl->executor = std::make_unique<Executor>(*impl->model, impl->at_device, &impl->host_syncs);
@@ -584,12 +596,12 @@ bool dtype_matches(DType declared, at::ScalarType actual) {
   return st && *st == actual;
 }
 
-Status check_input(const ValueInfo& info, const at::Tensor& t) {
+Status check_input(const ValueInfo& info, const at::Tensor& t, bool check_shape) {
   const std::string what = "input '" + info.name + "'";
   if (!dtype_matches(info.dtype, t.scalar_type()))
     return invalid_input(what + ": expected dtype " + dtype_name(info.dtype) + ", got " +
                          dtype_name(from_scalar_type(t.scalar_type())));
-  if (!info.has_shape) return Status::ok();
+  if (!info.has_shape || !check_shape) return Status::ok();
   std::string expected;
   for (size_t i = 0; i < info.shape.size(); ++i)
     expected += (i ? "x" : "") + (info.shape[i].is_fixed() ? std::to_string(info.shape[i].value)
@@ -624,7 +636,7 @@ Status Session::upload_inputs(const std::vector<TensorData>& inputs, std::vector
     try {
       auto tensor = to_tensor(*it, impl_->at_device);
       if (!tensor) return tensor.status().with_context("input '" + info->name + "'");
-      AK_RETURN_IF_ERROR(check_input(*info, *tensor));
+      AK_RETURN_IF_ERROR(check_input(*info, *tensor, impl_->check_shapes));
       out->push_back(std::move(tensor).value());
     } catch (const std::exception& e) {
       return internal_error("uploading input '" + info->name + "': " + first_line(e));
@@ -637,7 +649,7 @@ Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::T
   const auto& infos = input_infos();
   if (inputs.size() != infos.size())
     return invalid_input("the model takes " + std::to_string(infos.size()) + " inputs, got " + std::to_string(inputs.size()));
-  for (size_t i = 0; i < inputs.size(); ++i) AK_RETURN_IF_ERROR(check_input(*infos[i], inputs[i]));
+  for (size_t i = 0; i < inputs.size(); ++i) AK_RETURN_IF_ERROR(check_input(*infos[i], inputs[i], impl_->check_shapes));
   try {
     c10::OptionalDeviceGuard guard;
     if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
@@ -707,7 +719,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
     try {
       auto v = to_value(*it, impl_->at_device);
       if (!v) return v.status().with_context("input '" + info->name + "'");
-      if (v->is_tensor()) AK_RETURN_IF_ERROR(check_input(*info, v->tensor));
+      if (v->is_tensor()) AK_RETURN_IF_ERROR(check_input(*info, v->tensor, impl_->check_shapes));
       values.push_back(std::move(v).value());
     } catch (const std::exception& e) {
       return internal_error("uploading input '" + info->name + "': " + first_line(e));

@@ -65,6 +65,9 @@ struct SessionOptions {
   std::map<std::string, int64_t> dims;
   /// CPU threads for ATen (0 keeps libtorch's default).
   int num_threads = 0;
+  /// Check inputs against the graph's declared shapes (dtypes are always checked). The
+  /// conformance runner turns this off: there, the test data is the authority.
+  bool check_input_shapes = true;
 };
 
 /// Wall-clock latency of whole-model runs (each synchronized), in milliseconds.

@@ -70,6 +70,9 @@ class OpContext {
   std::vector<int64_t> input_ints(size_t i);
   /// Input i read as a double (a scalar input such as Clip's min).
   double input_double(size_t i);
+  /// `t` on the host; reading a device tensor syncs the device (counted), e.g. a Loop
+  /// body's condition output.
+  at::Tensor host_read(const at::Tensor& t);
 
   Value& input_value(size_t i) { return *inputs_[i]; }
   Value& output_value(size_t i) { return *outputs_[i]; }
@@ -106,6 +109,7 @@ class OpKernel {
 struct OpBuildInfo {
   const Node& node;
   int64_t opset = 0;  ///< of the node's domain
+  const Graph* graph = nullptr;  ///< the graph holding `node` (Gradient differentiates part of it)
   at::Device device{at::kCPU};
   /// The constant value of input i (an initializer or Constant), or null.
   std::function<const TensorData*(size_t)> constant_input;
@@ -141,6 +145,7 @@ KernelPtr make_kernel(F f) {
 enum class Placement {
   kDevice,    ///< on the session's device
   kHostable,  ///< on the host when all its inputs are host values (shape arithmetic)
+  kHost,      ///< always on the host: reads only tensor metadata (Shape, Size)
 };
 
 /// The op table: (domain, op_type) -> factories by the opset they appear in.
@@ -181,6 +186,7 @@ void register_nn_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_control_ops(OpRegistry& r);
 void register_misc_ops(OpRegistry& r);
+void register_gradient_ops(OpRegistry& r);
 
 /// Helpers shared by op implementations.
 namespace op_util {

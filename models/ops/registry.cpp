@@ -41,6 +41,7 @@ const OpRegistry& OpRegistry::builtin() {
     register_linalg_ops(r);
     register_control_ops(r);
     register_misc_ops(r);
+    register_gradient_ops(r);
     return r;
   }();
   return registry;
