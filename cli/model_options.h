@@ -22,6 +22,7 @@ struct ModelOptions {
   std::vector<std::string> dims;
   int threads = 0;
   uint64_t seed = 0;
+  bool tf32 = false;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& options);

@@ -554,6 +554,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (options.device.is_cuda() && !cuda_available())
     return invalid_input("device '" + options.device.str() + "' requested but no CUDA GPU is usable");
   if (options.num_threads > 0) at::set_num_threads(options.num_threads);
+  if (options.device.is_cuda()) {
+    at::globalContext().setAllowTF32CuBLAS(options.allow_tf32);
+    at::globalContext().setAllowTF32CuDNN(options.allow_tf32);
+  }
   const int64_t opset = impl->model->opset("");
   // A model may import only another domain (e.g. ai.onnx.preview.training); then it has
   // no default-domain nodes and opset 0 is fine.

@@ -65,6 +65,10 @@ struct SessionOptions {
   std::map<std::string, int64_t> dims;
   /// CPU threads for ATen (0 keeps libtorch's default).
   int num_threads = 0;
+  /// Let float32 matmuls and convolutions use TF32 tensor cores on the GPU (about 10 bits
+  /// of mantissa: ResNet-50's logits move by ~4e-2). Off by default: float32 means float32.
+  /// Process-wide in libtorch, so the last session created decides.
+  bool allow_tf32 = false;
   /// Check inputs against the graph's declared shapes (dtypes are always checked). The
   /// conformance runner turns this off: there, the test data is the authority.
   bool check_input_shapes = true;

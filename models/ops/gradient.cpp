@@ -1,5 +1,6 @@
 // ai.onnx.preview.training.Gradient: the gradient of one graph value with respect to
 // others, by running the part of the graph between them under libtorch's autograd.
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <set>
@@ -61,7 +62,7 @@ class GradientKernel final : public OpKernel {
       }
       inputs[i].set_tensor(t);
     }
-    at::AutoGradMode grad_mode(true);
+    c10::AutoGradMode grad_mode(true);
     std::vector<Value> outputs;
     AK_RETURN_IF_ERROR(ctx.subgraph(0).run(inputs, &outputs));
     if (outputs.size() != 1 || !outputs[0].is_tensor()) return internal_error("Gradient: forward gave no tensor");

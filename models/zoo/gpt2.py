@@ -1,13 +1,15 @@
 """A GPT-2-small-style decoder written with torch.nn, fixed-seed random weights.
 
-Same block as GPT-2 small (d_model 768, 12 heads, pre-LN, tanh-GELU MLP of width 3072,
+Same block as GPT-2 small: d_model 768, 12 heads, pre-LN, tanh-GELU MLP of width 3072,
 learned position embeddings over 1024 positions, the real 50257-token vocabulary and a
-tied LM head, a Gemm on the embedding matrix, plus an LM-head bias that GPT-2 does not
-have: it makes the exporter emit that Gemm instead of a transposed copy of the matrix),
-but 4 blocks instead of 12: the graph has every op kind of the real model
-and the same per-block shapes, while export, the CPU conformance test and the files stay
-small. The vocabulary is kept at full size because the 768x50257 LM-head GEMM is one of
-GPT-2's real hotspots.
+tied LM head. Two differences:
+- 4 blocks instead of 12: the graph has every op kind of the real model and the same
+  per-block shapes, while export, the CPU conformance test and the files stay small. The
+  vocabulary is kept at full size because the 768x50257 LM-head GEMM is one of GPT-2's
+  real hotspots.
+- The LM head has a bias (GPT-2's has none). It makes the exporter write the head as
+  Gemm(transB=1) on the embedding matrix itself instead of a second, transposed 154 MB
+  copy of it.
 
 Attention is written out as MatMul -> scale -> causal mask (Where) -> Softmax -> MatMul,
 not a fused scaled_dot_product_attention, so the exported graph shows each step.

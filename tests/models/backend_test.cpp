@@ -4,7 +4,9 @@
 // test whose verdict changed, fails this test (so regressions cannot hide in the rate).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
