@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and tests autokernel on the GPU machine (pip libtorch with CUDA, no apt), then runs
 # the GPU tests and benchmarks. Logs go to $OUT (or build-gpu/logs). Usage:
-#   scripts/gpu_check.sh [build|test|bench|all]...   (default: all)
+#   scripts/gpu_check.sh [build|cuda|test|bench|all]...   (default: all)
+# build: configure, build, export the zoo; cuda: zoo and ONNX backend conformance on CUDA;
+# test: ctest (CPU and gpu labels); bench: the runtime benchmark against PyTorch eager.
 # Headers the GPU machine lacks (sqlite3.h, CLI11) are carried in .carry/include, made on
 # the development machine by scripts/gpu_carry.sh.
 set -uo pipefail
@@ -12,6 +14,9 @@ steps=${*:-all}
 want() { [[ " $steps " == *" all "* || " $steps " == *" $1 "* ]]; }
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PYTHONUNBUFFERED=1
+# ONNX's backend test data: Debian's package, or a copy carried in .carry/onnx-testdata.
+if [ -d .carry/onnx-testdata ]; then export AK_ONNX_TESTDATA=$PWD/.carry/onnx-testdata; fi
+TESTDATA=${AK_ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
 
 if want build; then
   echo "== build" | tee "$OUT/build.log"
@@ -26,15 +31,20 @@ if want build; then
   python3 models/zoo/make_zoo.py --out models/zoo/out 2>&1 | tee "$OUT/zoo.log" | tail -5
 fi
 
-if want test; then
-  echo "== tests (all, GPU labels included)"
-  (cd build-gpu && ctest --output-on-failure -j 4 2>&1) | tee "$OUT/ctest.log" | tail -25
+if want cuda; then
+  echo "== zoo conformance on CUDA"
+  build-gpu/cli/autokernel conformance --device cuda --json "$OUT/zoo_cuda.json" models/zoo/out 2>&1 | tee "$OUT/zoo_cuda.log" | tail -6
   echo "== ONNX backend suites on CUDA"
   for suite in node pytorch-converted pytorch-operator simple; do
     build-gpu/cli/autokernel conformance --device cuda --json "$OUT/backend_cuda_$suite.json" \
-      /usr/share/libonnx-testdata/data/$suite > "$OUT/backend_cuda_$suite.log" 2>&1
+      "$TESTDATA/$suite" > "$OUT/backend_cuda_$suite.log" 2>&1
     tail -1 "$OUT/backend_cuda_$suite.log" | sed "s/^/$suite: /"
   done
+fi
+
+if want test; then
+  echo "== tests (all, GPU labels included)"
+  (cd build-gpu && ctest --output-on-failure -j 8 2>&1) | tee "$OUT/ctest.log" | tail -25
 fi
 
 if want bench; then

@@ -16,7 +16,11 @@ namespace ak::models {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kDataDir = "/usr/share/libonnx-testdata/data";
+/// Debian's libonnx-testdata, or AK_ONNX_TESTDATA (a copy, e.g. on the GPU machine).
+fs::path data_dir() {
+  const char* env = std::getenv("AK_ONNX_TESTDATA");
+  return env && *env ? fs::path(env) : fs::path("/usr/share/libonnx-testdata/data");
+}
 
 /// suite/test -> expected verdict for tests that do not pass.
 std::map<std::string, std::string> known_non_passing() {
@@ -34,7 +38,7 @@ std::map<std::string, std::string> known_non_passing() {
 }
 
 void check_suite(const std::string& suite, double min_pass_rate) {
-  const fs::path dir = kDataDir / suite;
+  const fs::path dir = data_dir() / suite;
   if (!fs::exists(dir)) GTEST_SKIP() << "libonnx-testdata is not installed";
   auto tests = find_conformance_tests(dir);
   ASSERT_TRUE(tests.is_ok()) << tests.status().message();
