@@ -814,8 +814,7 @@ Result<KernelPtr> space_to_depth_factory(const OpBuildInfo& info) {
 
 void register_tensor_ops(OpRegistry& r) {
   // Shape and Size read only sizes, so their outputs are host values from the start; the
-  // integer arithmetic on them follows on the host. Ops that make data (ConstantOfShape,
-  // Expand, Tile, OneHot) stay on the device: their outputs can be large.
+  // integer arithmetic on them follows on the host (and is memoized by the executor).
   constexpr Placement kHost = Placement::kHostable;
   r.add("Shape", 1, shape_factory, Placement::kHost);
   r.add_simple("Size", 1, size_kernel, Placement::kHost);
@@ -835,14 +834,14 @@ void register_tensor_ops(OpRegistry& r) {
   r.add("Scatter", 9, scatter_elements_factory);
   r.add("ScatterElements", 11, scatter_elements_factory);
   r.add("ScatterND", 11, scatter_nd_factory);
-  r.add("Expand", 8, expand_factory);
-  r.add("Tile", 6, tile_factory);
+  r.add("Expand", 8, expand_factory, kHost);
+  r.add("Tile", 6, tile_factory, kHost);
   r.add("Pad", 1, pad_factory);
-  r.add("ConstantOfShape", 9, constant_of_shape_factory);
+  r.add("ConstantOfShape", 9, constant_of_shape_factory, kHost);
   r.add_simple("Range", 11, range_kernel, kHost);
   r.add_simple("Identity", 1, identity_kernel, kHost);
   r.add("Trilu", 14, trilu_factory);
-  r.add("OneHot", 9, one_hot_factory);
+  r.add("OneHot", 9, one_hot_factory, kHost);
   r.add_simple("NonZero", 9, non_zero_kernel, kHost);
   r.add("Unique", 11, unique_factory);
   r.add("Compress", 9, compress_factory);

@@ -48,15 +48,26 @@ function numbered(dir, prefix) {
   return files;
 }
 
+// IEEE half-precision bits -> number (float16 tensors hold their bits in a Uint16Array).
+function halfToNumber(bits) {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
 // Returns {maxAbs, worst, worstIndex, mismatches} for two numeric typed arrays.
-function compare(actual, expected, { rtol, atol }) {
+function compare(actual, expected, { rtol, atol }, type) {
+  const value = type === 'float16' ? halfToNumber : Number;
   let maxAbs = 0;
   let worst = 0;
   let worstIndex = -1;
   let mismatches = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = Number(actual[i]);
-    const e = Number(expected[i]);
+    const a = value(actual[i]);
+    const e = value(expected[i]);
     const diff = Math.abs(a - e);
     const ratio = diff / (atol + rtol * Math.abs(e));
     if (!(diff <= maxAbs)) maxAbs = Number.isNaN(diff) ? Infinity : diff;
@@ -99,7 +110,7 @@ async function checkModel(ort, modelDir, threads) {
         parts.push(`${outName}: shape ${got.dims.join('x')} != reference ${ref.dims.join('x')}`);
         return;
       }
-      const c = compare(got.data, ref.data, tol);
+      const c = compare(got.data, ref.data, tol, ref.type);
       if (c.mismatches > 0) ok = false;
       parts.push(`${outName}: max|diff| ${c.maxAbs.toExponential(2)}, worst err/allowed ${c.worst.toFixed(3)}` +
                  (c.mismatches > 0 ? ` (${c.mismatches} of ${ref.data.length} outside)` : ''));

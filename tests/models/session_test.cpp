@@ -171,6 +171,29 @@ TEST(Session, ShapeArithmeticRunsOnTheHost) {
   EXPECT_EQ(s->host_syncs(), 0);
 }
 
+TEST(Session, HostStepsRecomputeWhenShapesChange) {
+  // The executor memoizes host steps; a new batch size must still reach the Reshape.
+  Graph g;
+  g.inputs.push_back(tensor_info("x", DType::kFloat32, {2, 3, 4}, {"batch", "", ""}));
+  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 12}, {"batch", ""}));
+  g.initializers.push_back(int64_tensor("zero", {1}, {0}));
+  g.initializers.push_back(int64_tensor("minus_one", {1}, {-1}));
+  g.nodes.push_back(node("Shape", {"x"}, {"shape"}));
+  g.nodes.push_back(node("Gather", {"shape", "zero"}, {"batch"}));
+  g.nodes.push_back(node("Concat", {"batch", "minus_one"}, {"target"}, {int_attr("axis", 0)}));
+  g.nodes.push_back(node("Reshape", {"x", "target"}, {"y"}));
+  auto s = make_session(g);
+  ASSERT_TRUE(s);
+  for (int64_t batch : {2, 2, 5, 1, 5}) {
+    std::vector<float> x(batch * 12);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+    auto out = s->run({float_tensor("x", {batch, 3, 4}, x)});
+    ASSERT_TRUE(out.is_ok()) << out.status().message();
+    EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{batch, 12}));
+    EXPECT_EQ(floats_of((*out)[0]), x);
+  }
+}
+
 TEST(Session, MeasuresLatency) {
   auto s = make_session(add_relu_graph());
   ASSERT_TRUE(s);
