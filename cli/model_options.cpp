@@ -13,6 +13,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--dim", o.dims, "NAME=N: value of a symbolic input dimension (default 1)");
   cmd.add_option("--threads", o.threads, "CPU threads (default: libtorch's)")->check(CLI::NonNegativeNumber);
   cmd.add_option("--seed", o.seed, "Seed of random inputs")->capture_default_str();
+  cmd.add_flag("--no-fuse", o.no_fuse, "Run the graph as loaded, without the runtime fusions (attention, GELU)");
   cmd.add_flag("--tf32", o.tf32, "Allow TF32 tensor cores for float32 matmul/conv on the GPU (faster, ~1e-3 relative error)");
 }
 
@@ -25,6 +26,7 @@ Result<LoadedModel> load_model_with_inputs(const ModelOptions& o) {
   }
   so.num_threads = o.threads;
   so.allow_tf32 = o.tf32;
+  so.fuse = !o.no_fuse;
   std::vector<models::InputSpec> specs;
   for (const auto& text : o.inputs) {
     AK_ASSIGN_OR_RETURN(models::InputSpec spec, models::parse_input_spec(text));

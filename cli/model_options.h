@@ -23,6 +23,7 @@ struct ModelOptions {
   int threads = 0;
   uint64_t seed = 0;
   bool tf32 = false;
+  bool no_fuse = false;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& options);

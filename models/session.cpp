@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "models/aten_interop.h"
+#include "models/fusion.h"
 #include "models/ops/op_kernel.h"
 
 namespace ak::models {
@@ -588,6 +589,7 @@ struct Session::Impl {
   at::Device at_device{at::kCPU};
   int64_t host_syncs = 0;
   bool check_shapes = true;
+  FusionReport fusions;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
 };
@@ -598,7 +600,14 @@ Session::~Session() = default;
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
   if (!model) return invalid_input("no model");
   auto impl = std::make_unique<Impl>();
-  impl->model = std::move(model);
+  if (options.fuse) {
+    auto fused = std::make_shared<Model>(*model);
+    fused->graph = fuse_graph(model->graph, &impl->fusions);
+    if (impl->fusions.attention + impl->fusions.gelu > 0) fused->opsets["com.autokernel"] = 1;
+    impl->model = std::move(fused);
+  } else {
+    impl->model = std::move(model);
+  }
   impl->device = options.device;
   impl->at_device = to_at(options.device);
   impl->check_shapes = options.check_input_shapes;
@@ -629,6 +638,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 }
 
 const Model& Session::model() const { return *impl_->model; }
+int Session::fused_attention() const { return impl_->fusions.attention; }
+int Session::fused_gelu() const { return impl_->fusions.gelu; }
 const Device& Session::device() const { return impl_->device; }
 const std::vector<const ValueInfo*>& Session::input_infos() const { return impl_->executor->input_infos(); }
 int64_t Session::host_syncs() const { return impl_->host_syncs; }

@@ -65,6 +65,8 @@ struct SessionOptions {
   std::map<std::string, int64_t> dims;
   /// CPU threads for ATen (0 keeps libtorch's default).
   int num_threads = 0;
+  /// Apply the runtime fusions of models/fusion.h (attention, GELU) before preparing.
+  bool fuse = true;
   /// Let float32 matmuls and convolutions use TF32 tensor cores on the GPU (about 10 bits
   /// of mantissa: ResNet-50's logits move by ~4e-2). Off by default: float32 means float32.
   /// Process-wide in libtorch, so the last session created decides.
@@ -94,7 +96,12 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  /// The model as executed: the loaded one, with runtime fusions applied (fused nodes are
+  /// in domain com.autokernel and name their original nodes in "fused_nodes").
   const Model& model() const;
+  /// How many patterns the runtime fusions replaced.
+  int fused_attention() const;
+  int fused_gelu() const;
   const Device& device() const;
   /// The inputs a caller feeds, in order (graph inputs that are not initializers).
   const std::vector<const ValueInfo*>& input_infos() const;

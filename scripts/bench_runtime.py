@@ -171,6 +171,9 @@ class EagerPeer:
         self.device = device
         if threads:
             torch.set_num_threads(threads)
+        if device == "cuda":
+            # Set here, before environment() records them; time() sets them again.
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = TF32
         self.model = None
         self.model_name = None
 

@@ -187,6 +187,7 @@ void register_linalg_ops(OpRegistry& r);
 void register_control_ops(OpRegistry& r);
 void register_misc_ops(OpRegistry& r);
 void register_gradient_ops(OpRegistry& r);
+void register_fused_ops(OpRegistry& r);
 
 /// Helpers shared by op implementations.
 namespace op_util {

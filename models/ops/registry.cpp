@@ -42,6 +42,7 @@ const OpRegistry& OpRegistry::builtin() {
     register_control_ops(r);
     register_misc_ops(r);
     register_gradient_ops(r);
+    register_fused_ops(r);
     return r;
   }();
   return registry;
