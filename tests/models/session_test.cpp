@@ -143,19 +143,24 @@ TEST(Session, ObserverSeesEveryNodeInOrderWithTensors) {
   EXPECT_EQ(rec.seen.size(), 4u);
 }
 
-TEST(Session, ShapeArithmeticRunsOnTheHost) {
-  // y = Reshape(x, Concat(Gather(Shape(x), 0), [-1])): the shape chain is host-side,
-  // Reshape itself (its data input is a device value) is not.
+/// y = Reshape(x, Concat(Gather(Shape(x), 0), [-1])) over x [2, 3, 4] (dims named by `params`).
+Graph flatten_by_shape_graph(const std::vector<std::string>& params) {
   Graph g;
-  g.inputs.push_back(tensor_info("x", DType::kFloat32, {2, 3, 4}));
-  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 12}));
+  g.inputs.push_back(tensor_info("x", DType::kFloat32, {2, 3, 4}, params));
+  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 12}, {params[0], ""}));
   g.initializers.push_back(int64_tensor("zero", {1}, {0}));
   g.initializers.push_back(int64_tensor("minus_one", {1}, {-1}));
   g.nodes.push_back(node("Shape", {"x"}, {"shape"}));
   g.nodes.push_back(node("Gather", {"shape", "zero"}, {"batch"}));
   g.nodes.push_back(node("Concat", {"batch", "minus_one"}, {"target"}, {int_attr("axis", 0)}));
   g.nodes.push_back(node("Reshape", {"x", "target"}, {"y"}));
-  auto s = make_session(g);
+  return g;
+}
+
+TEST(Session, ShapeArithmeticRunsOnTheHost) {
+  // y = Reshape(x, Concat(Gather(Shape(x), 0), [-1])): the shape chain is host-side,
+  // Reshape itself (its data input is a device value) is not.
+  auto s = make_session(flatten_by_shape_graph({"", "", ""}));
   ASSERT_TRUE(s);
   Recorder rec;
   s->add_observer(&rec);
@@ -173,16 +178,7 @@ TEST(Session, ShapeArithmeticRunsOnTheHost) {
 
 TEST(Session, HostStepsRecomputeWhenShapesChange) {
   // The executor memoizes host steps; a new batch size must still reach the Reshape.
-  Graph g;
-  g.inputs.push_back(tensor_info("x", DType::kFloat32, {2, 3, 4}, {"batch", "", ""}));
-  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 12}, {"batch", ""}));
-  g.initializers.push_back(int64_tensor("zero", {1}, {0}));
-  g.initializers.push_back(int64_tensor("minus_one", {1}, {-1}));
-  g.nodes.push_back(node("Shape", {"x"}, {"shape"}));
-  g.nodes.push_back(node("Gather", {"shape", "zero"}, {"batch"}));
-  g.nodes.push_back(node("Concat", {"batch", "minus_one"}, {"target"}, {int_attr("axis", 0)}));
-  g.nodes.push_back(node("Reshape", {"x", "target"}, {"y"}));
-  auto s = make_session(g);
+  auto s = make_session(flatten_by_shape_graph({"batch", "", ""}));
   ASSERT_TRUE(s);
   for (int64_t batch : {2, 2, 5, 1, 5}) {
     std::vector<float> x(batch * 12);
