@@ -491,6 +491,7 @@ class Executor final : public GraphRunner {
           st = step->kernel->run(step->ctx);
         } catch (const std::exception& e) {
           st = invalid_input(first_line(e));
+          if (step->device.is_cpu() && lacks_low_precision_kernel(st.message())) st = run_upcast(*step);
         }
         if (!st.is_ok()) {
           clear_values();
@@ -502,6 +503,42 @@ class Executor final : public GraphRunner {
       for (Value* v : step->release_after) v->reset();
     }
     return Status::ok();
+  }
+
+  /// libtorch builds without CPU kernels for float16/bfloat16 in many ops (1.13 has none
+  /// for matmul, softmax, layer_norm, batch_norm); ATen then says "... not implemented for
+  /// 'Half'".
+  static bool lacks_low_precision_kernel(const std::string& message) {
+    return message.find("not implemented for 'Half'") != std::string::npos ||
+           message.find("not implemented for 'BFloat16'") != std::string::npos;
+  }
+
+  /// Runs `step` on float32 copies of its float16/bfloat16 inputs and rounds output 0 back
+  /// to the inputs' type: the answer the op defines, computed in higher precision.
+  static Status run_upcast(Step& step) {
+    std::vector<std::pair<Value*, at::Tensor>> saved;
+    at::ScalarType low = at::kFloat;
+    for (Value* v : step.inputs) {
+      if (v == nullptr || !v->is_tensor()) continue;
+      const at::ScalarType t = v->tensor.scalar_type();
+      if (t != at::kHalf && t != at::kBFloat16) continue;
+      if (std::none_of(saved.begin(), saved.end(), [&](const auto& p) { return p.first == v; })) {
+        saved.emplace_back(v, v->tensor);
+        v->tensor = v->tensor.to(at::kFloat);
+        low = t;
+      }
+    }
+    Status st;
+    try {
+      st = step.kernel->run(step.ctx);
+    } catch (const std::exception& e) {
+      st = invalid_input(first_line(e));
+    }
+    for (auto& [v, original] : saved) v->tensor = original;
+    Value* out = step.outputs.empty() ? nullptr : step.outputs[0];
+    if (st.is_ok() && low != at::kFloat && out && out->is_tensor() && out->tensor.scalar_type() == at::kFloat)
+      out->tensor = out->tensor.to(low);
+    return st;
   }
 
   /// Whether `step`'s inputs equal those of its last run: the same tensor, or equal
