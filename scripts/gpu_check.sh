@@ -25,6 +25,8 @@ if want build; then
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$prefix" \
     -DAK_EXTRA_INCLUDE_DIR="$PWD/.carry/include" -DSQLite3_INCLUDE_DIR="$PWD/.carry/include" \
     -DSQLite3_LIBRARY="$(ls /usr/lib/x86_64-linux-gnu/libsqlite3.so* | head -1)" \
+    -DOPENSSL_INCLUDE_DIR="$PWD/.carry/include" \
+    -DOPENSSL_CRYPTO_LIBRARY="$(ls /usr/lib/x86_64-linux-gnu/libcrypto.so* | head -1)" \
     -DCMAKE_CUDA_ARCHITECTURES=90a >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
   ninja -C build-gpu -j 16 >>"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -30; exit 1; }
   echo "built" | tee -a "$OUT/build.log"

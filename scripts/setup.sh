@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 packages=(cmake ninja-build g++ pkg-config
           libtorch-dev libprotobuf-dev protobuf-compiler python3-onnx
-          nlohmann-json3-dev libsqlite3-dev libgtest-dev libcli11-dev
+          nlohmann-json3-dev libsqlite3-dev libssl-dev libgtest-dev libcli11-dev
           python3-torch python3-torchvision libonnx-testdata
           libopenblas0-pthread)  # libtorch's CPU GEMMs: ~10x the reference BLAS
 missing=()
