@@ -21,13 +21,7 @@ import zoo_export
 NAME = "bert"
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAMES = ("last_hidden_state", "pooler_output")
-TOLERANCE = {
-    "rtol": 1e-3,
-    "atol": 1e-4,
-    "why": ("whole-model float32 comparison: the outputs have unit scale (std 0.5-1) and a "
-            "different GEMM/reduction order (ONNX Runtime: max |diff| < 1e-5) leaves errors of "
-            "~1e-6 on elements near zero, which the backend-test default atol 1e-7 rejects"),
-}
+TOLERANCE = zoo_export.TRANSFORMER_TOLERANCE
 WEIGHT_SEED = 3
 
 VOCAB_SIZE = 30522

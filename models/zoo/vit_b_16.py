@@ -13,13 +13,7 @@ import zoo_export
 NAME = "vit_b_16"
 INPUT_NAMES = ("pixel_values",)
 OUTPUT_NAMES = ("logits",)
-TOLERANCE = {
-    "rtol": 1e-3,
-    "atol": 1e-4,
-    "why": ("whole-model float32 comparison: the outputs have unit scale (std 0.5-1) and a "
-            "different GEMM/reduction order (ONNX Runtime: max |diff| < 1e-5) leaves errors of "
-            "~1e-6 on elements near zero, which the backend-test default atol 1e-7 rejects"),
-}
+TOLERANCE = zoo_export.TRANSFORMER_TOLERANCE
 WEIGHT_SEED = 16
 
 

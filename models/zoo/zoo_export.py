@@ -37,6 +37,15 @@ TEST_SETS = ((0, 1, 1000), (1, 2, 1001))
 STAMP_FILE = "stamp.json"
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 
+# The tolerance of the transformers' whole-model references (see each script's TOLERANCE).
+TRANSFORMER_TOLERANCE = {
+    "rtol": 1e-3,
+    "atol": 1e-4,
+    "why": ("whole-model float32 comparison: the outputs have unit scale (std 0.5-1) and a "
+            "different GEMM/reduction order (ONNX Runtime: max |diff| < 1e-5) leaves errors of "
+            "~1e-6 on elements near zero, which the backend-test default atol 1e-7 rejects"),
+}
+
 
 def seeded_generator(seed):
     """A CPU generator with a fixed seed; every random draw in the zoo goes through one."""
