@@ -46,8 +46,7 @@ Status run(const RunArgs& args) {
     j["warmup"] = args.warmup;
     j["latency_ms"] = {{"median", latency.median_ms}, {"p10", latency.p10_ms}, {"p90", latency.p90_ms},
                        {"mean", latency.mean_ms}, {"min", latency.min_ms}};
-    j["fusions"] = {{"attention", session.fused_attention()}, {"gelu", session.fused_gelu()},
-                    {"matmul_bias", session.fused_matmul_bias()}};
+    j["fusions"] = {{"attention", session.fused_attention()}, {"gelu", session.fused_gelu()}};
     j["host_syncs_per_run"] = session.host_syncs() / std::max(1, args.iters + args.warmup + 1);
     j["inputs"] = nlohmann::json::array();
     for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
@@ -67,8 +66,8 @@ Status run(const RunArgs& args) {
   }
   std::printf("model:   %s (ir %lld, opset %lld, %zu nodes)\n", args.model.path.c_str(),
               static_cast<long long>(model.ir_version), static_cast<long long>(model.opset()), model.graph.nodes.size());
-  std::printf("fusions: %d attention, %d gelu, %d matmul+bias (--no-fuse to run the graph as loaded)\n",
-              session.fused_attention(), session.fused_gelu(), session.fused_matmul_bias());
+  std::printf("fusions: %d attention, %d gelu (--no-fuse to run the graph as loaded)\n", session.fused_attention(),
+              session.fused_gelu());
   std::printf("device:  %s (%s)\n", session.device().str().c_str(), models::device_name(session.device()).c_str());
   std::printf("inputs:\n");
   for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {

@@ -47,11 +47,6 @@ class Matcher {
     }
     return nullptr;
   }
-  /// The constant tensor `value` names (an initializer or a Constant node), or null.
-  const TensorData* constant(const std::string& value) const {
-    auto it = constants_.find(value);
-    return it == constants_.end() ? nullptr : it->second;
-  }
   /// The value of a one-element float constant, if `value` is one.
   bool scalar(const std::string& value, double* out) const {
     auto it = constants_.find(value);
@@ -200,32 +195,6 @@ std::optional<Node> match_gelu(Matcher& m, const Node& erf) {
   return fused;
 }
 
-/// Add(MatMul(x, W), b) with constant W [K, N] and b [N], in either Add order.
-std::optional<Node> match_matmul_bias(Matcher& m, const Node& add) {
-  if (add.inputs.size() != 2) return std::nullopt;
-  for (int side = 0; side < 2; ++side) {
-    const std::string& product = add.inputs[side];
-    const Node* mm = m.producer(product, "MatMul");
-    if (mm == nullptr || !m.private_value(product)) continue;
-    const TensorData* w = m.constant(mm->inputs[1]);
-    const TensorData* b = m.constant(add.inputs[1 - side]);
-    if (w == nullptr || b == nullptr || w->dims.size() != 2 || b->dims.size() != 1 || b->dims[0] != w->dims[1] ||
-        w->dtype != b->dtype || !is_floating(w->dtype))
-      continue;
-    Node fused;
-    fused.name = add.name + "/matmul_bias";
-    fused.op_type = "MatMulBias";
-    fused.domain = "com.autokernel";
-    fused.inputs = {mm->inputs[0], mm->inputs[1], add.inputs[1 - side]};
-    fused.outputs = {add.outputs[0]};
-    std::vector<const Node*> chain{mm, &add};
-    fused.attributes = {names_attr(chain)};
-    for (const Node* n : chain) m.take(n);
-    return fused;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 Graph fuse_graph(const Graph& graph, FusionReport* report) {
@@ -252,14 +221,6 @@ Graph fuse_graph(const Graph& graph, FusionReport* report) {
         placed.emplace(last_index(*f), std::move(*f));
         ++r.gelu;
       }
-    }
-  }
-  // After attention and GELU, which may own some of the same Adds (a mask Add).
-  for (const auto& n : graph.nodes) {
-    if (!n.domain.empty() || n.op_type != "Add" || m.taken(static_cast<size_t>(&n - graph.nodes.data()))) continue;
-    if (auto f = match_matmul_bias(m, n)) {
-      placed.emplace(last_index(*f), std::move(*f));
-      ++r.matmul_bias;
     }
   }
   if (report) *report = r;

@@ -7,8 +7,6 @@
 ///   Attention: MatMul(Q, Kt) [-> Div|Mul by a scalar] [-> Add(mask) | Where(cond, fill <= -1e30, .)]
 ///              -> Softmax(axis=-1) -> MatMul(., V)   => com.autokernel.Attention
 ///   Gelu:      Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5)  => com.autokernel.Gelu
-///   MatMulBias: Add(MatMul(x, W), b) with W a 2-D and b a 1-D constant (a Linear layer)
-///              => com.autokernel.MatMulBias (one GEMM with the bias in its epilogue)
 ///
 /// A pattern is fused only when every intermediate value has exactly one consumer and is
 /// not a graph output, so the rewrite never changes what the graph computes.
@@ -23,7 +21,6 @@ namespace ak::models {
 struct FusionReport {
   int attention = 0;
   int gelu = 0;
-  int matmul_bias = 0;
 };
 
 /// Returns `graph` with the patterns above fused (subgraphs are left alone).

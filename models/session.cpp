@@ -640,7 +640,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (options.fuse) {
     auto fused = std::make_shared<Model>(*model);
     fused->graph = fuse_graph(model->graph, &impl->fusions);
-    if (impl->fusions.attention + impl->fusions.gelu + impl->fusions.matmul_bias > 0) fused->opsets["com.autokernel"] = 1;
+    if (impl->fusions.attention + impl->fusions.gelu > 0) fused->opsets["com.autokernel"] = 1;
     impl->model = std::move(fused);
   } else {
     impl->model = std::move(model);
@@ -677,7 +677,6 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 const Model& Session::model() const { return *impl_->model; }
 int Session::fused_attention() const { return impl_->fusions.attention; }
 int Session::fused_gelu() const { return impl_->fusions.gelu; }
-int Session::fused_matmul_bias() const { return impl_->fusions.matmul_bias; }
 const Device& Session::device() const { return impl_->device; }
 const std::vector<const ValueInfo*>& Session::input_infos() const { return impl_->executor->input_infos(); }
 int64_t Session::host_syncs() const { return impl_->host_syncs; }

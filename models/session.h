@@ -102,7 +102,6 @@ class Session {
   /// How many patterns the runtime fusions replaced.
   int fused_attention() const;
   int fused_gelu() const;
-  int fused_matmul_bias() const;
   const Device& device() const;
   /// The inputs a caller feeds, in order (graph inputs that are not initializers).
   const std::vector<const ValueInfo*>& input_infos() const;

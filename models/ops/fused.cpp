@@ -1,4 +1,4 @@
-// Kernels of the runtime fusions (models/fusion.h): com.autokernel.Attention, Gelu, MatMulBias.
+// Kernels of the runtime fusions (models/fusion.h): com.autokernel.Attention and Gelu.
 #include <torch/version.h>
 
 #include "models/ops/op_kernel.h"
@@ -59,27 +59,9 @@ Result<KernelPtr> attention_factory(const OpBuildInfo& info) {
   });
 }
 
-/// x @ W + b for constant W [K, N] and b [N]: one addmm over x flattened to 2-D.
-KernelPtr matmul_bias_kernel() {
-  return make_kernel([](OpContext& ctx) {
-    const at::Tensor& x = ctx.input(0);
-    const at::Tensor& w = ctx.input(1);
-    const at::Tensor& b = ctx.input(2);
-    if (x.dim() < 2 || x.size(-1) != w.size(0) || x.scalar_type() != w.scalar_type()) {
-      ctx.set_output(0, at::matmul(x, w) + b);  // what the original nodes do, errors included
-      return;
-    }
-    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-    shape.back() = w.size(1);
-    ctx.set_output(0, at::addmm(b, x.reshape({-1, x.size(-1)}), w).view(shape));
-  });
-}
-
 }  // namespace
 
 void register_fused_ops(OpRegistry& r) {
-  r.add("MatMulBias", 1, [](const OpBuildInfo&) -> Result<KernelPtr> { return matmul_bias_kernel(); }, Placement::kDevice,
-        "com.autokernel");
   r.add("Attention", 1, attention_factory, Placement::kDevice, "com.autokernel");
   r.add(
       "Gelu", 1,
