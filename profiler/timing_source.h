@@ -1,0 +1,43 @@
+#pragma once
+/// TimingSource: where device timings come from (CUPTI on a GPU; host clock or synthetic
+/// records elsewhere). The profiler's NodeObserver calls push_node/pop_node around each
+/// top-level node; the source tags everything launched in between with that node's
+/// external id, and stop() hands back the joined CorrelationResult.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "profiler/correlation.h"
+
+namespace ak::profiler {
+
+/// Not thread-safe: call from the thread that runs the session, one session at a time.
+class TimingSource {
+ public:
+  virtual ~TimingSource() = default;
+
+  /// "cupti", "host", ... for reports.
+  virtual std::string name() const = 0;
+  /// Begins collecting. A failure is one line the caller can print before falling back.
+  virtual Status start() = 0;
+  /// Marks the start of a node: launches until the matching pop_node() are attributed to
+  /// `external_id` (node index + 1; 0 is reserved). `label` names the range in tools
+  /// such as Nsight Systems (NVTX) when the source supports it.
+  virtual void push_node(uint64_t external_id, const std::string& label) = 0;
+  /// Ends the innermost push_node().
+  virtual void pop_node() = 0;
+  /// Delivers the records completed so far to the Correlator without stopping.
+  virtual Status flush() = 0;
+  /// Stops collecting, flushes every buffer (including incomplete ones) and returns the
+  /// joined records since start(). The source may be started again afterwards.
+  virtual Result<CorrelationResult> stop() = 0;
+};
+
+/// The CUPTI activity tracer. Fails with one line ("CUPTI not available in this build",
+/// or CUPTI's reason, e.g. no driver or another CUPTI subscriber) so the caller can fall
+/// back to host timing. CUPTI is process-global: at most one CUPTI source exists at a time.
+Result<std::unique_ptr<TimingSource>> make_cupti_timing_source();
+
+}  // namespace ak::profiler

@@ -1,0 +1,3 @@
+# Correlator tests on synthetic records (no GPU needed). Included from
+# tests/profiler/CMakeLists.txt, after ak_add_test is defined.
+ak_add_test(profiler_timing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/correlation_test.cpp LIBS ak_profiler_timing)
