@@ -86,10 +86,11 @@ KernelRecord to_record(const cupti::KernelActivity* k) {
   return r;
 }
 
-MemRecord to_record(const cupti::MemcpyActivity* m) {
+/// The fields memcpy and memset records share (copied by value: the structs are packed).
+template <typename Activity>
+MemRecord mem_record(const Activity* m, MemKind kind) {
   MemRecord r;
-  uint8_t copy_kind = m->copyKind;
-  r.kind = mem_kind_from_copy(copy_kind);
+  r.kind = kind;
   r.correlation_id = m->correlationId;
   r.start_ns = static_cast<int64_t>(m->start);
   r.end_ns = static_cast<int64_t>(m->end);
@@ -99,17 +100,12 @@ MemRecord to_record(const cupti::MemcpyActivity* m) {
   return r;
 }
 
-MemRecord to_record(const cupti::MemsetActivity* m) {
-  MemRecord r;
-  r.kind = MemKind::kMemset;
-  r.correlation_id = m->correlationId;
-  r.start_ns = static_cast<int64_t>(m->start);
-  r.end_ns = static_cast<int64_t>(m->end);
-  r.size_bytes = m->bytes;
-  r.stream_id = m->streamId;
-  r.device_id = m->deviceId;
-  return r;
+MemRecord to_record(const cupti::MemcpyActivity* m) {
+  uint8_t copy_kind = m->copyKind;
+  return mem_record(m, mem_kind_from_copy(copy_kind));
 }
+
+MemRecord to_record(const cupti::MemsetActivity* m) { return mem_record(m, MemKind::kMemset); }
 
 RuntimeApiRecord to_record(const cupti::ApiActivity* a) {
   RuntimeApiRecord r;
