@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Help for every command");
   int exit_code = 0;
   ak::cli::add_run_command(app, exit_code);
+  ak::cli::add_profile_command(app, exit_code);
+  ak::cli::add_device_command(app, exit_code);
   ak::cli::add_conformance_command(app, exit_code);
   ak::cli::add_memory_command(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {

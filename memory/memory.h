@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/sha256.h"
 #include "base/status.h"
 
 namespace ak::memory {
@@ -84,9 +85,6 @@ struct CandidateSpec {
 /// source, a NUL byte and the canonical parameters JSON (the same source compiled with
 /// other parameters is another candidate). Fails on parameters that are not a JSON object.
 Result<std::string> candidate_hash(const CandidateSpec& candidate);
-
-/// SHA-256 of `data` as 64 lowercase hex digits.
-std::string sha256_hex(std::string_view data);
 
 /// The outcome of judging one candidate on one workload.
 struct EvaluationSpec {

@@ -241,6 +241,12 @@ class CuptiTimingSource final : public TimingSource {
 #endif
   }
 
+  int64_t timestamp_ns() const override {
+    uint64_t now = 0;
+    if (cuptiGetTimestamp(&now) != CUPTI_SUCCESS) return 0;
+    return static_cast<int64_t>(now);
+  }
+
   Status flush() override {
     if (!running_) return Status::ok();
     AK_CUPTI_CHECK(cuptiActivityFlushAll(0));

@@ -2,7 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
 
 namespace ak::profiler {
 
@@ -110,6 +117,107 @@ DevicePeaks cpu_peaks(const std::string& name, int cores, double ghz, double fp3
   p.launch_overhead_ns = 1000;
   p.source = "user-supplied CPU description";
   return p;
+}
+
+DevicePeaks estimate_cpu_peaks(const std::string& name) {
+  double mhz = 0;
+  std::set<std::string> flags;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    const std::string value = line.substr(colon + 1);
+    if (key == "cpu MHz") mhz = std::max(mhz, std::atof(value.c_str()));
+    if (key == "flags" && flags.empty()) {
+      std::istringstream words(value);
+      for (std::string w; words >> w;) flags.insert(w);
+    }
+  }
+  // Every hardware thread: libtorch's CPU kernels use them all by default.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const double flops_per_cycle = flags.count("avx512f") ? 64 : (flags.count("avx2") && flags.count("fma")) ? 32 : 8;
+  DevicePeaks p = cpu_peaks(name, cores, mhz > 0 ? mhz / 1000.0 : 2.0, flops_per_cycle, 20);
+  p.source = "estimate from /proc/cpuinfo (" + std::to_string(cores) + " cores); run `autokernel device --device cpu` to measure";
+  return p;
+}
+
+namespace {
+std::string slug(const std::string& name) {
+  std::string out;
+  for (char c : lower(name)) out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return out.empty() ? "device" : out;
+}
+}  // namespace
+
+std::filesystem::path peaks_cache_path(const std::string& device_name) {
+  std::filesystem::path root;
+  if (const char* env = std::getenv("AUTOKERNEL_CACHE"); env != nullptr && *env != '\0') root = env;
+  else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') root = std::filesystem::path(home) / ".cache/autokernel";
+  else root = ".autokernel-cache";
+  return root / "device" / (slug(device_name) + ".json");
+}
+
+std::string peaks_to_json(const DevicePeaks& p) {
+  nlohmann::ordered_json j = {{"name", p.name},
+                              {"kind", p.kind == DeviceKind::kGpu ? "gpu" : "cpu"},
+                              {"bandwidth_gbps", p.bandwidth_gbps},
+                              {"fp32_tflops", p.fp32_tflops},
+                              {"tf32_tflops", p.tf32_tflops},
+                              {"fp16_tflops", p.fp16_tflops},
+                              {"bf16_tflops", p.bf16_tflops},
+                              {"launch_overhead_ns", p.launch_overhead_ns},
+                              {"source", p.source}};
+  return j.dump(2);
+}
+
+Result<DevicePeaks> peaks_from_json(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return invalid_input("not a JSON object");
+  DevicePeaks p;
+  try {
+    p.name = j.at("name").get<std::string>();
+    p.kind = j.at("kind").get<std::string>() == "cpu" ? DeviceKind::kCpu : DeviceKind::kGpu;
+    p.bandwidth_gbps = j.at("bandwidth_gbps").get<double>();
+    p.fp32_tflops = j.at("fp32_tflops").get<double>();
+    p.tf32_tflops = j.at("tf32_tflops").get<double>();
+    p.fp16_tflops = j.at("fp16_tflops").get<double>();
+    p.bf16_tflops = j.at("bf16_tflops").get<double>();
+    p.launch_overhead_ns = j.at("launch_overhead_ns").get<int64_t>();
+    p.source = j.value("source", "");
+  } catch (const nlohmann::json::exception& e) {
+    return invalid_input(std::string("missing or mistyped field: ") + e.what());
+  }
+  if (!(p.bandwidth_gbps > 0) || !(p.fp32_tflops > 0)) return invalid_input("bandwidth_gbps and fp32_tflops must be positive");
+  return p;
+}
+
+Result<std::optional<DevicePeaks>> load_cached_peaks(const std::string& device_name) {
+  const std::filesystem::path path = peaks_cache_path(device_name);
+  std::ifstream in(path);
+  if (!in) return std::optional<DevicePeaks>();
+  std::stringstream text;
+  text << in.rdbuf();
+  auto peaks = peaks_from_json(text.str());
+  if (!peaks.is_ok()) return invalid_input(path.string() + ": " + peaks.status().message() + " (delete it or run `autokernel device --refresh`)");
+  return std::optional<DevicePeaks>(std::move(peaks).value());
+}
+
+Status save_cached_peaks(const DevicePeaks& peaks) {
+  const std::filesystem::path path = peaks_cache_path(peaks.name);
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return failed("cannot create " + path.parent_path().string() + ": " + ec.message());
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp);
+    out << peaks_to_json(peaks) << "\n";
+    if (!out) return failed("cannot write " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return failed("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  return Status::ok();
 }
 
 double peak_tflops(const DevicePeaks& peaks, const char* op_class, models::DType dtype, bool allow_tf32) {

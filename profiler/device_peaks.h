@@ -3,10 +3,12 @@
 /// against, for common GPUs (vendor datasheet figures) and for a CPU described by hand.
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "models/graph.h"
 
 namespace ak::profiler {
@@ -39,6 +41,23 @@ std::optional<DevicePeaks> find_device_peaks(const std::string& device_name);
 /// fp16/bf16/tf32 are set to the fp32 rate; launch overhead is ~1 us (one op dispatch).
 DevicePeaks cpu_peaks(const std::string& name, int cores, double ghz, double fp32_flops_per_cycle,
                       double bandwidth_gbps);
+
+/// A CPU entry estimated from this machine: every hardware thread, the highest "cpu MHz" in /proc/cpuinfo, 64 flops/cycle with
+/// AVX-512F, 32 with AVX2+FMA, else 8; and 20 GB/s of bandwidth. `autokernel device` replaces
+/// it with measured figures.
+DevicePeaks estimate_cpu_peaks(const std::string& name);
+
+/// Measured peaks are cached per device in `<cache>/device/<slug of name>.json`, where
+/// <cache> is $AUTOKERNEL_CACHE or ~/.cache/autokernel.
+std::filesystem::path peaks_cache_path(const std::string& device_name);
+/// The cached peaks of `device_name`; nullopt when none are cached. A cache file that cannot
+/// be parsed is an error naming it.
+Result<std::optional<DevicePeaks>> load_cached_peaks(const std::string& device_name);
+/// Writes `peaks` to the cache of `peaks.name` (atomically: temp file then rename).
+Status save_cached_peaks(const DevicePeaks& peaks);
+/// `peaks` as a JSON object (the cache format and the profile report's "peaks").
+std::string peaks_to_json(const DevicePeaks& peaks);
+Result<DevicePeaks> peaks_from_json(const std::string& text);
 
 /// The peak TFLOP/s that work of `op_class` in `dtype` can reach: tensor-core rates only for
 /// "matmul", "conv" and "attention" (TF32 for float32 only with `allow_tf32`); every other

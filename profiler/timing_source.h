@@ -5,6 +5,7 @@
 /// external id, and stop() hands back the joined CorrelationResult.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,8 @@ class TimingSource {
   virtual void push_node(uint64_t external_id, const std::string& label) = 0;
   /// Ends the innermost push_node().
   virtual void pop_node() = 0;
+  /// Now, on the clock the source's records use (for host spans in traces).
+  virtual int64_t timestamp_ns() const = 0;
   /// Delivers the records completed so far to the Correlator without stopping.
   virtual Status flush() = 0;
   /// Stops collecting, flushes every buffer (including incomplete ones) and returns the
@@ -39,5 +42,11 @@ class TimingSource {
 /// or CUPTI's reason, e.g. no driver or another CUPTI subscriber) so the caller can fall
 /// back to host timing. CUPTI is process-global: at most one CUPTI source exists at a time.
 Result<std::unique_ptr<TimingSource>> make_cupti_timing_source();
+
+/// Host timing: each node's wall time between push_node and pop_node on the steady clock,
+/// delivered as one record per node named "(host)" so every source feeds the same joined
+/// result. `synchronize` (may be empty) is called before both timestamps; on a GPU it
+/// waits for the device, so a node's span covers its kernels (and costs a sync per node).
+std::unique_ptr<TimingSource> make_host_timing_source(std::function<void()> synchronize);
 
 }  // namespace ak::profiler

@@ -3,7 +3,8 @@
 # the GPU tests and benchmarks. Logs go to $OUT (or build-gpu/logs). Usage:
 #   scripts/gpu_check.sh [build|cuda|test|bench|all]...   (default: all)
 # build: configure, build, export the zoo; cuda: zoo and ONNX backend conformance on CUDA;
-# test: ctest (CPU and gpu labels); bench: the runtime benchmark against PyTorch eager.
+# test: ctest (CPU and gpu labels); bench: the runtime benchmark against PyTorch eager;
+# profile: `autokernel device`, then every zoo model profiled (attribution checks, overhead).
 # Headers the GPU machine lacks (sqlite3.h, CLI11) are carried in .carry/include, made on
 # the development machine by scripts/gpu_carry.sh.
 set -uo pipefail
@@ -47,6 +48,14 @@ fi
 if want test; then
   echo "== tests (all, GPU labels included)"
   (cd build-gpu && ctest --output-on-failure -j 8 2>&1) | tee "$OUT/ctest.log" | tail -25
+fi
+
+if want profile; then
+  echo "== device peaks"
+  build-gpu/cli/autokernel device --refresh 2>&1 | tee "$OUT/device.log"
+  echo "== profile every zoo model (attribution, overhead)"
+  python3 scripts/check_profile.py --autokernel build-gpu/cli/autokernel --zoo models/zoo/out --batches 1,32 \
+    --out "$OUT/profile_check.json" --keep "$OUT/profiles" 2>&1 | tee "$OUT/profile_check.log"
 fi
 
 if want bench; then

@@ -95,6 +95,39 @@ TEST(Cli, BadInputGetsOneLineAndExitTwo) {
   expect_bad_input(run_cli("conformance " + (dir.path / "nothing").string()), "does not exist");
 }
 
+TEST(Cli, ProfileWritesTableJsonAndTrace) {
+  TempDir dir;
+  fs::path model = write_add_relu(dir.path);
+  const fs::path json = dir.path / "p.json", trace = dir.path / "t.json";
+  Output o = run_cli("profile " + model.string() + " --device cpu --dim batch=4 --iters 3 --warmup 1 --json " +
+                     json.string() + " --trace " + trace.string());
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("rank"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("elementwise_chain"), std::string::npos) << o.out;  // Add -> Relu is one group
+  EXPECT_NE(o.err.find("profile: 3/3"), std::string::npos) << o.err;       // progress on stderr
+  std::ifstream in(json);
+  auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["schema"], "autokernel.profile/1");
+  EXPECT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0]["input_shapes"], nlohmann::json::parse("[[4,3],[3]]"));
+  EXPECT_EQ(j["hotspots"].size(), 1u);
+  EXPECT_EQ(j["hotspots"][0]["nodes"], nlohmann::json::parse(R"(["Add_s","Relu_y"])"));
+  std::ifstream trace_in(trace);
+  auto t = nlohmann::json::parse(trace_in);
+  EXPECT_TRUE(t["traceEvents"].is_array());
+}
+
+TEST(Cli, ProfileBadInputGetsOneLine) {
+  TempDir dir;
+  fs::path model = write_add_relu(dir.path);
+  expect_bad_input(run_cli("profile " + (dir.path / "missing.onnx").string() + " --device cpu"), "does not exist");
+  expect_bad_input(run_cli("profile " + model.string() + " --device tpu"), "unknown device 'tpu'");
+  expect_bad_input(run_cli("profile " + model.string() + " --device cpu --iters 0"), "--iters");
+  expect_bad_input(run_cli("profile " + model.string() + " --device cpu --json " + (dir.path / "no/such/dir/p.json").string()),
+                   "cannot write");
+  expect_bad_input(run_cli("device --device tpu"), "unknown device 'tpu'");
+}
+
 TEST(Cli, UnknownOpIsUnsupportedWithOpAndOpset) {
   TempDir dir;
   models::Graph g;

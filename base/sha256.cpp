@@ -1,14 +1,13 @@
-// SHA-256 for candidate hashes (stable names for kernels across databases), through
-// OpenSSL's libcrypto.
+// SHA-256 through OpenSSL's libcrypto.
 #include <openssl/evp.h>
 
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include "memory/memory.h"
+#include "base/sha256.h"
 
-namespace ak::memory {
+namespace ak {
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -25,4 +24,4 @@ std::string sha256_hex(std::string_view data) {
   return out;
 }
 
-}  // namespace ak::memory
+}  // namespace ak

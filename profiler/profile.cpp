@@ -1,0 +1,303 @@
+// Runs a session under a timing source and turns the joined records into per-node times.
+#include "profiler/profile.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "models/aten_interop.h"
+#include "models/session.h"
+#include "profiler/timing_source.h"
+
+namespace ak::profiler {
+
+TimeStats time_stats(std::vector<int64_t> samples_ns) {
+  TimeStats s;
+  if (samples_ns.empty()) return s;
+  std::sort(samples_ns.begin(), samples_ns.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(q * static_cast<double>(samples_ns.size() - 1) + 0.5);
+    return samples_ns[std::min(i, samples_ns.size() - 1)];
+  };
+  s.median_ns = at(0.5);
+  s.p10_ns = at(0.1);
+  s.p90_ns = at(0.9);
+  s.min_ns = samples_ns.front();
+  return s;
+}
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void shapes_of(std::span<const at::Tensor* const> tensors, std::vector<std::vector<int64_t>>* shapes,
+               std::vector<models::DType>* dtypes) {
+  shapes->clear();
+  dtypes->clear();
+  for (const at::Tensor* t : tensors) {
+    if (t == nullptr || !t->defined()) {
+      shapes->emplace_back();
+      dtypes->push_back(models::DType::kUndefined);
+      continue;
+    }
+    shapes->emplace_back(t->sizes().begin(), t->sizes().end());
+    dtypes->push_back(models::from_scalar_type(t->scalar_type()));
+  }
+}
+
+/// Pushes an external id around each node. Cheap on the steady path: the labels are made
+/// once, shapes are read only in the first observed iteration.
+class ProfileObserver final : public models::NodeObserver {
+ public:
+  ProfileObserver(TimingSource* source, std::vector<NodeProfile>* nodes, bool skip_host_nodes)
+      : source_(source), nodes_(nodes), skip_host_nodes_(skip_host_nodes) {}
+
+  void begin_iteration(int64_t iteration, bool record_spans) {
+    iteration_ = iteration;
+    record_spans_ = record_spans;
+    if (record_spans) spans_.clear();
+  }
+
+  void before_node(const models::NodeEvent& ev) override {
+    NodeProfile& node = (*nodes_)[ev.node_index];
+    if (!node.executed) {
+      node.executed = true;
+      node.on_host = ev.on_host;
+      shapes_of(ev.inputs, &node.input_shapes, &node.input_dtypes);
+    }
+    if (skip_host_nodes_ && ev.on_host) return;
+    const uint64_t id = static_cast<uint64_t>(iteration_) * nodes_->size() + ev.node_index + 1;
+    if (record_spans_) spans_.push_back({ev.node_index, source_->timestamp_ns(), 0});
+    source_->push_node(id, node.name);
+  }
+
+  void after_node(const models::NodeEvent& ev) override {
+    NodeProfile& node = (*nodes_)[ev.node_index];
+    if (node.output_shapes.empty() && !ev.outputs.empty()) shapes_of(ev.outputs, &node.output_shapes, &node.output_dtypes);
+    if (skip_host_nodes_ && ev.on_host) return;
+    source_->pop_node();
+    if (record_spans_ && !spans_.empty()) spans_.back().end_ns = source_->timestamp_ns();
+  }
+
+  std::vector<HostSpan> take_spans() { return std::move(spans_); }
+
+ private:
+  TimingSource* source_;
+  std::vector<NodeProfile>* nodes_;
+  bool skip_host_nodes_;
+  int64_t iteration_ = 0;
+  bool record_spans_ = false;
+  std::vector<HostSpan> spans_;
+};
+
+/// Builds per-node statistics from the joined records. Iterations [0, warmup) are warm-up.
+void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* profile) {
+  const size_t node_count = profile->nodes.size();
+  std::vector<std::vector<int64_t>> iter_ns(node_count, std::vector<int64_t>(static_cast<size_t>(iters), 0));
+  struct KernelAgg {
+    std::vector<int64_t> durations;
+    int64_t total_ns = 0;
+    std::vector<uint32_t> streams;
+  };
+  std::vector<std::map<std::string, KernelAgg>> kernels(node_count);
+  std::vector<int64_t> launches(node_count, 0), mem_ns(node_count, 0);
+  int64_t attributed = 0, kernel_count = 0;
+  const int64_t last_iteration = warmup + iters - 1;
+
+  for (const auto& [external_id, activity] : joined.nodes) {
+    if (external_id == 0) continue;
+    const int64_t iteration = static_cast<int64_t>((external_id - 1) / node_count);
+    const size_t node_index = (external_id - 1) % node_count;
+    if (iteration < warmup || iteration > last_iteration) continue;
+    const size_t slot = static_cast<size_t>(iteration - warmup);
+    iter_ns[node_index][slot] += activity.kernel_busy_ns + activity.mem_sum_ns;
+    attributed += activity.kernel_busy_ns;
+    mem_ns[node_index] += activity.mem_sum_ns;
+    launches[node_index] += static_cast<int64_t>(activity.kernels.size() + activity.mems.size());
+    kernel_count += static_cast<int64_t>(activity.kernels.size());
+    for (const KernelRecord& k : activity.kernels) {
+      KernelAgg& agg = kernels[node_index][k.name];
+      agg.durations.push_back(k.end_ns - k.start_ns);
+      agg.total_ns += k.end_ns - k.start_ns;
+      if (std::find(agg.streams.begin(), agg.streams.end(), k.stream_id) == agg.streams.end())
+        agg.streams.push_back(k.stream_id);
+    }
+    if (iteration == last_iteration) {
+      for (KernelRecord k : activity.kernels) {
+        k.external_id = node_index + 1;
+        profile->trace_kernels.push_back(std::move(k));
+      }
+      for (MemRecord m : activity.mems) {
+        m.external_id = node_index + 1;
+        profile->trace_mems.push_back(m);
+      }
+      for (RuntimeApiRecord r : activity.runtime_calls) {
+        r.external_id = node_index + 1;
+        profile->trace_runtime_calls.push_back(std::move(r));
+      }
+    }
+  }
+
+  const double n = std::max(1, iters);
+  std::vector<int64_t> model_iter_ns(static_cast<size_t>(iters), 0);
+  for (size_t i = 0; i < node_count; ++i) {
+    NodeProfile& node = profile->nodes[i];
+    for (int it = 0; it < iters; ++it) model_iter_ns[static_cast<size_t>(it)] += iter_ns[i][static_cast<size_t>(it)];
+    node.iter_ns = std::move(iter_ns[i]);
+    node.time = time_stats(node.iter_ns);
+    node.launches_per_iter = static_cast<double>(launches[i]) / n;
+    node.mem_ns_per_iter = static_cast<int64_t>(static_cast<double>(mem_ns[i]) / n);
+    for (auto& [name, agg] : kernels[i]) {
+      KernelSummary k;
+      k.name = name;
+      k.calls_per_iter = static_cast<double>(agg.durations.size()) / n;
+      k.duration = time_stats(std::move(agg.durations));
+      k.total_ns_per_iter = static_cast<int64_t>(static_cast<double>(agg.total_ns) / n);
+      k.stream_ids = std::move(agg.streams);
+      node.kernels.push_back(std::move(k));
+    }
+    std::sort(node.kernels.begin(), node.kernels.end(),
+              [](const KernelSummary& a, const KernelSummary& b) { return a.total_ns_per_iter > b.total_ns_per_iter; });
+  }
+  profile->model_ns = time_stats(model_iter_ns).median_ns;
+  profile->attributed_ns_per_iter = static_cast<int64_t>(static_cast<double>(attributed) / n);
+  profile->kernels_per_iter = static_cast<int64_t>(static_cast<double>(kernel_count) / n + 0.5);
+
+  // GPU busy time over the profiled iterations only: the union of every kernel interval
+  // (attributed or not) that starts inside them.
+  int64_t window_start = INT64_MAX, window_end = INT64_MIN;
+  for (const auto& [external_id, activity] : joined.nodes) {
+    if (external_id == 0 || static_cast<int64_t>((external_id - 1) / node_count) < warmup) continue;
+    for (const KernelRecord& k : activity.kernels) {
+      window_start = std::min(window_start, k.start_ns);
+      window_end = std::max(window_end, k.end_ns);
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> intervals;
+  auto add = [&](const KernelRecord& k) {
+    if (k.start_ns >= window_start && k.start_ns <= window_end) intervals.emplace_back(k.start_ns, k.end_ns);
+  };
+  for (const auto& [external_id, activity] : joined.nodes)
+    for (const KernelRecord& k : activity.kernels) add(k);
+  for (const KernelRecord& k : joined.unattributed_kernels) add(k);
+  std::sort(intervals.begin(), intervals.end());
+  int64_t busy = 0, open_start = 0, open_end = INT64_MIN;
+  for (const auto& [s, e] : intervals) {
+    if (s > open_end) {
+      if (open_end != INT64_MIN) busy += open_end - open_start;
+      open_start = s;
+      open_end = e;
+    } else {
+      open_end = std::max(open_end, e);
+    }
+  }
+  if (open_end != INT64_MIN) busy += open_end - open_start;
+  profile->busy_ns_per_iter = static_cast<int64_t>(static_cast<double>(busy) / n);
+  profile->unattributed_kernels = static_cast<int64_t>(joined.unattributed_kernels.size());
+  profile->unattributed_mems = static_cast<int64_t>(joined.unattributed_mems.size());
+  profile->dropped_records = joined.dropped_records;
+  profile->duplicate_records = joined.duplicate_records;
+}
+
+}  // namespace
+
+Result<Profile> profile_session(models::Session& session, const std::vector<models::TensorData>& inputs,
+                                const ProfileOptions& options) {
+  if (options.iters < 1) return invalid_input("--iters must be at least 1");
+  if (options.warmup < 0) return invalid_input("--warmup must not be negative");
+  const models::Graph& graph = session.model().graph;
+  Profile profile;
+  profile.warmup = options.warmup;
+  profile.iters = options.iters;
+  profile.nodes.resize(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    profile.nodes[i].node_index = i;
+    profile.nodes[i].name = graph.nodes[i].name;
+    profile.nodes[i].op_type = graph.nodes[i].op_type;
+    profile.nodes[i].domain = graph.nodes[i].domain;
+  }
+  if (graph.nodes.empty()) return invalid_input("the model has no nodes to profile");
+
+  std::vector<at::Tensor> device_inputs;
+  AK_RETURN_IF_ERROR(session.upload_inputs(inputs, &device_inputs));
+  std::vector<at::Tensor> outputs;
+  auto report = [&](const char* phase, int done, int total) {
+    if (options.progress) options.progress(phase, done, total);
+  };
+  auto timed_run = [&](int64_t* wall_ns) -> Status {
+    const int64_t start = now_ns();
+    AK_RETURN_IF_ERROR(session.run_device(device_inputs, &outputs));
+    session.synchronize();
+    *wall_ns = now_ns() - start;
+    return Status::ok();
+  };
+
+  // 1. The unprofiled baseline.
+  std::vector<int64_t> wall;
+  int64_t ns = 0;
+  for (int i = 0; i < options.warmup; ++i) AK_RETURN_IF_ERROR(timed_run(&ns));
+  for (int i = 0; i < options.iters; ++i) {
+    AK_RETURN_IF_ERROR(timed_run(&ns));
+    wall.push_back(ns);
+    report("baseline", i + 1, options.iters);
+  }
+  profile.unprofiled_wall = time_stats(wall);
+
+  // 2. The timing source: CUPTI on a GPU unless asked otherwise, else the host clock.
+  std::unique_ptr<TimingSource> source;
+  const bool gpu = session.device().is_cuda();
+  if (gpu && !options.host_timing) {
+    auto cupti = make_cupti_timing_source();
+    if (cupti.is_ok()) {
+      Status started = cupti.value()->start();
+      if (started.is_ok()) source = std::move(cupti).value();
+      else profile.fallback_reason = started.message();
+    } else {
+      profile.fallback_reason = cupti.status().message();
+    }
+  } else if (gpu) {
+    profile.fallback_reason = "host timing requested";
+  }
+  if (source == nullptr) {
+    std::function<void()> sync;
+    if (gpu) sync = [&session] { session.synchronize(); };
+    source = make_host_timing_source(std::move(sync));
+    AK_RETURN_IF_ERROR(source->start());
+  }
+  profile.timing_source = source->name();
+
+  ProfileObserver observer(source.get(), &profile.nodes, /*skip_host_nodes=*/profile.timing_source == "cupti");
+  session.add_observer(&observer);
+  wall.clear();
+  Status run_status;
+  const int total = options.warmup + options.iters;
+  for (int i = 0; i < total && run_status.is_ok(); ++i) {
+    const bool last = i == total - 1;
+    observer.begin_iteration(i, last);
+    run_status = timed_run(&ns);
+    if (i >= options.warmup) wall.push_back(ns);
+    if (i < options.warmup) report("warmup", i + 1, options.warmup);
+    else report("profile", i - options.warmup + 1, options.iters);
+  }
+  session.remove_observer(&observer);
+  auto joined = source->stop();
+  AK_RETURN_IF_ERROR(run_status);
+  if (!joined.is_ok()) return joined.status().with_context("collecting " + profile.timing_source + " records");
+
+  profile.profiled_wall = time_stats(wall);
+  profile.overhead_ratio = profile.unprofiled_wall.median_ns > 0
+                               ? static_cast<double>(profile.profiled_wall.median_ns) /
+                                     static_cast<double>(profile.unprofiled_wall.median_ns)
+                               : 0;
+  profile.trace_spans = observer.take_spans();
+  summarize(joined.value(), options.warmup, options.iters, &profile);
+  return profile;
+}
+
+}  // namespace ak::profiler

@@ -1,0 +1,117 @@
+#pragma once
+/// Profiling a whole model run: per-node device time (CUPTI on a GPU, the host clock on a
+/// CPU or when CUPTI cannot start), every kernel attributed to the node that launched it,
+/// and what one profiled iteration costs against an unprofiled one.
+///
+/// How a run is profiled (profile_session):
+///   1. `warmup` unprofiled iterations, then `iters` unprofiled timed iterations (each
+///      synchronized): the baseline wall time.
+///   2. The timing source starts; `warmup` profiled iterations (their records are joined
+///      but not used, so one-time costs such as CUPTI's lazy set-up stay out), then
+///      `iters` profiled iterations, each synchronized and timed on the host.
+///   3. Around each top-level node the observer pushes external id
+///      iteration * node_count + node_index + 1; the joined records give each node's time
+///      per iteration (the union of its kernels' intervals plus its memcpy/memset time).
+/// With CUPTI, nodes the runtime runs on the host (shape arithmetic) are not pushed: they
+/// launch nothing. With host timing every node is timed (with a device synchronize on
+/// each side of a node when the model runs on a GPU).
+///
+/// This header is torch-free; profile.cpp runs the session.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "models/graph.h"
+#include "profiler/kernel_record.h"
+
+namespace ak::models {
+class Session;
+}
+
+namespace ak::profiler {
+
+/// Median and spread of a list of per-iteration times.
+struct TimeStats {
+  int64_t median_ns = 0, p10_ns = 0, p90_ns = 0, min_ns = 0;
+};
+/// Percentiles by nearest rank over `samples_ns` (empty: all zero).
+TimeStats time_stats(std::vector<int64_t> samples_ns);
+
+/// One kernel (by name) launched by a node, over the profiled iterations.
+struct KernelSummary {
+  std::string name;
+  double calls_per_iter = 0;
+  TimeStats duration;             ///< per call
+  int64_t total_ns_per_iter = 0;  ///< the sum of its durations, divided by the iterations
+  std::vector<uint32_t> stream_ids;
+};
+
+/// One top-level node of the executed model.
+struct NodeProfile {
+  size_t node_index = 0;
+  std::string name, op_type, domain;
+  std::vector<std::vector<int64_t>> input_shapes, output_shapes;
+  std::vector<models::DType> input_dtypes, output_dtypes;
+  bool on_host = false;     ///< ran on the host (shape arithmetic): no device work
+  bool executed = false;    ///< the observer saw it (false: never reached)
+  std::vector<int64_t> iter_ns;  ///< time per profiled iteration
+  TimeStats time;
+  double launches_per_iter = 0;  ///< kernels plus memcpy/memset per iteration
+  std::vector<KernelSummary> kernels;  ///< by total time, largest first
+  int64_t mem_ns_per_iter = 0;         ///< memcpy/memset time per iteration
+};
+
+/// A span of host time: one node on the host track of a trace.
+struct HostSpan {
+  size_t node_index = 0;
+  int64_t start_ns = 0, end_ns = 0;  ///< on the timing source's clock
+};
+
+/// Everything one profile_session call measured.
+struct Profile {
+  std::string timing_source;    ///< "cupti" or "host"
+  std::string fallback_reason;  ///< why CUPTI was not used ("" when it was, or on a CPU)
+  int warmup = 0, iters = 0;
+  std::vector<NodeProfile> nodes;  ///< every top-level node, in graph order
+
+  /// Model time per iteration: the median over iterations of the sum of node times.
+  int64_t model_ns = 0;
+  TimeStats profiled_wall;    ///< host wall time of a profiled iteration (synchronized)
+  TimeStats unprofiled_wall;  ///< the same without observer or timing source
+  /// profiled_wall.median / unprofiled_wall.median: what profiling costs per iteration.
+  double overhead_ratio = 0;
+
+  // Attribution (GPU runs with CUPTI; host timing attributes by construction).
+  int64_t busy_ns_per_iter = 0;        ///< union of all kernel intervals / iterations (warm-up excluded)
+  int64_t attributed_ns_per_iter = 0;  ///< sum of node kernel busy times / iterations (warm-up excluded)
+  int64_t kernels_per_iter = 0;        ///< attributed kernels per iteration
+  int64_t unattributed_kernels = 0;    ///< over the whole traced run (warm-up included)
+  int64_t unattributed_mems = 0;
+  uint64_t dropped_records = 0;
+  int64_t duplicate_records = 0;
+
+  // The last profiled iteration, for traces.
+  std::vector<HostSpan> trace_spans;
+  std::vector<KernelRecord> trace_kernels;  ///< external_id = node_index + 1
+  std::vector<MemRecord> trace_mems;
+  std::vector<RuntimeApiRecord> trace_runtime_calls;
+};
+
+/// Options of one profiling run.
+struct ProfileOptions {
+  int warmup = 3;
+  int iters = 20;
+  bool host_timing = false;  ///< skip CUPTI even on a GPU
+  /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile", done, total).
+  std::function<void(const std::string&, int, int)> progress;
+};
+
+/// Profiles `session` on `inputs` (host tensors, uploaded once). A failed CUPTI start is
+/// not an error: the profile falls back to host timing and says why in fallback_reason.
+Result<Profile> profile_session(models::Session& session, const std::vector<models::TensorData>& inputs,
+                                const ProfileOptions& options);
+
+}  // namespace ak::profiler

@@ -1,0 +1,164 @@
+// profile_session on a CPU session (host timing) and the reports built from it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "profiler/hotspots.h"
+#include "profiler/profile.h"
+#include "profiler/report.h"
+#include "tests/profiler/profile_fixture.h"
+
+namespace ak::profiler {
+namespace {
+
+using namespace testing;
+
+struct Profiled {
+  std::unique_ptr<models::Session> session;
+  Profile profile;
+  Analysis analysis;
+};
+
+Profiled profile_mlp(int iters = 7) {
+  Profiled p;
+  p.session = mlp_session(models::Device{});
+  EXPECT_TRUE(p.session);
+  ProfileOptions options;
+  options.warmup = 2;
+  options.iters = iters;
+  std::vector<std::string> phases;
+  options.progress = [&](const std::string& phase, int done, int total) {
+    EXPECT_LE(done, total);
+    if (phases.empty() || phases.back() != phase) phases.push_back(phase);
+  };
+  auto profile = profile_session(*p.session, {random_tensor("x", {8, 64}, 9)}, options);
+  EXPECT_TRUE(profile.is_ok()) << profile.status().message();
+  p.profile = std::move(profile).value();
+  EXPECT_EQ(phases, (std::vector<std::string>{"baseline", "warmup", "profile"}));
+  auto analysis = analyze(p.profile, p.session->model().graph, cpu_peaks("test cpu", 2, 3.0, 32, 20), false);
+  EXPECT_TRUE(analysis.is_ok()) << analysis.status().message();
+  p.analysis = std::move(analysis).value();
+  return p;
+}
+
+TEST(Profile, HostTimingTimesEveryNodeOnTheCpu) {
+  Profiled p = profile_mlp();
+  const Profile& profile = p.profile;
+  EXPECT_EQ(profile.timing_source, "host");
+  EXPECT_TRUE(profile.fallback_reason.empty());
+  ASSERT_EQ(profile.nodes.size(), 5u);
+  int64_t sum_of_medians = 0;
+  for (const NodeProfile& n : profile.nodes) {
+    EXPECT_TRUE(n.executed) << n.name;
+    ASSERT_EQ(n.iter_ns.size(), 7u) << n.name;
+    for (int64_t t : n.iter_ns) EXPECT_GT(t, 0) << n.name;
+    EXPECT_LE(n.time.p10_ns, n.time.median_ns);
+    EXPECT_LE(n.time.median_ns, n.time.p90_ns);
+    EXPECT_DOUBLE_EQ(n.launches_per_iter, 1.0) << n.name;  // one "(host)" record per node
+    sum_of_medians += n.time.median_ns;
+  }
+  // Shapes and dtypes as they really ran (batch 8 from the input, not the declared dims).
+  EXPECT_EQ(profile.nodes[0].input_shapes, (std::vector<std::vector<int64_t>>{{8, 64}, {64, 128}}));
+  EXPECT_EQ(profile.nodes[0].output_shapes, (std::vector<std::vector<int64_t>>{{8, 128}}));
+  EXPECT_EQ(profile.nodes[4].output_dtypes, (std::vector<models::DType>{models::DType::kFloat32}));
+  EXPECT_GT(profile.model_ns, 0);
+  EXPECT_GT(profile.unprofiled_wall.median_ns, 0);
+  EXPECT_GT(profile.profiled_wall.median_ns, 0);
+  EXPECT_GT(profile.overhead_ratio, 0.2);
+  EXPECT_EQ(profile.trace_spans.size(), 5u);  // the last iteration, one span per node
+  EXPECT_EQ(p.analysis.model_ns, std::max(sum_of_medians, profile.model_ns));
+}
+
+TEST(Profile, RejectsBadOptions) {
+  auto session = mlp_session(models::Device{});
+  ASSERT_TRUE(session);
+  ProfileOptions options;
+  options.iters = 0;
+  auto r = profile_session(*session, {random_tensor("x", {8, 64}, 9)}, options);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+  options.iters = 2;
+  auto wrong = profile_session(*session, {random_tensor("x", {8, 63}, 9)}, options);
+  ASSERT_FALSE(wrong.is_ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidInput) << wrong.status().message();
+}
+
+TEST(Profile, HotspotsRankGroupsAndNodesWithoutOverlap) {
+  Profiled p = profile_mlp();
+  const Analysis& a = p.analysis;
+  ASSERT_FALSE(a.hotspots.empty());
+  std::vector<int> seen(5, 0);
+  double share = 0;
+  bool gemm_group = false;
+  for (size_t i = 0; i < a.hotspots.size(); ++i) {
+    const Hotspot& h = a.hotspots[i];
+    EXPECT_EQ(h.rank, static_cast<int>(i) + 1);
+    if (i > 0) {
+      EXPECT_LE(h.e2e_gain, a.hotspots[i - 1].e2e_gain);
+      EXPECT_GE(h.cumulative_speedup, a.hotspots[i - 1].cumulative_speedup - 1e-12);
+    }
+    EXPECT_GE(h.roofline.attainable_speedup, 1.0);
+    EXPECT_NEAR(h.e2e_gain, 1.0 / ((1 - h.share) + h.share / h.roofline.attainable_speedup), 1e-9);
+    for (size_t n : h.nodes) seen[n] += 1;
+    share += h.share;
+    if (h.is_group && h.kind == "gemm_epilogue") {
+      gemm_group = true;
+      EXPECT_EQ(h.op_types, (std::vector<std::string>{"MatMul", "Add", "Relu"}));
+      // The fused kernel reads x, w1, b1 and writes r: the intermediates h and hb vanish.
+      EXPECT_DOUBLE_EQ(h.cost.bytes, 4.0 * (8 * 64 + 64 * 128 + 128 + 8 * 128));
+      EXPECT_DOUBLE_EQ(h.cost.flops, 2.0 * 8 * 64 * 128 + 8 * 128 + 8 * 128);
+    }
+  }
+  EXPECT_TRUE(gemm_group);
+  for (int count : seen) EXPECT_EQ(count, 1);  // every node in exactly one ranked unit
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  // The MatMul's cost is exact: 2*M*N*K.
+  EXPECT_DOUBLE_EQ(a.nodes[3].cost.flops, 2.0 * 8 * 128 * 32);
+  EXPECT_STREQ(a.nodes[3].cost.op_class, "matmul");
+}
+
+TEST(Profile, JsonReportFollowsTheSchema) {
+  Profiled p = profile_mlp(3);
+  ReportInput in{"mlp.onnx", "cpu", "test cpu", &p.session->model().graph, &p.profile, &p.analysis};
+  auto j = nlohmann::json::parse(profile_json(in));
+  EXPECT_EQ(j["schema"], kProfileSchema);
+  EXPECT_EQ(j["model"], "mlp.onnx");
+  EXPECT_EQ(j["device"]["name"], "test cpu");
+  EXPECT_GT(j["device"]["peaks"]["bandwidth_gbps"].get<double>(), 0);
+  EXPECT_GT(j["total_time_us"].get<double>(), 0);
+  EXPECT_EQ(j["timing"]["source"], "host");
+  ASSERT_EQ(j["nodes"].size(), 5u);
+  for (const char* key : {"name", "op_type", "input_shapes", "dtype", "time_us", "share", "kernels", "flops", "bytes",
+                          "bound", "roofline_fraction", "attainable_speedup", "e2e_gain"})
+    EXPECT_TRUE(j["nodes"][0].contains(key)) << key;
+  EXPECT_EQ(j["nodes"][0]["input_shapes"], nlohmann::json::parse("[[8,64],[64,128]]"));
+  EXPECT_EQ(j["nodes"][0]["dtype"], "float32");
+  ASSERT_FALSE(j["hotspots"].empty());
+  for (const char* key : {"rank", "nodes", "share", "attainable_speedup", "e2e_gain", "cumulative_speedup"})
+    EXPECT_TRUE(j["hotspots"][0].contains(key)) << key;
+  EXPECT_EQ(j["hotspots"][0]["rank"], 1);
+}
+
+TEST(Profile, TableAndTraceNameEveryNode) {
+  Profiled p = profile_mlp(3);
+  ReportInput in{"mlp.onnx", "cpu", "test cpu", &p.session->model().graph, &p.profile, &p.analysis};
+  const std::string table = format_profile_table(in, 0);
+  for (const char* needle : {"rank", "gemm_epilogue", "Softmax", "By op type", "overhead", "e2e"})
+    EXPECT_NE(table.find(needle), std::string::npos) << needle << "\n" << table;
+  const std::string top1 = format_profile_table(in, 1);
+  EXPECT_NE(top1.find("If the top 1 reached"), std::string::npos) << top1;
+
+  auto trace = nlohmann::json::parse(chrome_trace_json(in));
+  int node_slices = 0;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "node") {
+      ++node_slices;
+      EXPECT_GE(e["dur"].get<double>(), 0);
+      EXPECT_TRUE(e["args"].contains("input_shapes"));
+    }
+  }
+  EXPECT_EQ(node_slices, 5);
+}
+
+}  // namespace
+}  // namespace ak::profiler
