@@ -36,9 +36,17 @@ constexpr KindToEnable kKinds[] = {
     {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, "cuptiActivityEnable(CONCURRENT_KERNEL)"},
     {CUPTI_ACTIVITY_KIND_MEMCPY, "cuptiActivityEnable(MEMCPY)"},
     {CUPTI_ACTIVITY_KIND_MEMSET, "cuptiActivityEnable(MEMSET)"},
-    {CUPTI_ACTIVITY_KIND_RUNTIME, "cuptiActivityEnable(RUNTIME)"},
     {CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION, "cuptiActivityEnable(EXTERNAL_CORRELATION)"},
 };
+
+/// Whether an API call of this name can put work on the device (and so needs a record
+/// to carry its correlation id to an external id).
+bool launches_work(const char* name) {
+  if (name == nullptr) return false;
+  const std::string n = name;
+  return n.find("Launch") != std::string::npos || n.find("Memcpy") != std::string::npos ||
+         n.find("Memset") != std::string::npos;
+}
 
 // CUPTI's buffer callbacks are plain functions and CUPTI itself is process-global, so the
 // active session's Correlator is reached through this one global. g_mutex guards only the
@@ -107,13 +115,13 @@ MemRecord to_record(const cupti::MemcpyActivity* m) {
 
 MemRecord to_record(const cupti::MemsetActivity* m) { return mem_record(m, MemKind::kMemset); }
 
-RuntimeApiRecord to_record(const cupti::ApiActivity* a) {
+RuntimeApiRecord to_record(const cupti::ApiActivity* a, CUpti_CallbackDomain domain) {
   RuntimeApiRecord r;
   r.correlation_id = a->correlationId;
   CUpti_CallbackId cbid = a->cbid;
   r.cbid = cbid;
   const char* name = nullptr;
-  if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &name) == CUPTI_SUCCESS && name != nullptr) {
+  if (cuptiGetCallbackName(domain, cbid, &name) == CUPTI_SUCCESS && name != nullptr) {
     r.name = name;
   }
   r.start_ns = static_cast<int64_t>(a->start);
@@ -156,7 +164,10 @@ void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* b
         mems.push_back(to_record(reinterpret_cast<const cupti::MemsetActivity*>(record)));
         break;
       case CUPTI_ACTIVITY_KIND_RUNTIME:
-        runtime_calls.push_back(to_record(reinterpret_cast<const cupti::ApiActivity*>(record)));
+        runtime_calls.push_back(to_record(reinterpret_cast<const cupti::ApiActivity*>(record), CUPTI_CB_DOMAIN_RUNTIME_API));
+        break;
+      case CUPTI_ACTIVITY_KIND_DRIVER:
+        runtime_calls.push_back(to_record(reinterpret_cast<const cupti::ApiActivity*>(record), CUPTI_CB_DOMAIN_DRIVER_API));
         break;
       case CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION: {
         auto* e = reinterpret_cast<const cupti::ExternalCorrelationActivity*>(record);
@@ -281,16 +292,50 @@ class CuptiTimingSource final : public TimingSource {
       if (result != CUPTI_SUCCESS) return cupti::cupti_error(k.call, result, __FILE__, __LINE__);
       enabled_.push_back(k.kind);
     }
+    return enable_api_records();
+  }
+
+  /// API records carry the correlation ids that external ids attach to, so the runtime
+  /// and driver API kinds are enabled (the driver's too: some libraries launch with
+  /// cuLaunchKernel(Ex) directly). Recording every call is costly: ATen makes several per
+  /// op (cudaGetDevice, stream and capture queries...), which added ~40% to a launch-bound
+  /// iteration. So, as CUPTI documents, the kinds are enabled and then every call that
+  /// cannot launch, copy or set memory is disabled. AK_CUPTI_ALL_API=1 keeps them all.
+  Status enable_api_records() {
+    for (CUpti_ActivityKind kind : {CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER}) {
+      CUptiResult result = cuptiActivityEnable(kind);
+      if (result != CUPTI_SUCCESS) return cupti::cupti_error("cuptiActivityEnable(RUNTIME/DRIVER)", result, __FILE__, __LINE__);
+      enabled_.push_back(kind);
+    }
+    const char* all = std::getenv("AK_CUPTI_ALL_API");
+    if (all != nullptr && std::string(all) == "1") return Status::ok();
+    for (uint32_t cbid = 1; cbid < CUPTI_RUNTIME_TRACE_CBID_SIZE; ++cbid) {
+      const char* name = nullptr;
+      if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &name) != CUPTI_SUCCESS || launches_work(name)) continue;
+      if (cuptiActivityEnableRuntimeApi(cbid, 0) == CUPTI_SUCCESS) runtime_cbids_.push_back(cbid);
+    }
+    for (uint32_t cbid = 1; cbid < CUPTI_DRIVER_TRACE_CBID_SIZE; ++cbid) {
+      const char* name = nullptr;
+      if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_DRIVER_API, cbid, &name) != CUPTI_SUCCESS || launches_work(name)) continue;
+      if (cuptiActivityEnableDriverApi(cbid, 0) == CUPTI_SUCCESS) driver_cbids_.push_back(cbid);
+    }
     return Status::ok();
   }
 
   void disable_enabled() {
+    // Back to CUPTI's default (every call of an enabled kind) for the next session; then
+    // disabling the kinds turns every call off (a kind's switch overrides the per-call ones).
+    for (uint32_t cbid : runtime_cbids_) (void)cuptiActivityEnableRuntimeApi(cbid, 1);
+    for (uint32_t cbid : driver_cbids_) (void)cuptiActivityEnableDriverApi(cbid, 1);
     for (CUpti_ActivityKind kind : enabled_) (void)cuptiActivityDisable(kind);
     enabled_.clear();
+    runtime_cbids_.clear();
+    driver_cbids_.clear();
   }
 
   bool running_ = false;
   std::vector<CUpti_ActivityKind> enabled_;
+  std::vector<uint32_t> runtime_cbids_, driver_cbids_;
   std::shared_ptr<Correlator> correlator_;
   Status push_error_;
 };

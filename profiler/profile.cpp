@@ -201,6 +201,10 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
   profile->busy_ns_per_iter = static_cast<int64_t>(static_cast<double>(busy) / n);
   profile->unattributed_kernels = static_cast<int64_t>(joined.unattributed_kernels.size());
   profile->unattributed_mems = static_cast<int64_t>(joined.unattributed_mems.size());
+  for (const KernelRecord& k : joined.unattributed_kernels) {
+    auto& names = profile->unattributed_kernel_names;
+    if (names.size() < 5 && std::find(names.begin(), names.end(), k.name) == names.end()) names.push_back(k.name);
+  }
   profile->dropped_records = joined.dropped_records;
   profile->duplicate_records = joined.duplicate_records;
 }

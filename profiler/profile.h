@@ -90,6 +90,7 @@ struct Profile {
   int64_t kernels_per_iter = 0;        ///< attributed kernels per iteration
   int64_t unattributed_kernels = 0;    ///< over the whole traced run (warm-up included)
   int64_t unattributed_mems = 0;
+  std::vector<std::string> unattributed_kernel_names;  ///< distinct names, at most 5 (diagnostics)
   uint64_t dropped_records = 0;
   int64_t duplicate_records = 0;
 

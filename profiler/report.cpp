@@ -120,6 +120,7 @@ std::string format_profile_table(const ReportInput& in, int top) {
                   static_cast<long long>(p.unattributed_mems), static_cast<unsigned long long>(p.dropped_records),
                   attributed_pct, us(p.busy_ns_per_iter));
     out << line;
+    for (const std::string& name : p.unattributed_kernel_names) out << "         unattributed: " << fit(name, 120) << "\n";
   }
   if (!p.fallback_reason.empty()) out << "note:    host timing because " << p.fallback_reason << "\n";
   return out.str();
@@ -145,6 +146,7 @@ std::string profile_json(const ReportInput& in) {
                       {"attributed_us_per_iter", us(p.attributed_ns_per_iter)},
                       {"unattributed_kernels", p.unattributed_kernels},
                       {"unattributed_mems", p.unattributed_mems},
+                      {"unattributed_kernel_names", p.unattributed_kernel_names},
                       {"dropped_records", p.dropped_records},
                       {"duplicate_records", p.duplicate_records}};
   ordered_json nodes = ordered_json::array();

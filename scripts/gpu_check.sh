@@ -29,7 +29,8 @@ if want build; then
     -DOPENSSL_INCLUDE_DIR="$PWD/.carry/include" \
     -DOPENSSL_CRYPTO_LIBRARY="$(ls /usr/lib/x86_64-linux-gnu/libcrypto.so* | head -1)" \
     -DCMAKE_CUDA_ARCHITECTURES=90a >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-  ninja -C build-gpu -j 16 >>"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -30; exit 1; }
+  # AK_TARGETS: build only these targets (default: everything).
+  ninja -C build-gpu -j 16 ${AK_TARGETS:-} >>"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -30; exit 1; }
   echo "built" | tee -a "$OUT/build.log"
   python3 models/zoo/make_zoo.py --out models/zoo/out 2>&1 | tee "$OUT/zoo.log" | tail -5
 fi
