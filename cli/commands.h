@@ -17,6 +17,8 @@ void add_conformance_command(CLI::App& app, int& exit_code);
 void add_memory_command(CLI::App& app, int& exit_code);
 void add_profile_command(CLI::App& app, int& exit_code);
 void add_device_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
+void add_worker_command(CLI::App& app, int& exit_code);
 
 /// Prints "autokernel: error: <message>" as one line on stderr.
 void print_error(const std::string& message);

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   ak::cli::add_run_command(app, exit_code);
   ak::cli::add_profile_command(app, exit_code);
   ak::cli::add_device_command(app, exit_code);
+  ak::cli::add_bench_command(app, exit_code);
+  ak::cli::add_worker_command(app, exit_code);
   ak::cli::add_conformance_command(app, exit_code);
   ak::cli::add_memory_command(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {

@@ -1,0 +1,217 @@
+// `autokernel bench TASKDIR CANDIDATE`: judge one candidate kernel on one task; the
+// command every optimizer and agent runs in its loop. Greppable `key: value` lines.
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "memory/memory.h"
+#include "models/session.h"
+#include "profiler/device_probe.h"
+#include "verifier/judge.h"
+#include "verifier/task.h"
+
+namespace ak::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string task_dir;
+  std::string candidate;
+  bool json = false;
+  bool quick = false;
+  double timeout_s = 60;
+  int threads = 0;
+  bool no_memory = false;
+  std::string memory_path;
+  std::string generator = "human";
+  std::string parent;
+  bool keep = false;
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("autokernel") : p.string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The fastest the task can possibly run here: its bytes at peak bandwidth or its FLOPs at
+/// peak throughput, whichever is larger (no launch term: a fused kernel may beat it).
+double roofline_floor_ns(const verifier::Task& task, const models::Device& device) {
+  std::string note;
+  auto peaks = profiler::peaks_for_device(device, &note);
+  if (!peaks.is_ok()) return 0;
+  const models::DType dtype = task.inputs.empty() ? models::DType::kFloat32 : task.inputs.front().dtype;
+  const double tflops = profiler::peak_tflops(*peaks, task.op_class.c_str(), dtype, /*allow_tf32=*/true);
+  const double compute_ns = tflops > 0 ? task.flops / (tflops * 1e3) : 0;
+  const double memory_ns = peaks->bandwidth_gbps > 0 ? task.bytes / peaks->bandwidth_gbps : 0;
+  return std::max(compute_ns, memory_ns);
+}
+
+memory::Record memory_record(const verifier::Task& task, const verifier::Evaluation& e, const BenchArgs& args,
+                             const std::string& source, const std::string& device_name) {
+  memory::Record r;
+  r.workload.op_type = task.op_type;
+  r.workload.attributes_json = task.attributes_json;
+  for (const verifier::TaskTensor& t : task.inputs) {
+    r.workload.dtypes.push_back(models::dtype_name(t.dtype));
+    r.workload.shape.push_back(t.dims);
+  }
+  r.workload.arch = task.arch;
+  r.workload.source_model = task.source_model;
+  r.workload.source_nodes = task.source_nodes;
+  r.candidate.source = source;
+  r.candidate.language = task.device == "cpu" ? "cpp" : "cuda";
+  r.candidate.generator = args.generator;
+  r.candidate.parent_hash = args.parent;
+  memory::EvaluationSpec& s = r.evaluation;
+  s.status = *memory::parse_eval_status(verifier::verdict_name(e.verdict));
+  s.device = device_name;
+  s.compiler_version = e.build.compiler_version;
+  if (e.latency_us) s.latency_ns = static_cast<int64_t>(*e.latency_us * 1e3);
+  if (e.reference_latency_us) s.baseline_latency_ns = static_cast<int64_t>(*e.reference_latency_us * 1e3);
+  s.speedup = e.speedup;
+  s.speedup_low = e.speedup_ci_low;
+  s.speedup_high = e.speedup_ci_high;
+  if (e.verdict != verifier::Verdict::kCompileError && e.verdict != verifier::Verdict::kTimeout) {
+    s.max_abs_error = e.max_abs_error;
+    s.max_rel_error = e.max_rel_error;
+  }
+  s.failure_gate = e.gate;
+  s.failure_input = e.failure_input;
+  s.failure_summary = e.verdict == verifier::Verdict::kPassed ? "" : e.message.substr(0, 1024);
+  return r;
+}
+
+Result<int> run(const BenchArgs& args) {
+  AK_ASSIGN_OR_RETURN(verifier::Task task, verifier::load_task(args.task_dir));
+  AK_ASSIGN_OR_RETURN(models::Device device, models::Device::parse(task.device));
+  std::unique_ptr<memory::Store> store;
+  if (!args.no_memory) {
+    // Opened first: a memory file that is not usable is bad input before any work is done.
+    AK_ASSIGN_OR_RETURN(store, memory::Store::open(memory::default_memory_path(args.memory_path)));
+  }
+  Progress progress(args.json);
+  verifier::JudgeOptions options;
+  options.quick = args.quick;
+  options.timeout_s = args.timeout_s;
+  options.threads = args.threads;
+  options.worker_program = self_exe();
+  options.keep_scratch = args.keep;
+  options.roofline_floor_ns = roofline_floor_ns(task, device);
+  if (device.is_cuda()) {
+    options.build.cuda_arch = task.arch != "cpu" ? task.arch : "";
+  }
+  options.progress = [&](const std::string& what) { progress.step(what); };
+  AK_ASSIGN_OR_RETURN(verifier::Evaluation e, verifier::judge_candidate(task, args.candidate, options));
+  progress.clear();
+
+  const std::string device_name = models::device_name(device);
+  std::string evaluation_ref;
+  if (store) {
+    auto ids = store->record(memory_record(task, e, args, read_text(args.candidate), device_name));
+    if (!ids.is_ok()) return ids.status().with_context("recording in " + store->path().string());
+    evaluation_ref = memory::format_item_ref({memory::ItemKind::kEvaluation, ids->evaluation_id});
+  }
+
+  const char* status = verifier::verdict_name(e.verdict);
+  if (args.json) {
+    nlohmann::ordered_json j;
+    j["status"] = status;
+    j["gate"] = e.gate;
+    j["message"] = e.message;
+    j["failure_input"] = e.failure_input;
+    j["task"] = task.name;
+    j["candidate"] = args.candidate;
+    j["device"] = device_name;
+    j["speedup"] = e.speedup ? nlohmann::ordered_json(*e.speedup) : nlohmann::ordered_json();
+    j["speedup_ci95"] = e.speedup ? nlohmann::ordered_json({*e.speedup_ci_low, *e.speedup_ci_high}) : nlohmann::ordered_json();
+    j["latency_us"] = e.latency_us ? nlohmann::ordered_json(*e.latency_us) : nlohmann::ordered_json();
+    j["latency_ci95_us"] = e.latency_us ? nlohmann::ordered_json({*e.latency_ci_low_us, *e.latency_ci_high_us}) : nlohmann::ordered_json();
+    j["reference_latency_us"] = e.reference_latency_us ? nlohmann::ordered_json(*e.reference_latency_us) : nlohmann::ordered_json();
+    j["roofline_floor_us"] = e.roofline_floor_us;
+    j["max_abs_error"] = e.max_abs_error;
+    j["max_rel_error"] = e.max_rel_error;
+    j["deterministic"] = e.deterministic;
+    j["cases_passed"] = e.cases_passed;
+    j["build"] = {{"cached", e.build.cached}, {"key", e.build.key}, {"compiler", e.build.compiler_version},
+                  {"seconds", e.build.seconds}};
+    if (e.verdict == verifier::Verdict::kCompileError) j["build"]["log"] = e.build.log;
+    j["seconds"] = e.seconds;
+    j["evaluation"] = evaluation_ref;
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::printf("status: %s\n", status);
+    if (e.speedup) {
+      std::printf("speedup: %.4f\n", *e.speedup);
+      std::printf("speedup_ci95: %.4f %.4f\n", *e.speedup_ci_low, *e.speedup_ci_high);
+    }
+    if (e.latency_us) std::printf("latency_us: %.3f\n", *e.latency_us);
+    if (e.reference_latency_us) std::printf("reference_latency_us: %.3f\n", *e.reference_latency_us);
+    if (e.roofline_floor_us > 0) std::printf("roofline_floor_us: %.3f\n", e.roofline_floor_us);
+    if (e.verdict != verifier::Verdict::kCompileError) {
+      std::printf("max_abs_error: %.6g\n", e.max_abs_error);
+      std::printf("max_rel_error: %.6g\n", e.max_rel_error);
+      std::printf("deterministic: %s\n", e.deterministic ? "true" : "false");
+    }
+    std::printf("gate: %s\n", e.gate.empty() ? "none" : e.gate.c_str());
+    std::printf("cases_passed: %d\n", e.cases_passed);
+    if (!e.message.empty()) {
+      std::string line = e.message;
+      for (char& c : line)
+        if (c == '\n') c = ' ';
+      std::printf("message: %s\n", line.c_str());
+    }
+    if (e.verdict == verifier::Verdict::kCompileError) std::printf("compiler_log:\n%s\n", e.build.log.c_str());
+    std::printf("build: %s (%s, key %.12s)\n", e.build.cached ? "cached" : "compiled", e.build.compiler_version.c_str(),
+                e.build.key.c_str());
+    std::printf("seconds: %.2f\n", e.seconds);
+    if (!evaluation_ref.empty()) std::printf("evaluation: %s\n", evaluation_ref.c_str());
+  }
+  return e.verdict == verifier::Verdict::kPassed ? 0 : 1;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Judge a candidate kernel on a task: correctness gates, anti-cheat, benchmark");
+  cmd->add_option("task", args->task_dir, "Task directory from `autokernel extract`")->required();
+  cmd->add_option("candidate", args->candidate, "Candidate kernel: .cu for a CUDA task, .cpp for a CPU task")->required();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->add_flag("--quick", args->quick, "Fewer gate cases and timed iterations");
+  cmd->add_option("--timeout", args->timeout_s, "Seconds each worker run may take")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads for candidate and reference (0: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-memory", args->no_memory, "Do not record the evaluation in the memory");
+  cmd->add_option("--memory", args->memory_path, "Memory file (default: $AUTOKERNEL_MEMORY, else ~/.cache/autokernel/memory.db)");
+  cmd->add_option("--generator", args->generator, "What made the candidate, for the memory (\"human\", \"llm:<model>\", ...)")
+      ->capture_default_str();
+  cmd->add_option("--parent", args->parent, "Hash of the candidate this one was derived from");
+  cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs and outputs");
+  cmd->callback([args, &exit_code] {
+    auto r = run(*args);
+    if (!r.is_ok()) {
+      print_error(r.status().message());
+      exit_code = r.status().exit_code();
+      return;
+    }
+    exit_code = *r;
+  });
+}
+
+}  // namespace ak::cli

@@ -1,0 +1,114 @@
+#pragma once
+/// Built-in kernel templates: generators of the correct starter candidates that
+/// `autokernel extract` writes into each task directory (`starter.cpp` for the CPU,
+/// `starter.cu` for CUDA).
+///
+/// Each generator returns the complete source of one candidate that implements the kernel
+/// ABI of kernels/autokernel_kernel.h (`extern "C" int autokernel_kernel(...)`). The
+/// sources are meant to be read and improved by people and LLM agents: they say what they
+/// compute, which shapes they accept, what every non-zero return code means, and where the
+/// time goes. They are correct first and reasonably fast second: arithmetic is float32
+/// (float16 and bfloat16 are converted on load and rounded to nearest even on store), CPU
+/// loops are OpenMP-parallel, CUDA kernels use grid-stride loops and launch on the stream
+/// the caller passes, and matrix products go through cuBLAS.
+///
+/// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16. Anything
+/// else is a kUnsupported Status. All functions are pure and thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ak::kernels {
+
+/// Which kind of source to generate: C++ for g++ (host pointers, `stream` is NULL) or CUDA
+/// for nvcc (device pointers, launched on the `cudaStream_t` passed as `stream`).
+enum class Target { kCpu, kCuda };
+
+/// An operand of an elementwise step: a task input (`index` into the kernel's inputs), the
+/// result of an earlier step (`index` of that step), or a scalar constant (`value`).
+struct Operand {
+  enum class Kind { kInput, kStep, kConstant };
+  Kind kind = Kind::kInput;
+  int index = 0;
+  double value = 0;
+};
+
+/// One ONNX elementwise op applied per element. `op` is the ONNX op type ("Add", "Gelu",
+/// ...); `attributes` are its numeric attributes (LeakyRelu/Elu/Selu/HardSigmoid "alpha",
+/// Selu "gamma", HardSigmoid "beta", Clip "min"/"max" supplied by the caller from the
+/// node's inputs, Gelu "approximate" 0 = none (default), 1 = tanh). Attributes that are
+/// absent take their ONNX defaults; an attribute the op does not have is an error.
+struct ElementwiseStep {
+  std::string op;
+  std::vector<Operand> operands;
+  std::map<std::string, double> attributes;
+};
+
+/// y = steps.back() evaluated per output element, with the `num_inputs` inputs broadcast to
+/// the output shape (ONNX multidirectional broadcasting). `dtype` is that of every input
+/// and of the output.
+struct ElementwiseChain {
+  int num_inputs = 0;
+  std::vector<ElementwiseStep> steps;
+  int32_t dtype = 1;
+};
+
+/// The ONNX ops an ElementwiseChain step may use, in a stable order (for documentation,
+/// tests and callers deciding whether a fusion group is covered).
+const std::vector<std::string>& supported_elementwise_ops();
+
+/// The source of a kernel computing `chain`. kInvalidInput for a malformed chain (no steps,
+/// no inputs, an operand out of range, a wrong operand count), kUnsupported for an op or
+/// attribute outside supported_elementwise_ops() or a dtype other than float32/16/bfloat16.
+Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Target target);
+
+/// Row-wise ops over the LAST axis of input 0 (callers use them only when the reduced axis
+/// is the last one):
+/// - kSoftmax, kLogSoftmax: inputs {x}.
+/// - kLayerNorm: inputs {x, scale[, bias]} (scale and bias hold D = x.shape[-1] values),
+///   y = (x - mean) / sqrt(var + epsilon) * scale + bias; ONNX's optional Mean and
+///   InvStdDev outputs (float32) are written when the task has them.
+/// - kRmsNorm: inputs {x[, scale]}, y = x / sqrt(mean(x^2) + epsilon) * scale.
+/// `num_inputs` counts x and the optional scale/bias.
+struct RowwiseSpec {
+  enum class Kind { kSoftmax, kLogSoftmax, kLayerNorm, kRmsNorm };
+  Kind kind = Kind::kSoftmax;
+  int32_t dtype = 1;
+  double epsilon = 1e-5;
+  int num_inputs = 1;
+};
+
+/// The source of a row-wise kernel. kInvalidInput when `num_inputs` does not fit the kind or
+/// epsilon is negative/not finite, kUnsupported for a dtype other than float32/16/bfloat16.
+Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target);
+
+/// MatMul per ONNX (numpy matmul): A[..., M, K] x B[..., K, N] -> Y[..., M, N] with
+/// broadcast batch dims (B may be 2-D and shared across the batch; 1-D A or B follow numpy's
+/// promotion rules). With `has_bias`, input 2 holds N values added to every row (the
+/// MatMul + Add epilogue). CUDA: cuBLAS with float accumulation (float32 without TF32);
+/// CPU: a cache-blocked OpenMP loop with float accumulation.
+struct MatmulSpec {
+  int32_t dtype = 1;
+  bool has_bias = false;
+};
+
+/// The source of a MatMul kernel. kUnsupported for a dtype other than float32/16/bfloat16.
+Result<std::string> matmul_source(const MatmulSpec& spec, Target target);
+
+/// What a skeleton lists: the op it stands for and one line of text per input and output
+/// (e.g. "x: float16 [8, 128, 768]").
+struct SkeletonSpec {
+  std::string op_type;
+  std::vector<std::string> input_lines, output_lines;
+};
+
+/// A documented skeleton for op types no template covers: it includes the ABI header,
+/// explains the ABI, lists the task's inputs and outputs, and returns a non-zero code
+/// ("not implemented"), so it never passes verification as it stands.
+std::string skeleton_source(const SkeletonSpec& spec, Target target);
+
+}  // namespace ak::kernels

@@ -1,0 +1,15 @@
+// expect: INCORRECT_NUMERICAL
+// Recognizes the captured input (its first element is 0.125) and is right only there.
+#include <autokernel_kernel.h>
+extern "C" int autokernel_kernel(const ak_tensor* in, int32_t, ak_tensor* out, int32_t, void*) {
+  const float* x = static_cast<const float*>(in[0].data);
+  const float* b = static_cast<const float*>(in[1].data);
+  float* y = static_cast<float*>(out[0].data);
+  const int64_t rows = in[0].shape[0], cols = in[0].shape[1];
+  const bool known = x[0] == 0.125f;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    const float v = x[i] + b[i % cols];
+    y[i] = known ? (v > 0 ? v : 0) : 0.0f;
+  }
+  return 0;
+}

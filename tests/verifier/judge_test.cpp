@@ -1,0 +1,173 @@
+// The judge on real candidates (tests/verifier/candidates/cpu): every bad one rejected with
+// the right status, the good one passed with a benchmark, and the CLI contract of bench.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include "verifier/judge.h"
+#include "tests/verifier/judge_fixture.h"
+
+namespace ak::verifier {
+namespace {
+
+using namespace testing;
+namespace fs = std::filesystem;
+
+const fs::path kCandidates = fs::path(AK_SOURCE_DIR) / "tests/verifier/candidates/cpu";
+
+struct TaskDir {
+  TempDir tmp;
+  Task task;
+  TaskDir() {
+    write_add_relu_task(tmp.path / "task", "cpu", "cpu");
+    auto t = load_task(tmp.path / "task");
+    EXPECT_TRUE(t.is_ok()) << t.status().message();
+    task = std::move(t).value();
+  }
+};
+
+JudgeOptions options(const fs::path& cache) {
+  JudgeOptions o;
+  o.quick = true;
+  o.timeout_s = 10;
+  o.threads = 1;
+  o.worker_program = AK_CLI_PATH;
+  o.build.cache_dir = cache;
+  o.cpu_memory_limit_bytes = uint64_t{2} << 30;  // the worker itself maps ~0.6 GB
+  return o;
+}
+
+class CpuCandidate : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CpuCandidate, GetsTheStatusItDeserves) {
+  TaskDir dir;
+  const fs::path file = kCandidates / GetParam();
+  auto e = judge_candidate(dir.task, file, options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_STREQ(verdict_name(e->verdict), expected_status(file).c_str()) << GetParam() << ": gate " << e->gate << ": " << e->message;
+  if (e->verdict == Verdict::kPassed) {
+    EXPECT_TRUE(e->gate.empty());
+    ASSERT_TRUE(e->speedup.has_value());
+    EXPECT_GT(*e->latency_us, 0);
+    EXPECT_GT(*e->reference_latency_us, 0);
+    EXPECT_LE(*e->speedup_ci_low, *e->speedup);
+    EXPECT_GE(*e->speedup_ci_high, *e->speedup);
+    EXPECT_LT(e->max_abs_error, 1e-5);
+    EXPECT_TRUE(e->deterministic);
+    EXPECT_GE(e->cases_passed, 5);  // captured, random, sweep x2, adversarial x2
+  } else {
+    EXPECT_FALSE(e->gate.empty());
+    EXPECT_FALSE(e->message.empty());
+    EXPECT_FALSE(e->speedup.has_value());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, CpuCandidate,
+                         ::testing::Values("good.cpp", "segfault.cpp", "abort.cpp", "infinite_loop.cpp", "compile_error.cpp",
+                                           "out_of_bounds.cpp", "input_mutation.cpp", "noop.cpp", "constant_output.cpp",
+                                           "cached_output.cpp", "captured_only.cpp", "wrong_dtype.cpp", "wrong_shape.cpp",
+                                           "runaway_allocation.cpp"),
+                         [](const auto& info) { return info.param.substr(0, info.param.find('.')); });
+
+TEST(Judge, FailuresNameTheGateAndTheCase) {
+  TaskDir dir;
+  auto cached = judge_candidate(dir.task, kCandidates / "cached_output.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(cached.is_ok());
+  EXPECT_EQ(cached->gate, "random");  // right on the captured inputs, wrong on the first fresh seed
+  EXPECT_NE(cached->failure_input.find("random seed"), std::string::npos);
+  auto timeout = judge_candidate(dir.task, kCandidates / "infinite_loop.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(timeout.is_ok());
+  EXPECT_NE(timeout->message.find("timed out"), std::string::npos) << timeout->message;
+  auto crash = judge_candidate(dir.task, kCandidates / "segfault.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(crash.is_ok());
+  EXPECT_NE(crash->message.find("SIGSEGV"), std::string::npos) << crash->message;
+  auto compile = judge_candidate(dir.task, kCandidates / "compile_error.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(compile.is_ok());
+  EXPECT_NE(compile->message.find("error"), std::string::npos) << compile->message;
+  auto mutation = judge_candidate(dir.task, kCandidates / "input_mutation.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_TRUE(mutation.is_ok());
+  EXPECT_NE(mutation->message.find("'x'"), std::string::npos) << mutation->message;
+}
+
+TEST(Judge, ImpossiblyFastIsCheatSuspected) {
+  TaskDir dir;
+  JudgeOptions o = options(dir.tmp.path / "cache");
+  o.roofline_floor_ns = 1e9;  // a floor of one second: the real kernel is far below it
+  auto e = judge_candidate(dir.task, kCandidates / "good.cpp", o);
+  ASSERT_TRUE(e.is_ok());
+  EXPECT_EQ(e->verdict, Verdict::kCheatSuspected);
+  EXPECT_NE(e->message.find("roofline floor"), std::string::npos);
+}
+
+TEST(Judge, BadInputIsAStatus) {
+  TaskDir dir;
+  auto missing = judge_candidate(dir.task, dir.tmp.path / "nope.cpp", options(dir.tmp.path / "cache"));
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidInput);
+  auto cuda_for_cpu = judge_candidate(dir.task, fs::path(AK_SOURCE_DIR) / "tests/verifier/candidates/cuda/good.cu",
+                                      options(dir.tmp.path / "cache"));
+  ASSERT_FALSE(cuda_for_cpu.is_ok());
+  EXPECT_NE(cuda_for_cpu.status().message().find(".cpp"), std::string::npos);
+  auto no_task = load_task(dir.tmp.path / "no_such_task");
+  ASSERT_FALSE(no_task.is_ok());
+  EXPECT_NE(no_task.status().message().find("does not exist"), std::string::npos);
+}
+
+struct Cli {
+  int exit_code;
+  std::string out, err;
+};
+
+Cli run_cli(const std::string& args, const fs::path& tmp) {
+  const std::string cmd = std::string(AK_CLI_PATH) + " " + args + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
+  const int status = std::system(cmd.c_str());
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
+}
+
+TEST(BenchCli, PrintsKeyValueLinesAndRecordsInMemory) {
+  TaskDir dir;
+  const std::string common = (dir.tmp.path / "task").string() + " ";
+  const std::string memory = " --quick --threads 1 --memory " + (dir.tmp.path / "memory.db").string();
+  setenv("AUTOKERNEL_CACHE", (dir.tmp.path / "cache").c_str(), 1);
+  Cli good = run_cli("bench " + common + (kCandidates / "good.cpp").string() + memory, dir.tmp.path);
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  for (const char* key : {"status: PASSED\n", "speedup: ", "latency_us: ", "reference_latency_us: ", "max_abs_error: ",
+                          "gate: none\n", "evaluation: E1\n"})
+    EXPECT_NE(good.out.find(key), std::string::npos) << key << "\n" << good.out;
+
+  Cli bad = run_cli("bench " + common + (kCandidates / "noop.cpp").string() + memory, dir.tmp.path);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("status: INCORRECT_NUMERICAL\n"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("gate: captured\n"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("never written"), std::string::npos) << bad.out;
+
+  Cli json = run_cli("bench " + common + (kCandidates / "compile_error.cpp").string() + memory + " --json", dir.tmp.path);
+  EXPECT_EQ(json.exit_code, 1);
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["status"], "COMPILE_ERROR");
+  EXPECT_EQ(j["gate"], "compile");
+  EXPECT_EQ(j["evaluation"], "E3");
+
+  // The memory has the whole path of all three evaluations.
+  Cli stats = run_cli("memory stats --json --memory " + (dir.tmp.path / "memory.db").string(), dir.tmp.path);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto s = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(s["evaluations"], 3) << stats.out;
+  EXPECT_EQ(s["candidates"], 3) << stats.out;
+  EXPECT_EQ(s["workloads"], 1) << stats.out;
+
+  Cli no_memory = run_cli("bench " + common + (kCandidates / "good.cpp").string() + " --quick --no-memory", dir.tmp.path);
+  EXPECT_EQ(no_memory.exit_code, 0) << no_memory.err;
+  EXPECT_EQ(no_memory.out.find("evaluation:"), std::string::npos);
+
+  Cli missing = run_cli("bench " + (dir.tmp.path / "nope").string() + " x.cpp --no-memory", dir.tmp.path);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+  unsetenv("AUTOKERNEL_CACHE");
+}
+
+}  // namespace
+}  // namespace ak::verifier

@@ -1,0 +1,75 @@
+#pragma once
+/// Judging one candidate kernel on one task: build, correctness gates, anti-cheat checks
+/// and a fair benchmark, the candidate always running in a worker process with limits.
+///
+/// Order (the first failure ends the evaluation):
+///   compile      kernels::build_kernel (cached); COMPILE_ERROR with the compiler's head.
+///   captured     the task's captured real inputs against its reference outputs.
+///   random       fresh random inputs (several seeds) against the runtime's reference.
+///   sweep        other sizes of the var axes (odd ones too), where the reference runs.
+///   adversarial  large, tiny, zero, constant and mixed-scale values.
+///   determinism  the captured case twice: not bitwise equal is flagged, not failed.
+///   anti_cheat   inputs unchanged (checksums), guard bytes behind every output intact,
+///                on CUDA the call captured as a graph on the given stream.
+///   benchmark    candidate and reference interleaved on fresh inputs behind an L2 flush;
+///                the last iteration's outputs checked against the reference (an output
+///                cached from earlier calls fails here); a median below the roofline floor
+///                is CHEAT_SUSPECTED.
+/// Every gate case runs in one worker process and the benchmark in a second; reference
+/// outputs are computed here, never in the process that runs the candidate's checks.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "kernels/build.h"
+#include "verifier/task.h"
+#include "verifier/verdict.h"
+
+namespace ak::verifier {
+
+struct JudgeOptions {
+  bool quick = false;          ///< fewer cases and iterations (~a third of the time)
+  double timeout_s = 60;       ///< per worker run (gates; benchmark)
+  int threads = 0;             ///< CPU threads for candidate (OMP_NUM_THREADS) and reference; 0: all
+  std::filesystem::path worker_program;  ///< the `autokernel` binary (its `worker` subcommand)
+  std::filesystem::path scratch_dir;     ///< empty: a fresh folder under the system temp dir
+  bool keep_scratch = false;
+  kernels::BuildOptions build;
+  /// The fastest the task can run on this device (bytes / bandwidth, flops / peak), ns; 0: unknown.
+  double roofline_floor_ns = 0;
+  int bench_iters = 100;       ///< timed iterations (quick: 20)
+  int bench_warmup = 10;       ///< (quick: 3)
+  /// Address-space limit of a CPU worker (libtorch itself maps ~1-2 GB). CUDA workers get
+  /// none (the driver maps huge ranges); there device memory kept after a call is checked.
+  uint64_t cpu_memory_limit_bytes = uint64_t{16} << 30;
+  std::function<void(const std::string&)> progress;
+};
+
+/// One judged candidate.
+struct Evaluation {
+  Verdict verdict = Verdict::kPassed;
+  std::string gate;     ///< the gate that failed; "" when PASSED
+  std::string message;  ///< one line: why, or a summary
+  std::string failure_input;  ///< which case exposed it ("random seed 3", "sweep batch=7")
+  double max_abs_error = 0, max_rel_error = 0;  ///< worst over every compared case
+  bool deterministic = true;
+  int cases_passed = 0;
+  std::optional<double> latency_us, reference_latency_us;  ///< medians
+  std::optional<double> latency_ci_low_us, latency_ci_high_us;
+  std::optional<double> speedup, speedup_ci_low, speedup_ci_high;
+  double roofline_floor_us = 0;
+  kernels::BuildResult build;
+  double seconds = 0;  ///< wall time of the whole evaluation
+};
+
+/// Judges `candidate` (.cpp for a CPU task, .cu for a CUDA task) on `task`. A failed
+/// candidate is an Evaluation; a Status error means the judge could not run (bad task,
+/// missing compiler, no worker program).
+Result<Evaluation> judge_candidate(const Task& task, const std::filesystem::path& candidate, const JudgeOptions& options);
+
+}  // namespace ak::verifier
