@@ -19,6 +19,7 @@
 #include "base/sha256.h"
 #include "base/subprocess.h"
 #include "kernels/internal/toolchain.h"
+#include "base/remove_tree.h"
 
 #ifndef AK_KERNELS_INCLUDE_DIR
 #error "AK_KERNELS_INCLUDE_DIR must name the folder of autokernel_kernel.h (set in kernels/CMakeLists.txt)"
@@ -172,8 +173,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir() {
     if (dir_.empty()) return;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    ak::remove_tree(dir_);
   }
   const fs::path& path() const { return dir_; }
   void release() { dir_.clear(); }
@@ -198,8 +198,7 @@ void remove_stale_temps(const fs::path& shard) {
     std::error_code time_ec;
     const auto mtime = fs::last_write_time(it->path(), time_ec);
     if (time_ec || now - mtime < kStaleTempAge) continue;
-    std::error_code remove_ec;
-    fs::remove_all(it->path(), remove_ec);
+    ak::remove_tree(it->path());
   }
 }
 
@@ -209,7 +208,7 @@ void discard_entry(const fs::path& shard, const fs::path& entry, const std::stri
   if (!aside.is_ok()) return;
   std::error_code ec;
   fs::remove(*aside, ec);
-  if (::rename(entry.c_str(), aside->c_str()) == 0) fs::remove_all(*aside, ec);
+  if (::rename(entry.c_str(), aside->c_str()) == 0) ak::remove_tree(*aside);
 }
 
 std::string compose_log(const ProcessResult& run, const std::string& compiler) {

@@ -4,7 +4,9 @@
 #   scripts/gpu_check.sh [build|cuda|test|bench|all]...   (default: all)
 # build: configure, build, export the zoo; cuda: zoo and ONNX backend conformance on CUDA;
 # test: ctest (CPU and gpu labels); bench: the runtime benchmark against PyTorch eager;
-# profile: `autokernel device`, then every zoo model profiled (attribution checks, overhead).
+# profile: `autokernel device`, then every zoo model profiled (attribution checks, overhead);
+# judge: the CUDA candidate suite, template starters on the GPU, extracted starters checked,
+# the hand-written example kernels judged and the judge's throughput.
 # Headers the GPU machine lacks (sqlite3.h, CLI11) are carried in .carry/include, made on
 # the development machine by scripts/gpu_carry.sh.
 set -uo pipefail
@@ -57,6 +59,17 @@ if want profile; then
   echo "== profile every zoo model (attribution, overhead)"
   python3 scripts/check_profile.py --autokernel build-gpu/cli/autokernel --zoo models/zoo/out --batches 1,32 \
     --out "$OUT/profile_check.json" --keep "$OUT/profiles" 2>&1 | tee "$OUT/profile_check.log"
+fi
+
+if want judge; then
+  echo "== judge: CUDA candidate suite, templates on the GPU, extractor"
+  (cd build-gpu && ctest --output-on-failure -R "CudaCandidate|TemplatesGpu|ProfileGpu" -j 2 2>&1) | tee "$OUT/ctest_judge.log" | tail -15
+  echo "== extract the top gpt2 hotspots on CUDA and check every starter"
+  build-gpu/cli/autokernel extract models/zoo/out/gpt2/model.onnx --device cuda --top 12 -o build-gpu/tasks/gpt2 \
+    --check-starters 2>&1 | tee "$OUT/extract_gpt2_cuda.log" | tail -16
+  echo "== hand-written kernels on extracted tasks; judge throughput"
+  python3 scripts/bench_judge.py --autokernel build-gpu/cli/autokernel --zoo models/zoo/out --device cuda \
+    --repeat 5 --out "$OUT/bench_judge_cuda.json" 2>&1 | tee "$OUT/bench_judge_cuda.log"
 fi
 
 if want bench; then

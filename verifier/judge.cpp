@@ -20,6 +20,7 @@
 #include "verifier/gate_inputs.h"
 #include "verifier/statistics.h"
 #include "verifier/worker_job.h"
+#include "base/remove_tree.h"
 
 namespace ak::verifier {
 namespace {
@@ -60,6 +61,12 @@ Result<models::TensorData> make_case_input(const TaskTensor& t, const std::vecto
   TaskTensor shaped = t;
   shaped.dims = dims;
   if (t.fill == "ones") return ones_like(shaped);
+  if (t.fill == "captured") {
+    // Values the model computed from shapes (a Reshape's target): only the captured ones are valid.
+    AK_ASSIGN_OR_RETURN(models::TensorData captured, models::load_tensor_file(t.file));
+    captured.name = t.name;
+    return captured;
+  }
   InputSpec spec{t.name, t.dtype, dims, std::nullopt};
   const bool integer = t.dtype != models::DType::kFloat32 && t.dtype != models::DType::kFloat16 &&
                        t.dtype != models::DType::kBFloat16 && t.dtype != models::DType::kFloat64;
@@ -91,8 +98,7 @@ class Judge {
     }
     eval_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!options_.keep_scratch) {
-      std::error_code ec;
-      std::filesystem::remove_all(scratch_, ec);
+      ak::remove_tree(scratch_);
     }
     return eval_;
   }
@@ -129,8 +135,8 @@ class Judge {
       scratch_ = std::filesystem::temp_directory_path() /
                  ("autokernel-judge-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     }
+    ak::remove_tree(scratch_);
     std::error_code ec;
-    std::filesystem::remove_all(scratch_, ec);
     std::filesystem::create_directories(scratch_, ec);
     if (ec) return failed("cannot create " + scratch_.string() + ": " + ec.message());
     return Status::ok();

@@ -23,7 +23,7 @@ struct TaskTensor {
   std::vector<std::string> axes;   ///< axis name per dimension
   std::vector<int64_t> dims;       ///< the axes' values in the task
   std::filesystem::path file;      ///< captured input / reference output (absolute)
-  std::string fill = "normal";     ///< random inputs: "normal", "int" or "ones"
+  std::string fill = "normal";     ///< random inputs: "normal", "int", "ones", "bool" or "captured" (keep the file's values)
   std::optional<int64_t> int_upper_bound;
 };
 

@@ -55,8 +55,10 @@ class Device {
       cudaSetDevice(device_.index);
       // A stream of our own, made ATen's current stream so the reference runs on it too:
       // the kernel gets it and must launch on it.
-      cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
-      c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromExternal(stream_, static_cast<c10::DeviceIndex>(device_.index)));
+      cudaStream_t stream = nullptr;
+      cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+      stream_ = stream;
+      c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromExternal(stream, static_cast<c10::DeviceIndex>(device_.index)));
       cudaEventCreate(&start_);
       cudaEventCreate(&stop_);
     }
@@ -66,12 +68,15 @@ class Device {
   bool is_cuda() const { return device_.is_cuda(); }
   const at::Device& at_device() const { return at_device_; }
   void* stream() const { return stream_; }
+#ifdef AK_WITH_CUDA
+  cudaStream_t cuda_stream() const { return static_cast<cudaStream_t>(stream_); }
+#endif
 
   /// Waits for the kernel's stream; returns the CUDA error text if the kernel left one.
   std::string sync() {
 #ifdef AK_WITH_CUDA
     if (device_.is_cuda()) {
-      cudaError_t e = cudaStreamSynchronize(stream_);
+      cudaError_t e = cudaStreamSynchronize(cuda_stream());
       if (e == cudaSuccess) e = cudaGetLastError();
       if (e != cudaSuccess) return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
     }
@@ -88,9 +93,9 @@ class Device {
       // events measure device execution, not how fast the host issues launches (the
       // reference's runtime dispatch would otherwise count against it on small tasks).
       at::cuda::sleep(kSpinCycles);
-      cudaEventRecord(start_, stream_);
+      cudaEventRecord(start_, cuda_stream());
       body();
-      cudaEventRecord(stop_, stream_);
+      cudaEventRecord(stop_, cuda_stream());
       cudaEventSynchronize(stop_);
       float ms = 0;
       cudaEventElapsedTime(&ms, start_, stop_);
@@ -110,10 +115,10 @@ class Device {
 #ifdef AK_WITH_CUDA
     if (!device_.is_cuda()) return {};
     cudaGraph_t graph = nullptr;
-    cudaError_t e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed);
+    cudaError_t e = cudaStreamBeginCapture(cuda_stream(), cudaStreamCaptureModeRelaxed);
     if (e != cudaSuccess) return std::string("cannot begin capture: ") + cudaGetErrorString(e);
     const int status = body();
-    e = cudaStreamEndCapture(stream_, &graph);
+    e = cudaStreamEndCapture(cuda_stream(), &graph);
     if (e != cudaSuccess || graph == nullptr) {
       (void)cudaGetLastError();
       return std::string("the kernel cannot be captured on the stream it was given (") + cudaGetErrorString(e) +
@@ -297,7 +302,9 @@ Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
 }
 
 void refill(at::Tensor& t, const std::string& fill, int64_t bound) {
+  if (fill == "captured") return;  // shape-derived values: only the captured ones are valid
   if (fill == "ones") t.fill_(1);
+  else if (fill == "bool") t.random_(0, 2);
   else if (fill == "int" || !at::isFloatingType(t.scalar_type())) t.random_(0, std::max<int64_t>(bound, 2));
   else t.normal_();
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/onnx_io.h"
+#include "tests/cli/run_cli.h"
 #include "tests/models/model_builder.h"
 
 namespace ak {
@@ -16,30 +17,9 @@ namespace {
 using namespace models::testing;
 namespace fs = std::filesystem;
 
-struct Output {
-  int exit_code;
-  std::string out, err;
-};
-
-Output run_cli(const std::string& args) {
-  TempDir tmp;
-  const std::string cmd = std::string(AK_CLI_PATH) + " " + args + " >" + (tmp.path / "out").string() + " 2>" +
-                          (tmp.path / "err").string();
-  int status = std::system(cmd.c_str());
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp.path / "out"), slurp(tmp.path / "err")};
-}
-
-/// The error contract: exit 2 and exactly one line on stderr that names `needle`.
-void expect_bad_input(const Output& o, const std::string& needle) {
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(o.err.rfind("autokernel: error: ", 0), 0u) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << o.err;
-}
+using testing::expect_bad_input;
+using testing::run_cli;
+using Output = testing::CliOutput;
 
 fs::path write_add_relu(const fs::path& dir) {
   models::Graph g;

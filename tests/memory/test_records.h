@@ -8,6 +8,7 @@
 #include <string>
 
 #include "memory/memory.h"
+#include "base/remove_tree.h"
 
 namespace ak::memory::testing {
 
@@ -21,8 +22,7 @@ class TempDir {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    ak::remove_tree(path_);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

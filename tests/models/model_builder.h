@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/graph.h"
+#include "base/remove_tree.h"
 
 namespace ak::models::testing {
 
@@ -85,12 +86,11 @@ struct TempDir {
   TempDir() {
     path = std::filesystem::temp_directory_path() /
            ("ak_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    std::filesystem::remove_all(path);
+    ak::remove_tree(path);
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
+    ak::remove_tree(path);
   }
   static int& counter() {
     static int c = 0;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "verifier/judge.h"
+#include "tests/cli/run_cli.h"
 #include "tests/verifier/judge_fixture.h"
 
 namespace ak::verifier {
@@ -112,20 +113,9 @@ TEST(Judge, BadInputIsAStatus) {
   EXPECT_NE(no_task.status().message().find("does not exist"), std::string::npos);
 }
 
-struct Cli {
-  int exit_code;
-  std::string out, err;
-};
+using Cli = ak::testing::CliOutput;
 
-Cli run_cli(const std::string& args, const fs::path& tmp) {
-  const std::string cmd = std::string(AK_CLI_PATH) + " " + args + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
-}
+Cli run_cli(const std::string& args, const fs::path&) { return ak::testing::run_cli(args); }
 
 TEST(BenchCli, PrintsKeyValueLinesAndRecordsInMemory) {
   TaskDir dir;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include "base/remove_tree.h"
 
 namespace ak {
 namespace {
@@ -170,7 +171,7 @@ TEST(Subprocess, FileSizeLimitRaisesSigxfsz) {
   EXPECT_EQ(result.signal, SIGXFSZ);
   EXPECT_EQ(result.describe(), "killed by SIGXFSZ (File size limit exceeded)");
   EXPECT_LE(std::filesystem::file_size(dir / "big.bin"), 4096u);
-  std::filesystem::remove_all(dir);
+  ak::remove_tree(dir);
 }
 
 TEST(Subprocess, NoCoreDumps) {

@@ -1,0 +1,139 @@
+// `autokernel extract MODEL --top K -o DIR`: standalone kernel tasks for the top hotspots.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "cli/progress.h"
+#include "extractor/extractor.h"
+#include "models/session.h"
+
+namespace ak::cli {
+
+namespace {
+
+struct ExtractArgs {
+  ModelOptions model;
+  int top = 10;
+  std::vector<std::string> nodes;
+  std::string out_dir;
+  int iters = 10;
+  int warmup = 3;
+  bool json = false;
+  bool host_timing = false;
+  bool check_starters = false;
+  std::string cuda_arch;
+};
+
+std::string check_text(const extractor::TaskSummary& t) {
+  if (!t.checked) return "";
+  if (t.check.passed) return "passed";
+  if (t.starter_template == "skeleton") return "skeleton (returns " + std::to_string(t.check.return_code) + ")";
+  return "FAILED: " + t.check.detail;
+}
+
+void print_table(const extractor::ExtractReport& report, bool checked) {
+  std::printf("%4s  %-58s %-28s %-20s %12s %7s%s\n", "rank", "task", "op type", "starter", "baseline(us)", "%model",
+              checked ? "  check" : "");
+  for (const auto& t : report.tasks) {
+    std::printf("%4d  %-58s %-28s %-20s %12.1f %7.2f%s%s\n", t.rank, t.dir.string().c_str(), t.op_type.c_str(),
+                t.starter_template.c_str(), t.baseline_us, t.share * 100.0, checked ? "  " : "", check_text(t).c_str());
+  }
+  int templated = 0;
+  for (const auto& t : report.tasks) templated += t.starter_template != "skeleton";
+  std::printf("\n%zu tasks (%d with a template starter, %zu skeletons); model time %.1f us per iteration (%s timing)\n",
+              report.tasks.size(), templated, report.tasks.size() - static_cast<size_t>(templated),
+              static_cast<double>(report.model_ns) / 1e3, report.timing_source.c_str());
+}
+
+void print_json(const extractor::ExtractReport& report) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& t : report.tasks) {
+    nlohmann::ordered_json j;
+    j["rank"] = t.rank;
+    j["name"] = t.name;
+    j["dir"] = t.dir.string();
+    j["op_type"] = t.op_type;
+    j["starter"] = {{"file", t.starter_file}, {"template", t.starter_template}};
+    j["baseline_us"] = t.baseline_us;
+    j["share"] = t.share;
+    j["inputs"] = t.inputs;
+    j["outputs"] = t.outputs;
+    if (t.checked)
+      j["check"] = {{"passed", t.check.passed}, {"return_code", t.check.return_code}, {"detail", t.check.detail}};
+    list.push_back(std::move(j));
+  }
+  std::cout << list.dump(2) << "\n";
+}
+
+Status run(const ExtractArgs& args) {
+  // Bad flags before the model loads: they are cheaper to report than a long profile.
+  if (args.top < 1) return invalid_input("--top must be at least 1 (got " + std::to_string(args.top) + ")");
+  AK_ASSIGN_OR_RETURN(LoadedModel loaded, load_model_with_inputs(args.model));
+  models::Session& session = *loaded.session;
+  for (const auto& notice : loaded.inputs.notices) std::cerr << "autokernel: notice: " << notice << "\n";
+
+  Progress progress;
+  extractor::ExtractOptions options;
+  options.top = args.top;
+  options.nodes = args.nodes;
+  options.out_dir = args.out_dir;
+  options.model_label = args.model.path;
+  options.seed = args.model.seed;
+  options.allow_tf32 = args.model.tf32;
+  options.cuda_arch = args.cuda_arch;
+  options.check_starters = args.check_starters;
+  options.profile.iters = args.iters;
+  options.profile.warmup = args.warmup;
+  options.profile.host_timing = args.host_timing;
+  options.profile.progress = [&](const std::string& phase, int done, int total) { progress.update(phase, done, total); };
+  options.on_notice = [&](const std::string& line) {
+    progress.clear();
+    std::cerr << "autokernel: notice: " << line << "\n";
+  };
+  options.on_task = [&](const extractor::TaskSummary& t) {
+    progress.clear();
+    std::cerr << "task " << t.name << ": " << t.op_type << ", starter " << t.starter_template;
+    if (t.checked) std::cerr << ", check " << check_text(t);
+    std::cerr << std::endl;
+  };
+  AK_ASSIGN_OR_RETURN(extractor::ExtractReport report, extractor::extract_model(session, loaded.inputs.tensors, options));
+  progress.clear();
+  if (args.json) print_json(report);
+  else print_table(report, args.check_starters);
+  for (const auto& t : report.tasks)
+    if (t.checked && !t.check.passed && t.starter_template != "skeleton")
+      return failed("the starter of task " + t.name + " failed its check: " + t.check.detail);
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_extract_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ExtractArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "extract", "Profile, then write a standalone task (subgraph, captured inputs, reference, starter) per hotspot");
+  add_model_options(*cmd, args->model);
+  cmd->add_option("--top", args->top, "How many hotspots to extract, best ranked first")->capture_default_str();
+  cmd->add_option("--nodes", args->nodes, "Extract one task made of exactly these nodes (names, comma-separated) instead")
+      ->delimiter(',');
+  cmd->add_option("-o,--out", args->out_dir, "Folder for the task directories (created if missing)")->required();
+  cmd->add_option("--iters", args->iters, "Profiled iterations")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Warm-up iterations before the baseline and before profiling")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print the tasks as a JSON list instead of a table");
+  cmd->add_flag("--host-timing", args->host_timing, "Time nodes with the host clock even on a GPU (no CUPTI)");
+  cmd->add_flag("--check-starters", args->check_starters,
+                "Build each starter and run it on the captured inputs against the reference outputs");
+  cmd->add_option("--cuda-arch", args->cuda_arch, "target.arch of CUDA tasks, e.g. sm_90a (default: from nvidia-smi)");
+  cmd->callback([args, &exit_code] {
+    Status st = run(*args);
+    if (!st.is_ok()) print_error(st.message());
+    exit_code = st.exit_code();
+  });
+}
+
+}  // namespace ak::cli

@@ -1,0 +1,133 @@
+#pragma once
+/// extractor: standalone kernel tasks from a model's hotspots (what `autokernel extract`
+/// runs).
+///
+/// For each of the top K hotspots of a profile (a node or a fusion group of the executed
+/// graph, profiler/hotspots.h) it writes a task directory:
+///
+///     <out>/<rank>_<slug>/
+///         task.json        the definition (schema autokernel.task/1, docs/extractor.md)
+///         subgraph.onnx    the hotspot's nodes as a model of their own
+///         inputs/<i>_<name>.pb   the real values the model fed the hotspot (TensorProto)
+///         outputs/<i>_<name>.pb  the subgraph's outputs on those inputs (the reference)
+///         starter.cpp | starter.cu   a correct starter kernel (kernels/templates.h) or a skeleton
+///
+/// The inputs are captured from one extra run of the whole model on the inputs the profile
+/// used; the reference outputs come from running subgraph.onnx with the runtime on the same
+/// device and must equal the whole model's values (within the task's tolerance). Which
+/// dimensions vary with the model's symbolic input dimensions is found by one more run per
+/// symbolic dimension, with that dimension one larger.
+///
+/// This header is torch-free. Thread-compatible: one call at a time per Session.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "models/graph.h"
+#include "profiler/hotspots.h"
+#include "profiler/profile.h"
+
+namespace ak::models {
+class Session;
+}
+
+namespace ak::extractor {
+
+/// The schema id written into every task.json.
+inline constexpr const char* kTaskSchema = "autokernel.task/1";
+
+/// What happened when a task's starter was built and run on its captured inputs
+/// (check_starter).
+struct StarterCheck {
+  std::string template_name;  ///< task.json's starter.template ("skeleton" when no template covers the task)
+  bool built = false;         ///< it compiled and loaded
+  int return_code = 0;        ///< what autokernel_kernel returned (a skeleton returns non-zero)
+  /// Templates: it built, returned 0 and every output matched the reference at the task's
+  /// tolerance. Skeletons never pass.
+  bool passed = false;
+  std::string detail;  ///< one line: "2 outputs match", a compiler error, a comparison summary
+};
+
+/// One task directory that was written.
+struct TaskSummary {
+  int rank = 0;                       ///< the hotspot's rank in the profile (1 = largest payoff)
+  std::filesystem::path dir;          ///< <out>/<rank>_<slug>
+  std::string name;                   ///< the directory's name, also task.json's "name"
+  std::string op_type;                ///< the node's op type, or "fused:<kind>"
+  std::string starter_template;       ///< "elementwise_chain", "rowwise_softmax", ..., or "skeleton"
+  std::string starter_file;           ///< "starter.cpp" or "starter.cu"
+  double baseline_us = 0;             ///< measured time per iteration
+  double share = 0;                   ///< of model time, 0..1
+  std::vector<std::string> inputs;    ///< kernel inputs, in argument order
+  std::vector<std::string> outputs;
+  bool checked = false;               ///< check_starter ran (ExtractOptions::check_starters)
+  StarterCheck check;
+};
+
+/// How to extract. Every field has a default except out_dir.
+struct ExtractOptions {
+  int top = 10;                       ///< how many hotspots (>= 1), best ranked first
+  std::filesystem::path out_dir;      ///< created if missing; task directories go inside
+  std::string model_label;            ///< the model as the user named it (task.json source.model)
+  uint64_t seed = 0;                  ///< task.json random_inputs.seed (the seed of the profile's random inputs)
+  bool allow_tf32 = false;            ///< passed to the sessions that compute reference outputs
+  profiler::ProfileOptions profile;   ///< for extract_model: warm-up, iterations, timing, progress
+  /// target.arch of CUDA tasks, e.g. "sm_90a"; empty: detected with nvidia-smi (kernels/build.h).
+  std::string cuda_arch;
+  /// Build every starter and run it on the captured inputs in this process (check_starter).
+  /// Only autokernel's own generated starters are loaded, never a user's candidate.
+  bool check_starters = false;
+  /// Build cache for check_starters; empty: kernels::default_cache_dir().
+  std::filesystem::path build_cache_dir;
+  /// Instead of the top hotspots, one task made of exactly these nodes (names in the
+  /// executed graph; `autokernel extract --nodes A,B,C`), e.g. a Softmax with the scale and
+  /// mask before it. Its op_type is the node's for one node, "fused:elementwise_chain" for
+  /// several elementwise nodes (which get the chain template), else "fused:custom".
+  std::vector<std::string> nodes;
+  /// Called after each task is written (and checked), in rank order.
+  std::function<void(const TaskSummary&)> on_task;
+  /// Called with one line for each thing worth telling the user that is not an error (a
+  /// hotspot that could not be extracted, a symbolic dim the model cannot vary).
+  std::function<void(const std::string&)> on_notice;
+};
+
+/// What an extraction produced.
+struct ExtractReport {
+  std::vector<TaskSummary> tasks;    ///< in rank order
+  std::vector<std::string> notices;  ///< the lines passed to on_notice
+  std::string timing_source;         ///< the profile's: "cupti" or "host"
+  int64_t model_ns = 0;              ///< model time per iteration
+};
+
+/// Profiles `session` on `inputs` (host tensors, one per runtime input) with
+/// profiler::profile_session and analyze (as `autokernel profile` does), then
+/// extract_hotspots. Checks `options` (top >= 1, a writable out_dir) before profiling:
+/// kInvalidInput naming the flag or the folder. A model that fails to run is the runtime's
+/// error (kInvalidInput naming the node).
+Result<ExtractReport> extract_model(models::Session& session, const std::vector<models::TensorData>& inputs,
+                                    const ExtractOptions& options);
+
+/// Writes the task directories of the top options.top hotspots of `analysis`, a profile of
+/// `session` on `inputs`. `profile` supplies the timing source for task.json. Runs the
+/// whole model 1 + (number of symbolic input dims) more times. A hotspot that cannot be a
+/// standalone task (control flow with subgraphs, non-tensor values) is skipped with a notice;
+/// a subgraph whose outputs differ from the whole model's is a kInternal error naming the task.
+Result<ExtractReport> extract_hotspots(models::Session& session, const std::vector<models::TensorData>& inputs,
+                                       const profiler::Profile& profile, const profiler::Analysis& analysis,
+                                       const ExtractOptions& options);
+
+/// Builds the task's starter (kernels::build_kernel, into `build_cache_dir` or the default
+/// cache), loads it and calls it on the captured inputs with outputs pre-filled with NaN, then
+/// compares with the reference outputs at the task's tolerance (verifier::compare_outputs).
+/// CUDA tasks copy the tensors to the GPU and use target.arch. A Status error means the check
+/// could not be attempted (an unreadable task, no compiler); a failed build or a wrong answer
+/// is a StarterCheck with passed == false. Loads the starter into this process: use it only on
+/// starters autokernel generated.
+Result<StarterCheck> check_starter(const std::filesystem::path& task_dir,
+                                   const std::filesystem::path& build_cache_dir = {});
+
+}  // namespace ak::extractor

@@ -1,0 +1,54 @@
+#pragma once
+/// Choosing a task's starter kernel: a template from kernels/templates.h when one computes
+/// exactly what the task's nodes compute, else a skeleton. Torch-free.
+///
+/// Covered (float32, float16, bfloat16):
+///   - elementwise_chain: single elementwise nodes, elementwise_chain groups, GELU groups
+///     (erf or tanh form) and com.autokernel.Gelu; operands are kernel inputs, earlier
+///     steps, or scalar constants kept in the subgraph (Clip's min/max become attributes).
+///   - rowwise_softmax / rowwise_log_softmax: Softmax/LogSoftmax over the last axis, and the
+///     decomposed softmax group (ReduceMax/ReduceSum over the last axis, keepdims).
+///   - rowwise_layer_norm: LayerNormalization (axis = last) with scale [and bias], and the
+///     decomposed layer_norm group with its gamma [and beta].
+///   - rowwise_rms_norm: the decomposed rms_norm group [with its gamma].
+///   - matmul / matmul_bias: MatMul nodes; gemm_epilogue groups that are MatMul + Add of a 1-D
+///     bias of the output's last size (no activation).
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "extractor/internal/axes.h"
+#include "kernels/templates.h"
+#include "models/graph.h"
+
+namespace ak::extractor::internal {
+
+/// What the starter choice looks at.
+struct StarterContext {
+  const models::Model* model = nullptr;     ///< the executed model (opsets)
+  std::vector<const models::Node*> nodes;   ///< the hotspot's nodes in graph order (no Constant copies)
+  std::string kind;                         ///< "node" or the fusion kind
+  std::string op_type;                      ///< task.json's op_type (for the skeleton)
+  std::vector<std::string> inputs;          ///< kernel inputs, in the plan's order
+  std::vector<std::string> outputs;         ///< kernel outputs
+  const std::map<std::string, models::TensorData>* constants = nullptr;  ///< kept inside the subgraph
+  const ShapeMap* shapes = nullptr;         ///< every value's shape in the captured run
+  std::map<std::string, models::DType> dtypes;  ///< of the inputs and outputs
+  kernels::Target target = kernels::Target::kCpu;
+  std::vector<std::string> input_lines, output_lines;  ///< "x: float32 [batch=2, n64=64]" for the skeleton
+};
+
+/// The chosen starter.
+struct Starter {
+  std::string template_name;        ///< "elementwise_chain", "rowwise_softmax", ..., "skeleton"
+  std::string source;               ///< the complete file
+  std::vector<std::string> inputs;  ///< kernel inputs in the order the source expects them
+  std::string why_skeleton;         ///< for a skeleton: why no template applies
+};
+
+/// Picks and generates the starter. Never fails: anything a template cannot take exactly is
+/// a skeleton (with the reason in why_skeleton).
+Starter make_starter(const StarterContext& context);
+
+}  // namespace ak::extractor::internal

@@ -1,0 +1,155 @@
+// task.json, schema autokernel.task/1 (docs/extractor.md documents every field).
+#include "extractor/internal/task_json.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "extractor/extractor.h"
+
+namespace ak::extractor::internal {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+/// The shortest decimal that reads back as the same float (1e-05, not 9.99999974737875e-06).
+double shortest(float f) {
+  char text[32];
+  for (int precision = 6; precision <= 9; ++precision) {
+    std::snprintf(text, sizeof(text), "%.*g", precision, static_cast<double>(f));
+    if (std::strtof(text, nullptr) == f) break;
+  }
+  return std::strtod(text, nullptr);
+}
+
+/// A tensor attribute as {dtype, shape[, values]}: values only for small numeric tensors.
+ordered_json tensor_summary(const models::TensorData& t) {
+  ordered_json j;
+  j["dtype"] = models::dtype_name(t.dtype);
+  j["shape"] = t.dims;
+  constexpr int64_t kMaxValues = 16;
+  if (t.numel() > kMaxValues || t.bytes.data == nullptr) return j;
+  ordered_json values = ordered_json::array();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (t.dtype) {
+      case models::DType::kFloat32: values.push_back(shortest(t.data<float>()[i])); break;
+      case models::DType::kFloat64: values.push_back(t.data<double>()[i]); break;
+      case models::DType::kFloat16: values.push_back(shortest(models::half_to_float(t.data<uint16_t>()[i]))); break;
+      case models::DType::kBFloat16: values.push_back(shortest(models::bfloat16_to_float(t.data<uint16_t>()[i]))); break;
+      case models::DType::kInt64: values.push_back(t.data<int64_t>()[i]); break;
+      case models::DType::kInt32: values.push_back(t.data<int32_t>()[i]); break;
+      case models::DType::kInt8: values.push_back(t.data<int8_t>()[i]); break;
+      case models::DType::kUInt8: values.push_back(t.data<uint8_t>()[i]); break;
+      case models::DType::kBool: values.push_back(t.data<uint8_t>()[i] != 0); break;
+      default: return j;
+    }
+  }
+  j["values"] = std::move(values);
+  return j;
+}
+
+ordered_json attribute_value(const models::Attribute& a) {
+  using Type = models::Attribute::Type;
+  switch (a.type) {
+    case Type::kFloat: return shortest(a.f);
+    case Type::kInt: return a.i;
+    case Type::kString: return a.s;
+    case Type::kTensor: return tensor_summary(a.t);
+    case Type::kGraph: return "<graph>";
+    case Type::kFloats: {
+      ordered_json v = ordered_json::array();
+      for (float f : a.floats) v.push_back(shortest(f));
+      return v;
+    }
+    case Type::kInts: return a.ints;
+    case Type::kStrings: return a.strings;
+    case Type::kTensors: {
+      ordered_json v = ordered_json::array();
+      for (const auto& t : a.tensors) v.push_back(tensor_summary(t));
+      return v;
+    }
+    case Type::kGraphs: return ordered_json::array({"<graphs>"});
+    case Type::kUndefined: break;
+  }
+  return nullptr;
+}
+
+ordered_json attributes_of(const models::Node& n) {
+  ordered_json j = ordered_json::object();
+  for (const auto& a : n.attributes) j[a.name] = attribute_value(a);
+  return j;
+}
+
+ordered_json tensors(const std::vector<TensorEntry>& entries) {
+  ordered_json j = ordered_json::object();
+  for (const TensorEntry& e : entries) {
+    ordered_json t;
+    t["shape"] = e.axes;
+    t["dtype"] = models::dtype_name(e.dtype);
+    t["file"] = e.file;
+    j[e.name] = std::move(t);
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string task_json(const TaskRecord& r) {
+  ordered_json j;
+  j["schema"] = kTaskSchema;
+  j["name"] = r.name;
+  j["op_type"] = r.op_type;
+  j["description"] = r.description;
+  ordered_json axes = ordered_json::object();
+  for (const Axis& a : r.axes) axes[a.name] = {{"type", a.var ? "var" : "const"}, {"value", a.value}};
+  j["axes"] = std::move(axes);
+  j["inputs"] = tensors(r.inputs);
+  j["outputs"] = tensors(r.outputs);
+  j["tags"] = r.tags;
+
+  ordered_json source;
+  source["model"] = r.model;
+  ordered_json names = ordered_json::array();
+  for (const models::Node* n : r.nodes) names.push_back(n->name);
+  source["nodes"] = std::move(names);
+  ordered_json op_types = ordered_json::array();
+  for (const models::Node* n : r.nodes)
+    if (std::find(op_types.begin(), op_types.end(), n->op_type) == op_types.end()) op_types.push_back(n->op_type);
+  source["op_types"] = std::move(op_types);
+  source["rank"] = r.rank;
+  j["source"] = std::move(source);
+
+  if (r.kind == "node" && r.nodes.size() == 1) {
+    j["attributes"] = attributes_of(*r.nodes.front());
+  } else {
+    ordered_json by_node = ordered_json::object();
+    for (const models::Node* n : r.nodes) by_node[n->name] = attributes_of(*n);
+    j["attributes"] = std::move(by_node);
+  }
+  j["flops"] = r.flops;
+  j["bytes"] = r.bytes;
+  j["op_class"] = r.op_class;
+  j["baseline"] = {{"latency_us", r.latency_us},
+                   {"share", r.share},
+                   {"device", r.device},
+                   {"device_name", r.device_name},
+                   {"timing_source", r.timing_source}};
+  j["tolerance"] = {{"atol", r.tolerance.atol}, {"rtol", r.tolerance.rtol}, {"matched_ratio", r.tolerance.min_matched_ratio}};
+  j["target"] = {{"device", r.target_device}, {"arch", r.target_arch}};
+
+  ordered_json fills = ordered_json::object();
+  for (const TensorEntry& e : r.inputs) {
+    ordered_json f;
+    f["fill"] = e.fill;
+    if (e.fill == "int") f["upper_bound"] = e.upper_bound;
+    fills[e.name] = std::move(f);
+  }
+  j["random_inputs"] = {{"seed", r.seed}, {"inputs", std::move(fills)}};
+  j["subgraph"] = "subgraph.onnx";
+  j["starter"] = {{"file", r.starter_file}, {"template", r.starter_template}};
+  return j.dump(2) + "\n";
+}
+
+}  // namespace ak::extractor::internal

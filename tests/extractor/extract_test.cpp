@@ -1,0 +1,523 @@
+// extract_model on the CPU, end to end: task directories for small models, checked against
+// references computed here from the captured inputs, and every starter built with g++ and
+// run on the captured inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "extractor/extractor.h"
+#include "kernels/build.h"
+#include "kernels/kernel_library.h"
+#include "kernels/tensor.h"
+#include "models/inputs.h"
+#include "models/onnx_io.h"
+#include "models/session.h"
+#include "tests/extractor/extract_fixture.h"
+#include "verifier/compare.h"
+#include "verifier/tolerance.h"
+
+namespace ak::extractor {
+namespace {
+
+using namespace ak::extractor::testing;
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+constexpr int64_t kBatch = 3;
+
+/// One build cache for the whole test binary (starters built twice are compiled once).
+const fs::path& cache_dir() {
+  static TempDir dir;
+  return dir.path;
+}
+
+struct Extraction {
+  std::shared_ptr<const models::Model> model;
+  std::vector<models::TensorData> inputs;  ///< what the model was fed
+  ExtractReport report;
+};
+
+Result<Extraction> extract(std::shared_ptr<const models::Model> model, const fs::path& out, int top = 10,
+                           bool check_starters = false) {
+  Extraction e;
+  e.model = model;
+  models::SessionOptions so;
+  AK_ASSIGN_OR_RETURN(auto session, models::Session::create(model, so));
+  AK_ASSIGN_OR_RETURN(models::ResolvedInputs resolved, models::resolve_inputs(*model, {}, {{"batch", kBatch}}, 7));
+  e.inputs = resolved.tensors;
+  ExtractOptions options;
+  options.top = top;
+  options.out_dir = out;
+  options.model_label = model->graph.name + ".onnx";
+  options.seed = 7;
+  options.profile.iters = 3;
+  options.profile.warmup = 1;
+  options.check_starters = check_starters;
+  options.build_cache_dir = cache_dir();
+  AK_ASSIGN_OR_RETURN(e.report, extract_model(*session, e.inputs, options));
+  return e;
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+const TaskSummary* find_task(const ExtractReport& report, const std::string& op_type) {
+  for (const auto& t : report.tasks)
+    if (t.op_type == op_type) return &t;
+  return nullptr;
+}
+
+/// The task's tensors in kernel-argument order, loaded from the files task.json names.
+std::vector<models::TensorData> load_list(const fs::path& dir, const json& entries) {
+  std::vector<models::TensorData> out;
+  for (const auto& [name, entry] : entries.items()) {
+    auto t = models::load_tensor_file(dir / entry["file"].get<std::string>());
+    EXPECT_TRUE(t.is_ok()) << t.status().message();
+    if (!t.is_ok()) continue;
+    EXPECT_EQ(t->name, name);
+    EXPECT_EQ(models::dtype_name(t->dtype), entry["dtype"].get<std::string>());
+    out.push_back(std::move(t).value());
+  }
+  return out;
+}
+
+verifier::Tolerance tolerance_of(const json& task) {
+  verifier::Tolerance tol;
+  tol.atol = task["tolerance"]["atol"];
+  tol.rtol = task["tolerance"]["rtol"];
+  tol.min_matched_ratio = task["tolerance"]["matched_ratio"];
+  return tol;
+}
+
+std::vector<float> floats(const models::TensorData& t) { return floats_of(t); }
+
+/// Compares `reference` (the task's saved output) with values computed here.
+void expect_close(const models::TensorData& reference, const std::vector<double>& expected, double tol) {
+  std::vector<float> got = floats(reference);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], tol) << "element " << i;
+}
+
+/// Everything a task directory promises, checked independently of the extractor:
+/// task.json's shape, the subgraph running on the captured inputs to the saved references,
+/// and the starter (built with g++, called on host buffers) matching them, or a skeleton
+/// returning non-zero.
+void check_task_dir(const TaskSummary& summary) {
+  SCOPED_TRACE(summary.name);
+  const fs::path dir = summary.dir;
+  ASSERT_TRUE(fs::exists(dir / "task.json"));
+  const json task = read_json(dir / "task.json");
+  EXPECT_EQ(task["schema"], "autokernel.task/1");
+  EXPECT_EQ(task["name"], summary.name);
+  EXPECT_EQ(task["op_type"], summary.op_type);
+  EXPECT_EQ(task["subgraph"], "subgraph.onnx");
+  EXPECT_EQ(task["starter"]["template"], summary.starter_template);
+  EXPECT_EQ(task["starter"]["file"], "starter.cpp");
+  EXPECT_EQ(task["target"]["device"], "cpu");
+  EXPECT_EQ(task["target"]["arch"], "cpu");
+  EXPECT_EQ(task["baseline"]["device"], "cpu");
+  EXPECT_EQ(task["baseline"]["timing_source"], "host");
+  EXPECT_GT(task["baseline"]["latency_us"].get<double>(), 0.0);
+  EXPECT_EQ(task["source"]["rank"], summary.rank);
+  EXPECT_FALSE(task["description"].get<std::string>().empty());
+  EXPECT_EQ(task["random_inputs"]["seed"], 7);
+  // Every dimension names an axis whose value is its size.
+  for (const char* list : {"inputs", "outputs"}) {
+    for (const auto& [name, entry] : task[list].items()) {
+      auto t = models::load_tensor_file(dir / entry["file"].get<std::string>());
+      ASSERT_TRUE(t.is_ok()) << t.status().message();
+      ASSERT_EQ(entry["shape"].size(), t->dims.size()) << name;
+      for (size_t k = 0; k < t->dims.size(); ++k) {
+        const std::string axis = entry["shape"][k];
+        ASSERT_TRUE(task["axes"].contains(axis)) << axis;
+        EXPECT_EQ(task["axes"][axis]["value"], t->dims[k]) << name << " axis " << axis;
+      }
+    }
+  }
+  for (const auto& [name, axis] : task["axes"].items()) {
+    if (axis["type"] == "var") {
+      EXPECT_EQ(name, "batch");
+      EXPECT_EQ(axis["value"], kBatch);
+    } else {
+      EXPECT_EQ(axis["type"], "const");
+      EXPECT_EQ(name, "n" + std::to_string(axis["value"].get<int64_t>()));
+    }
+  }
+  const std::vector<models::TensorData> inputs = load_list(dir, task["inputs"]);
+  const std::vector<models::TensorData> references = load_list(dir, task["outputs"]);
+  const verifier::Tolerance tol = tolerance_of(task);
+  const std::string op_class = task["op_class"];
+  const verifier::Tolerance expected_tol = verifier::default_tolerance(references.front().dtype, op_class);
+  EXPECT_EQ(tol.atol, expected_tol.atol);
+  EXPECT_EQ(tol.rtol, expected_tol.rtol);
+  EXPECT_EQ(tol.min_matched_ratio, expected_tol.min_matched_ratio);
+
+  // subgraph.onnx: loads, declares the task's inputs in kernel order, reproduces the references.
+  auto model = models::load_model(dir / "subgraph.onnx");
+  ASSERT_TRUE(model.is_ok()) << model.status().message();
+  std::vector<std::string> declared;
+  for (const auto* info : model->graph.runtime_inputs()) declared.push_back(info->name);
+  EXPECT_EQ(declared, summary.inputs);
+  // Declared shapes: var axes as symbolic dims named like the axis, const axes as sizes.
+  for (const auto* list : {&model->graph.inputs, &model->graph.outputs}) {
+    for (const auto& info : *list) {
+      const json& entry = task[list == &model->graph.inputs ? "inputs" : "outputs"][info.name];
+      ASSERT_EQ(info.shape.size(), entry["shape"].size()) << info.name;
+      for (size_t k = 0; k < info.shape.size(); ++k) {
+        const std::string axis = entry["shape"][k];
+        if (task["axes"][axis]["type"] == "var") EXPECT_EQ(info.shape[k].param, axis) << info.name;
+        else EXPECT_EQ(info.shape[k].value, task["axes"][axis]["value"].get<int64_t>()) << info.name;
+      }
+    }
+  }
+  auto session = models::Session::create(std::make_shared<const models::Model>(std::move(model).value()), {});
+  ASSERT_TRUE(session.is_ok()) << session.status().message();
+  auto outputs = (*session)->run(inputs);
+  ASSERT_TRUE(outputs.is_ok()) << outputs.status().message();
+  ASSERT_EQ(outputs->size(), references.size());
+  for (size_t i = 0; i < references.size(); ++i) {
+    auto c = verifier::compare_outputs(references[i], (*outputs)[i], tol);
+    EXPECT_TRUE(c.passed()) << c.summary;
+  }
+
+  // The starter, built and called on host buffers.
+  kernels::BuildOptions build;
+  build.cache_dir = cache_dir();
+  auto built = kernels::build_kernel(dir / "starter.cpp", build);
+  ASSERT_TRUE(built.is_ok()) << built.status().message();
+  ASSERT_TRUE(built->ok) << built->log;
+  auto library = kernels::KernelLibrary::load(built->library_path);
+  ASSERT_TRUE(library.is_ok()) << library.status().message();
+  std::vector<ak_tensor> in_desc, out_desc;
+  for (const auto& t : inputs) {
+    auto d = kernels::make_tensor(const_cast<std::byte*>(t.bytes.data), static_cast<int32_t>(t.dtype), t.dims);
+    ASSERT_TRUE(d.is_ok()) << d.status().message();
+    in_desc.push_back(*d);
+  }
+  std::vector<std::vector<std::byte>> buffers;
+  for (const auto& r : references) buffers.emplace_back(r.bytes.size_bytes, std::byte{0xff});
+  for (size_t i = 0; i < references.size(); ++i) {
+    auto d = kernels::make_tensor(buffers[i].data(), static_cast<int32_t>(references[i].dtype), references[i].dims);
+    ASSERT_TRUE(d.is_ok()) << d.status().message();
+    out_desc.push_back(*d);
+  }
+  const int code = library->call(in_desc, out_desc, nullptr);
+  if (summary.starter_template == "skeleton") {
+    EXPECT_NE(code, 0);
+    return;
+  }
+  ASSERT_EQ(code, 0);
+  for (size_t i = 0; i < references.size(); ++i) {
+    models::TensorData got = references[i];
+    got.bytes = models::Buffer::copy_of(buffers[i].data(), buffers[i].size());
+    auto c = verifier::compare_outputs(references[i], got, tol);
+    EXPECT_TRUE(c.passed()) << "starter output " << i << ": " << c.summary;
+  }
+}
+
+TEST(Extract, MlpGivesASkeletonForTheEpilogueAndAMatmulStarter) {
+  TempDir out;
+  auto e = extract(mlp_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 2u);
+  for (const auto& t : e->report.tasks) check_task_dir(t);
+
+  const TaskSummary* epilogue = find_task(e->report, "fused:gemm_epilogue");
+  const TaskSummary* matmul = find_task(e->report, "MatMul");
+  ASSERT_TRUE(epilogue && matmul);
+  EXPECT_EQ(epilogue->starter_template, "skeleton");  // MatMul + Add + Relu: no template has the Relu
+  EXPECT_EQ(epilogue->inputs, (std::vector<std::string>{"x", "w1", "b1"}));
+  EXPECT_EQ(matmul->starter_template, "matmul");
+  EXPECT_EQ(matmul->inputs, (std::vector<std::string>{"r", "w2"}));
+  EXPECT_EQ(fs::path(matmul->dir).filename().string().substr(2), "_matmul_MatMul_y");
+
+  // The epilogue's captured x is what the model was fed; w1 is the initializer.
+  const json task = read_json(epilogue->dir / "task.json");
+  EXPECT_EQ(task["inputs"]["x"]["shape"], json({"batch", "n16"}));
+  EXPECT_EQ(task["inputs"]["w1"]["shape"], json({"n16", "n32"}));
+  EXPECT_EQ(task["inputs"]["b1"]["shape"], json({"n32"}));
+  EXPECT_EQ(task["outputs"]["r"]["shape"], json({"batch", "n32"}));
+  EXPECT_EQ(task["random_inputs"]["inputs"]["x"]["fill"], "normal");
+  EXPECT_EQ(task["source"]["nodes"], json({"MatMul_h", "Add_hb", "Relu_r"}));
+  EXPECT_EQ(task["op_class"], "matmul");
+  EXPECT_EQ(task["attributes"], json({{"MatMul_h", json::object()}, {"Add_hb", json::object()}, {"Relu_r", json::object()}}));
+  auto x = models::load_tensor_file(epilogue->dir / "inputs/0_x.pb");
+  ASSERT_TRUE(x.is_ok());
+  EXPECT_TRUE(verifier::bitwise_equal(*x, e->inputs[0]));
+  auto w1 = models::load_tensor_file(epilogue->dir / "inputs/1_w1.pb");
+  ASSERT_TRUE(w1.is_ok());
+  EXPECT_TRUE(verifier::bitwise_equal(*w1, *e->model->graph.find_initializer("w1")));
+
+  // The MatMul's captured r is the epilogue's reference output (the same value in the model),
+  // and its reference is r @ w2 computed here.
+  auto r_in = models::load_tensor_file(matmul->dir / "inputs/0_r.pb");
+  auto r_out = models::load_tensor_file(epilogue->dir / "outputs/0_r.pb");
+  auto y = models::load_tensor_file(matmul->dir / "outputs/0_y.pb");
+  ASSERT_TRUE(r_in.is_ok() && r_out.is_ok() && y.is_ok());
+  EXPECT_TRUE(verifier::bitwise_equal(*r_in, *r_out));
+  const std::vector<float> r = floats(*r_in), w2 = floats(*e->model->graph.find_initializer("w2"));
+  std::vector<double> expected(kBatch * 8, 0.0);
+  for (int64_t b = 0; b < kBatch; ++b)
+    for (int64_t n = 0; n < 8; ++n)
+      for (int64_t k = 0; k < 32; ++k) expected[b * 8 + n] += double(r[b * 32 + k]) * w2[k * 8 + n];
+  expect_close(*y, expected, 1e-4);
+}
+
+TEST(Extract, ElementwiseChainKeepsScalarConstantsInside) {
+  TempDir out;
+  auto e = extract(chain_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "fused:elementwise_chain");
+  EXPECT_EQ(t.starter_template, "elementwise_chain");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "bias"}));
+
+  // 0.5 stays an initializer, the Constant node is copied; bias became an input.
+  auto sub = models::load_model(t.dir / "subgraph.onnx");
+  ASSERT_TRUE(sub.is_ok());
+  ASSERT_NE(sub->graph.find_initializer("half"), nullptr);
+  EXPECT_EQ(sub->graph.find_initializer("bias"), nullptr);
+  EXPECT_EQ(sub->graph.nodes.front().op_type, "Constant");
+  EXPECT_EQ(sub->graph.nodes.size(), 5u);
+  EXPECT_EQ(sub->graph.outputs.size(), 1u);
+  EXPECT_EQ(sub->graph.outputs[0].name, "y");
+
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto bias = models::load_tensor_file(t.dir / "inputs/1_bias.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && bias.is_ok() && y.is_ok());
+  const std::vector<float> xs = floats(*x), bs = floats(*bias);
+  std::vector<double> expected;
+  for (size_t i = 0; i < xs.size(); ++i) expected.push_back(std::tanh((double(xs[i]) + bs[i % 16]) * 0.5 - 0.25));
+  expect_close(*y, expected, 1e-5);
+  const json task = read_json(t.dir / "task.json");
+  EXPECT_EQ(task["inputs"]["x"]["shape"], json({"batch", "n8", "n16"}));
+  EXPECT_EQ(task["inputs"]["bias"]["shape"], json({"n16"}));
+  EXPECT_EQ(task["tolerance"]["atol"], 1e-5);  // float32 elementwise
+}
+
+TEST(Extract, SoftmaxNodeGetsTheRowwiseStarter) {
+  TempDir out;
+  auto e = extract(softmax_model(), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.name, "01_softmax_Softmax_y");
+  EXPECT_EQ(t.starter_template, "rowwise_softmax");
+  ASSERT_TRUE(t.checked);
+  EXPECT_TRUE(t.check.passed) << t.check.detail;
+  const json task = read_json(t.dir / "task.json");
+  EXPECT_EQ(task["attributes"], json({{"axis", -1}}));
+  EXPECT_EQ(task["op_class"], "normalization");
+  EXPECT_NE(std::find(task["tags"].begin(), task["tags"].end(), "op_class:normalization"), task["tags"].end());
+  EXPECT_EQ(task["axes"], json({{"batch", {{"type", "var"}, {"value", 3}}},
+                                {"n4", {{"type", "const"}, {"value", 4}}},
+                                {"n32", {{"type", "const"}, {"value", 32}}}}));
+
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  EXPECT_TRUE(verifier::bitwise_equal(*x, e->inputs[0]));
+  const std::vector<float> xs = floats(*x);
+  std::vector<double> expected(xs.size());
+  for (size_t row = 0; row < xs.size() / 32; ++row) {
+    double mx = -1e300, sum = 0;
+    for (size_t j = 0; j < 32; ++j) mx = std::max(mx, double(xs[row * 32 + j]));
+    for (size_t j = 0; j < 32; ++j) sum += std::exp(xs[row * 32 + j] - mx);
+    for (size_t j = 0; j < 32; ++j) expected[row * 32 + j] = std::exp(xs[row * 32 + j] - mx) / sum;
+  }
+  expect_close(*y, expected, 1e-6);
+}
+
+/// y = (x - mean) / sqrt(var + eps) * gamma + beta per row of `d`, in double.
+std::vector<double> layer_norm(const std::vector<float>& x, const std::vector<float>& gamma,
+                               const std::vector<float>& beta, size_t d, double eps) {
+  std::vector<double> y(x.size());
+  for (size_t row = 0; row < x.size() / d; ++row) {
+    double mean = 0, var = 0;
+    for (size_t j = 0; j < d; ++j) mean += x[row * d + j];
+    mean /= double(d);
+    for (size_t j = 0; j < d; ++j) var += (x[row * d + j] - mean) * (x[row * d + j] - mean);
+    var /= double(d);
+    for (size_t j = 0; j < d; ++j) y[row * d + j] = (x[row * d + j] - mean) / std::sqrt(var + eps) * gamma[j] + beta[j];
+  }
+  return y;
+}
+
+TEST(Extract, LayerNormalizationNode) {
+  TempDir out;
+  auto e = extract(layer_norm_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.starter_template, "rowwise_layer_norm");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "scale", "bias"}));
+  const json task = read_json(t.dir / "task.json");
+  EXPECT_FLOAT_EQ(task["attributes"]["epsilon"].get<float>(), 1e-5f);
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  expect_close(*y,
+               layer_norm(floats(*x), floats(*e->model->graph.find_initializer("scale")),
+                          floats(*e->model->graph.find_initializer("bias")), 64, 1e-5),
+               1e-4);
+}
+
+TEST(Extract, DecomposedLayerNormGroupGetsTheLayerNormStarter) {
+  TempDir out;
+  auto e = extract(decomposed_layer_norm_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "fused:layer_norm");
+  EXPECT_EQ(t.starter_template, "rowwise_layer_norm");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "gamma", "beta"}));
+  auto sub = models::load_model(t.dir / "subgraph.onnx");
+  ASSERT_TRUE(sub.is_ok());
+  EXPECT_NE(sub->graph.find_initializer("eps"), nullptr);
+  EXPECT_NE(sub->graph.find_initializer("two"), nullptr);
+  EXPECT_EQ(sub->graph.nodes.size(), 9u);
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  expect_close(*y,
+               layer_norm(floats(*x), floats(*e->model->graph.find_initializer("gamma")),
+                          floats(*e->model->graph.find_initializer("beta")), 48, 1e-5),
+               1e-4);
+  const json task = read_json(t.dir / "task.json");
+  EXPECT_EQ(task["attributes"]["ReduceMean_mean"]["axes"], json({-1}));
+  EXPECT_EQ(task["source"]["op_types"], json({"ReduceMean", "Sub", "Pow", "Add", "Sqrt", "Div", "Mul"}));
+}
+
+TEST(Extract, DecomposedRmsNormGroupGetsTheRmsNormStarter) {
+  TempDir out;
+  auto e = extract(decomposed_rms_norm_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "fused:rms_norm");
+  EXPECT_EQ(t.starter_template, "rowwise_rms_norm");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "gamma"}));
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  const std::vector<float> xs = floats(*x), gamma = floats(*e->model->graph.find_initializer("gamma"));
+  std::vector<double> expected(xs.size());
+  for (size_t row = 0; row < xs.size() / 32; ++row) {
+    double ms = 0;
+    for (size_t j = 0; j < 32; ++j) ms += double(xs[row * 32 + j]) * xs[row * 32 + j];
+    ms /= 32;
+    for (size_t j = 0; j < 32; ++j) expected[row * 32 + j] = xs[row * 32 + j] / std::sqrt(ms + 1e-6) * gamma[j];
+  }
+  expect_close(*y, expected, 1e-4);
+}
+
+TEST(Extract, DecomposedSoftmaxGroupKeepsItsAxesInsideAndGetsTheSoftmaxStarter) {
+  TempDir out;
+  auto e = extract(decomposed_softmax_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "fused:softmax");
+  EXPECT_EQ(t.starter_template, "rowwise_softmax");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x"}));
+  auto sub = models::load_model(t.dir / "subgraph.onnx");
+  ASSERT_TRUE(sub.is_ok());
+  const models::TensorData* axes = sub->graph.find_initializer("axes");
+  ASSERT_NE(axes, nullptr);
+  EXPECT_EQ(axes->dtype, models::DType::kInt64);
+}
+
+TEST(Extract, FusedGeluNodeKeepsItsDomainAndGetsAnElementwiseChain) {
+  TempDir out;
+  auto e = extract(gelu_model(), out.path);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "com.autokernel.Gelu");
+  EXPECT_EQ(t.starter_template, "elementwise_chain");
+  auto sub = models::load_model(t.dir / "subgraph.onnx");
+  ASSERT_TRUE(sub.is_ok());
+  EXPECT_EQ(sub->opset("com.autokernel"), 1);
+  auto x = models::load_tensor_file(t.dir / "inputs/0_x.pb");
+  auto y = models::load_tensor_file(t.dir / "outputs/0_y.pb");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  std::vector<double> expected;
+  for (float v : floats(*x)) expected.push_back(0.5 * v * (1 + std::erf(v / std::sqrt(2.0))));
+  expect_close(*y, expected, 1e-5);
+}
+
+TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
+  TempDir out;
+  auto e = extract(conv_model(), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "Conv");
+  EXPECT_EQ(t.starter_template, "skeleton");
+  EXPECT_TRUE(t.checked);
+  EXPECT_FALSE(t.check.passed);
+  EXPECT_NE(t.check.return_code, 0);
+  const json task = read_json(t.dir / "task.json");
+  EXPECT_EQ(task["inputs"]["w"]["shape"], json({"n4", "n3", "n3", "n3"}));
+  EXPECT_EQ(task["outputs"]["y"]["shape"], json({"batch", "n4", "n6", "n6"}));
+  EXPECT_EQ(task["attributes"]["kernel_shape"], json({3, 3}));
+}
+
+TEST(Extract, TopLimitsTheTasksAndRerunsKeepOtherFiles) {
+  TempDir out;
+  auto first = extract(mlp_model(), out.path, 1);
+  ASSERT_TRUE(first.is_ok()) << first.status().message();
+  ASSERT_EQ(first->report.tasks.size(), 1u);
+  EXPECT_EQ(first->report.tasks[0].rank, 1);
+  const fs::path mine = first->report.tasks[0].dir / "my_kernel.cpp";
+  std::ofstream(mine) << "// mine\n";
+  auto second = extract(mlp_model(), out.path, 2);
+  ASSERT_TRUE(second.is_ok()) << second.status().message();
+  EXPECT_EQ(second->report.tasks.size(), 2u);
+  EXPECT_TRUE(fs::exists(mine));
+}
+
+TEST(Extract, TopZeroIsBadInput) {
+  TempDir out;
+  auto e = extract(softmax_model(), out.path, 0);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(e.status().message().find("--top"), std::string::npos) << e.status().message();
+}
+
+TEST(Extract, UnwritableOutputDirectoryIsBadInput) {
+  TempDir out;
+  std::ofstream(out.path / "file") << "x";
+  const fs::path bad = out.path / "file" / "tasks";
+  auto e = extract(softmax_model(), bad);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(e.status().message().find(bad.string()), std::string::npos) << e.status().message();
+  EXPECT_EQ(e.status().message().find('\n'), std::string::npos);
+}
+
+TEST(Extract, AModelThatCannotRunIsBadInputNamingTheNode) {
+  TempDir out;
+  auto e = extract(broken_model(), out.path);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(e.status().message().find("MatMul_y"), std::string::npos) << e.status().message();
+  EXPECT_EQ(e.status().message().find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ak::extractor

@@ -1,0 +1,148 @@
+// make_starter: which template a task gets, with which kernel input order, and when it
+// falls back to a skeleton.
+#include <gtest/gtest.h>
+
+#include "extractor/internal/starter.h"
+#include "tests/extractor/extract_fixture.h"
+
+namespace ak::extractor::internal {
+namespace {
+
+using namespace ak::extractor::testing;
+using models::DType;
+
+/// A starter context over `graph`'s nodes, with every value's shape in `shapes` and the
+/// graph's scalar/integer initializers as the constants kept inside.
+struct Case {
+  models::Model model;
+  std::map<std::string, models::TensorData> constants;
+  ShapeMap shapes;
+  StarterContext context;
+
+  Case(models::Graph graph, std::string kind, std::vector<std::string> inputs, std::vector<std::string> outputs,
+       ShapeMap value_shapes)
+      : model(model_of(std::move(graph), 17)), shapes(std::move(value_shapes)) {
+    for (const auto& t : model.graph.initializers)
+      if (!models::is_floating(t.dtype) || t.numel() <= 1) constants[t.name] = t;
+    context.model = &model;
+    for (const auto& n : model.graph.nodes)
+      if (n.op_type != "Constant") context.nodes.push_back(&n);
+    context.kind = std::move(kind);
+    context.op_type = context.kind == "node" ? context.nodes.front()->op_type : "fused:" + context.kind;
+    context.inputs = std::move(inputs);
+    context.outputs = std::move(outputs);
+    context.constants = &constants;
+    context.shapes = &shapes;
+    for (const auto* list : {&context.inputs, &context.outputs})
+      for (const auto& v : *list) context.dtypes[v] = DType::kFloat32;
+  }
+};
+
+TEST(Starter, LayerNormGroupOrdersItsInputsAsTheTemplateExpects) {
+  auto m = decomposed_layer_norm_model();
+  // Kernel inputs listed out of order: the starter must put them as x, gamma, beta.
+  Case c(m->graph, "layer_norm", {"beta", "x", "gamma"}, {"y"},
+         {{"x", {2, 6, 48}}, {"gamma", {48}}, {"beta", {48}}, {"y", {2, 6, 48}}, {"mean", {2, 6, 1}},
+          {"d", {2, 6, 48}}, {"sq", {2, 6, 48}}, {"var", {2, 6, 1}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "rowwise_layer_norm") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "gamma", "beta"}));
+  EXPECT_NE(s.source.find("kEpsilon"), std::string::npos);
+}
+
+TEST(Starter, SoftmaxOverAnInnerAxisIsASkeleton) {
+  models::Graph g;
+  g.nodes.push_back(node("Softmax", {"x"}, {"y"}, {int_attr("axis", 1)}));
+  Case c(g, "node", {"x"}, {"y"}, {{"x", {2, 4, 8}}, {"y", {2, 4, 8}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "skeleton");
+  EXPECT_NE(s.why_skeleton.find("not the last"), std::string::npos) << s.why_skeleton;
+  EXPECT_NE(s.source.find("autokernel_kernel"), std::string::npos);
+}
+
+TEST(Starter, SoftmaxOverTheLastAxisIsRowwise) {
+  models::Graph g;
+  g.nodes.push_back(node("Softmax", {"x"}, {"y"}, {int_attr("axis", 2)}));
+  Case c(g, "node", {"x"}, {"y"}, {{"x", {2, 4, 8}}, {"y", {2, 4, 8}}});
+  EXPECT_EQ(make_starter(c.context).template_name, "rowwise_softmax");
+}
+
+TEST(Starter, ElementwiseChainTakesScalarConstantsButNotTensors) {
+  models::Graph g;
+  g.initializers.push_back(float_tensor("half", {}, {0.5f}));
+  g.nodes.push_back(node("Mul", {"x", "half"}, {"u"}));
+  g.nodes.push_back(node("Sigmoid", {"u"}, {"y"}));
+  Case c(g, "elementwise_chain", {"x"}, {"y"}, {{"x", {4}}, {"u", {4}}, {"y", {4}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "elementwise_chain") << s.why_skeleton;
+
+  // An int64 tensor operand stays inside the subgraph but the chain cannot read it.
+  models::Graph h;
+  h.initializers.push_back(int64_tensor("k", {4}, {1, 2, 3, 4}));
+  h.nodes.push_back(node("Add", {"x", "k"}, {"y"}));
+  Case d(h, "node", {"x"}, {"y"}, {{"x", {4}}, {"y", {4}}});
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("'k'"), std::string::npos) << t.why_skeleton;
+}
+
+TEST(Starter, TanhGeluGroupIsAnElementwiseChain) {
+  models::Graph g;
+  for (auto [name, v] : std::vector<std::pair<std::string, float>>{
+           {"three", 3.f}, {"k", 0.044715f}, {"c", 0.7978845608f}, {"one", 1.f}, {"half", 0.5f}})
+    g.initializers.push_back(float_tensor(name, {}, {v}));
+  g.nodes.push_back(node("Pow", {"x", "three"}, {"p"}));
+  g.nodes.push_back(node("Mul", {"k", "p"}, {"kp"}));
+  g.nodes.push_back(node("Add", {"x", "kp"}, {"inner"}));
+  g.nodes.push_back(node("Mul", {"c", "inner"}, {"scaled"}));
+  g.nodes.push_back(node("Tanh", {"scaled"}, {"t"}));
+  g.nodes.push_back(node("Add", {"one", "t"}, {"t1"}));
+  g.nodes.push_back(node("Mul", {"x", "half"}, {"hx"}));
+  g.nodes.push_back(node("Mul", {"hx", "t1"}, {"y"}));
+  Case c(g, "gelu", {"x"}, {"y"}, {{"x", {8}}, {"y", {8}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "elementwise_chain") << s.why_skeleton;
+}
+
+TEST(Starter, FusedGeluNodeIsAnElementwiseChain) {
+  models::Graph g;
+  models::Node n = node("Gelu", {"x"}, {"y"});
+  n.domain = "com.autokernel";
+  g.nodes.push_back(n);
+  Case c(g, "node", {"x"}, {"y"}, {{"x", {8}}, {"y", {8}}});
+  EXPECT_EQ(make_starter(c.context).template_name, "elementwise_chain");
+}
+
+TEST(Starter, GemmEpilogueWithAnActivationIsASkeletonWithoutOneMatmulBias) {
+  models::Graph g;
+  g.nodes.push_back(node("MatMul", {"x", "w"}, {"h"}));
+  g.nodes.push_back(node("Add", {"b", "h"}, {"hb"}));
+  g.nodes.push_back(node("Relu", {"hb"}, {"y"}));
+  Case c(g, "gemm_epilogue", {"x", "w", "b"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {3}}, {"y", {2, 3}}});
+  EXPECT_EQ(make_starter(c.context).template_name, "skeleton");
+
+  models::Graph h;
+  h.nodes.push_back(node("MatMul", {"x", "w"}, {"h"}));
+  h.nodes.push_back(node("Add", {"b", "h"}, {"y"}));
+  Case d(h, "gemm_epilogue", {"b", "x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {3}}, {"y", {2, 3}}});
+  Starter s = make_starter(d.context);
+  EXPECT_EQ(s.template_name, "matmul_bias") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w", "b"}));
+
+  // A bias that is not 1-D over the output's last axis is not the template's.
+  Case e(h, "gemm_epilogue", {"x", "w", "b"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {2, 3}}, {"y", {2, 3}}});
+  EXPECT_EQ(make_starter(e.context).template_name, "skeleton");
+}
+
+TEST(Starter, Float64IsASkeleton) {
+  models::Graph g;
+  g.nodes.push_back(node("Relu", {"x"}, {"y"}));
+  Case c(g, "node", {"x"}, {"y"}, {{"x", {8}}, {"y", {8}}});
+  c.context.dtypes["x"] = c.context.dtypes["y"] = DType::kFloat64;
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "skeleton");
+  EXPECT_NE(s.why_skeleton.find("float64"), std::string::npos) << s.why_skeleton;
+}
+
+}  // namespace
+}  // namespace ak::extractor::internal
