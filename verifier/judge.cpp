@@ -379,15 +379,17 @@ class Judge {
     WorkerResult result;
     AK_ASSIGN_OR_RETURN(bool reported, run_worker(job, cases, &result));
     if (!reported) return Status::ok();
+    // Work on a stream the caller does not wait for races with the output checks, so its
+    // cases may come out right or wrong; the stream check is the cause either way.
+    if (!result.stream_error.empty()) {
+      fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), result.stream_error, "captured");
+      return Status::ok();
+    }
     for (size_t c = 0; c < cases.size() && !failed_; ++c) {
       if (c >= result.cases.size()) return internal_error("the worker stopped after case " + std::to_string(c));
       AK_RETURN_IF_ERROR(check_case(cases[c], result.cases[c]));
     }
     if (failed_) return Status::ok();
-    if (!result.stream_error.empty()) {
-      fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), result.stream_error, "captured");
-      return Status::ok();
-    }
     return run_bench(cases.front());
   }
 
