@@ -49,7 +49,6 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     times[i] = p.time.median_ns;
     a.model_ns += times[i];
   }
-  a.model_ns = std::max(a.model_ns, profile.model_ns);
 
   a.nodes.resize(n);
   for (size_t i = 0; i < n; ++i) {
