@@ -354,6 +354,7 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
       r.tags.push_back("op:" + graph.nodes[i].op_type);
   r.model = s.options->model_label;
   for (size_t i : plan.nodes) r.nodes.push_back(&graph.nodes[i]);
+  r.constants = &plan.constants;
   r.rank = h.rank;
   r.flops = h.cost.flops;
   r.bytes = h.cost.bytes;

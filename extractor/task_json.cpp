@@ -76,6 +76,52 @@ ordered_json attribute_value(const models::Attribute& a) {
   return nullptr;
 }
 
+/// A scalar constant's value (first element), or null for anything else.
+ordered_json scalar_value(const models::TensorData& t) {
+  if (t.numel() != 1) return nullptr;
+  switch (t.dtype) {
+    case models::DType::kFloat32: return *t.data<float>();
+    case models::DType::kFloat64: return *t.data<double>();
+    case models::DType::kInt64: return *t.data<int64_t>();
+    case models::DType::kInt32: return *t.data<int32_t>();
+    default: return nullptr;
+  }
+}
+
+ordered_json attributes_of(const models::Node& n);
+
+/// A group's structure without names, so the same pattern in another layer or model has
+/// the same workload signature in the memory: per node in order, its op type, attributes
+/// and where each input comes from ("in<k>": kernel input k, "node<j>:<o>": output o of
+/// the group's node j, a number: a scalar constant, "const": a larger constant).
+ordered_json pattern_of(const TaskRecord& r) {
+  std::map<std::string, std::string> source;
+  for (size_t k = 0; k < r.inputs.size(); ++k) source[r.inputs[k].name] = "in" + std::to_string(k);
+  ordered_json pattern = ordered_json::array();
+  for (size_t j = 0; j < r.nodes.size(); ++j) {
+    const models::Node& n = *r.nodes[j];
+    ordered_json inputs = ordered_json::array();
+    for (const std::string& in : n.inputs) {
+      if (in.empty()) {
+        inputs.push_back(nullptr);
+      } else if (auto it = source.find(in); it != source.end()) {
+        inputs.push_back(it->second);
+      } else if (r.constants != nullptr && r.constants->count(in)) {
+        ordered_json v = scalar_value(r.constants->at(in));
+        inputs.push_back(v.is_null() ? ordered_json("const") : v);
+      } else {
+        inputs.push_back("const");
+      }
+    }
+    for (size_t o = 0; o < n.outputs.size(); ++o)
+      if (!n.outputs[o].empty()) source[n.outputs[o]] = "node" + std::to_string(j) + ":" + std::to_string(o);
+    pattern.push_back({{"op", n.domain.empty() ? n.op_type : n.domain + "." + n.op_type},
+                       {"attributes", attributes_of(n)},
+                       {"inputs", std::move(inputs)}});
+  }
+  return pattern;
+}
+
 ordered_json attributes_of(const models::Node& n) {
   ordered_json j = ordered_json::object();
   for (const auto& a : n.attributes) j[a.name] = attribute_value(a);
@@ -124,9 +170,7 @@ std::string task_json(const TaskRecord& r) {
   if (r.kind == "node" && r.nodes.size() == 1) {
     j["attributes"] = attributes_of(*r.nodes.front());
   } else {
-    ordered_json by_node = ordered_json::object();
-    for (const models::Node* n : r.nodes) by_node[n->name] = attributes_of(*n);
-    j["attributes"] = std::move(by_node);
+    j["attributes"] = {{"pattern", pattern_of(r)}};
   }
   j["flops"] = r.flops;
   j["bytes"] = r.bytes;

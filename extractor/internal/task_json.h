@@ -3,6 +3,7 @@
 /// nlohmann stays in task_json.cpp.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ struct TaskRecord {
   std::vector<std::string> tags;
   std::string model;
   std::vector<const models::Node*> nodes;  ///< source nodes (attributes are read from them)
+  /// Values kept inside the subgraph (scalars, shape metadata), by value name.
+  const std::map<std::string, models::TensorData>* constants = nullptr;
   int rank = 0;
   double flops = 0, bytes = 0;
   std::string op_class;
