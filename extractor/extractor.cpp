@@ -427,6 +427,19 @@ static Result<std::pair<profiler::Hotspot, profiler::FusionGroup>> custom_hotspo
   if (!h.is_group) h.cost = analysis.nodes[h.nodes.front()].cost;
   g.nodes = h.nodes;
   g.name = h.name;
+  if (h.is_group) {
+    // One kernel's bytes: only what the group reads from outside and writes out.
+    std::vector<profiler::NodeShapes> shapes(graph.nodes.size());
+    std::vector<profiler::NodeCost> costs(graph.nodes.size());
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const profiler::NodeProfile& p = profile.nodes[i];
+      shapes[i] = {&graph.nodes[i], p.input_shapes, p.output_shapes, p.input_dtypes, p.output_dtypes};
+      costs[i] = analysis.nodes[i].cost;
+    }
+    const char* op_class = h.cost.op_class;
+    h.cost = profiler::group_cost(g, costs, profiler::value_bytes_of(shapes));
+    h.cost.op_class = op_class;
+  }
   return std::make_pair(std::move(h), std::move(g));
 }
 
