@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "base/remove_tree.h"
 #include "extractor/internal/axes.h"
 #include "extractor/internal/capture.h"
 #include "extractor/internal/plan.h"
@@ -19,7 +20,6 @@
 #include "profiler/device_probe.h"
 #include "verifier/compare.h"
 #include "verifier/tolerance.h"
-#include "base/remove_tree.h"
 
 namespace ak::extractor {
 

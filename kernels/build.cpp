@@ -16,10 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/remove_tree.h"
 #include "base/sha256.h"
 #include "base/subprocess.h"
 #include "kernels/internal/toolchain.h"
-#include "base/remove_tree.h"
 
 #ifndef AK_KERNELS_INCLUDE_DIR
 #error "AK_KERNELS_INCLUDE_DIR must name the folder of autokernel_kernel.h (set in kernels/CMakeLists.txt)"

@@ -5,14 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <map>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 
+#include "base/remove_tree.h"
 #include "base/subprocess.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
@@ -20,7 +21,6 @@
 #include "verifier/gate_inputs.h"
 #include "verifier/statistics.h"
 #include "verifier/worker_job.h"
-#include "base/remove_tree.h"
 
 namespace ak::verifier {
 namespace {

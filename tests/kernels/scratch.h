@@ -11,6 +11,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+
 #include "base/remove_tree.h"
 
 namespace ak::kernels::testing {

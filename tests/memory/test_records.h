@@ -7,8 +7,8 @@
 #include <random>
 #include <string>
 
-#include "memory/memory.h"
 #include "base/remove_tree.h"
+#include "memory/memory.h"
 
 namespace ak::memory::testing {
 

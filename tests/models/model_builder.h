@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "models/graph.h"
 #include "base/remove_tree.h"
+#include "models/graph.h"
 
 namespace ak::models::testing {
 

@@ -1,3 +1,4 @@
+#include "base/remove_tree.h"
 #include "base/subprocess.h"
 
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include "base/remove_tree.h"
 
 namespace ak {
 namespace {
