@@ -205,12 +205,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs and outputs");
   cmd->callback([args, &exit_code] {
     auto r = run(*args);
-    if (!r.is_ok()) {
-      print_error(r.status().message());
-      exit_code = r.status().exit_code();
-      return;
-    }
-    exit_code = *r;
+    exit_code = r.is_ok() ? *r : finish(r.status());
   });
 }
 

@@ -10,6 +10,10 @@ namespace CLI {
 class App;
 }
 
+namespace ak {
+class Status;
+}
+
 namespace ak::cli {
 
 void add_run_command(CLI::App& app, int& exit_code);
@@ -23,5 +27,9 @@ void add_worker_command(CLI::App& app, int& exit_code);
 
 /// Prints "autokernel: error: <message>" as one line on stderr.
 void print_error(const std::string& message);
+
+/// The end of a command: prints a failed `status` as one error line and returns its exit
+/// code (0 when ok).
+int finish(const Status& status);
 
 }  // namespace ak::cli

@@ -80,11 +80,7 @@ void add_device_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--refresh", args->refresh, "Measure again even when cached");
   cmd->add_flag("--quick", args->quick, "Smaller sizes, fewer repetitions");
   cmd->add_flag("--json", args->json, "Print JSON");
-  cmd->callback([args, &exit_code] {
-    Status st = run(*args);
-    if (!st.is_ok()) print_error(st.message());
-    exit_code = st.exit_code();
-  });
+  cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 
 }  // namespace ak::cli

@@ -129,11 +129,7 @@ void add_extract_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--check-starters", args->check_starters,
                 "Build each starter and run it on the captured inputs against the reference outputs");
   cmd->add_option("--cuda-arch", args->cuda_arch, "target.arch of CUDA tasks, e.g. sm_90a (default: from nvidia-smi)");
-  cmd->callback([args, &exit_code] {
-    Status st = run(*args);
-    if (!st.is_ok()) print_error(st.message());
-    exit_code = st.exit_code();
-  });
+  cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 
 }  // namespace ak::cli

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/status.h"
 #include "cli/commands.h"
 
 namespace ak::cli {
@@ -18,6 +19,11 @@ void print_error(const std::string& message) {
   for (char& c : line)
     if (c == '\n') c = ' ';
   std::cerr << "autokernel: error: " << line << std::endl;
+}
+
+int finish(const Status& status) {
+  if (!status.is_ok()) print_error(status.message());
+  return status.exit_code();
 }
 }  // namespace ak::cli
 

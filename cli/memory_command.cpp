@@ -137,9 +137,7 @@ Result<std::unique_ptr<Store>> open_memory(const MemoryFlags& flags, bool create
 // Runs `body`, turning its Status into the exit code and a one-line error.
 template <typename Body>
 void run(int& exit_code, Body body) {
-  Status status = body();
-  if (!status.is_ok()) print_error(status.message());
-  exit_code = status.exit_code();
+  exit_code = finish(body());
 }
 
 void add_memory_option(CLI::App* command, MemoryFlags& flags) {

@@ -92,11 +92,7 @@ void add_profile_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--json", args->json_path, "Write the report as JSON (schema autokernel.profile/1, docs/profiler.md)");
   cmd->add_option("--trace", args->trace_path, "Write a Chrome trace of the last iteration (opens in Perfetto)");
   cmd->add_flag("--host-timing", args->host_timing, "Time nodes with the host clock even on a GPU (no CUPTI)");
-  cmd->callback([args, &exit_code] {
-    Status st = run(*args);
-    if (!st.is_ok()) print_error(st.message());
-    exit_code = st.exit_code();
-  });
+  cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 
 }  // namespace ak::cli

@@ -97,11 +97,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed warm-up iterations")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
-  cmd->callback([args, &exit_code] {
-    Status st = run(*args);
-    if (!st.is_ok()) print_error(st.message());
-    exit_code = st.exit_code();
-  });
+  cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 
 }  // namespace ak::cli
