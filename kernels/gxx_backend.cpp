@@ -26,19 +26,11 @@ std::string gxx_native_arch(const fs::path& cxx) {
   return "native";
 }
 
-class GxxBackend final : public BuildBackend {
+class GxxBackend final : public internal::CompilerBackend {
  public:
-  GxxBackend(fs::path compiler, std::string version, std::string arch, fs::path include_dir,
-             std::vector<std::string> extra_flags)
-      : compiler_(std::move(compiler)),
-        version_(std::move(version)),
-        arch_(std::move(arch)),
-        include_dir_(std::move(include_dir)),
-        extra_flags_(std::move(extra_flags)) {}
+  using CompilerBackend::CompilerBackend;
 
   Language language() const override { return Language::kCpp; }
-  const std::string& compiler_version() const override { return version_; }
-  const std::string& arch() const override { return arch_; }
 
   std::vector<std::string> command(const std::string& source_name, const std::string& output_name) const override {
     // -z defs: an undefined symbol is a compile error here, not a load error in the worker.
@@ -48,12 +40,6 @@ class GxxBackend final : public BuildBackend {
     argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
     return argv;
   }
-
- private:
-  fs::path compiler_;
-  std::string version_, arch_;
-  fs::path include_dir_;
-  std::vector<std::string> extra_flags_;
 };
 
 }  // namespace

@@ -53,20 +53,15 @@ fs::path cuda_lib_dir_for(const fs::path& nvcc) {
   return {};
 }
 
-class NvccBackend final : public BuildBackend {
+class NvccBackend final : public internal::CompilerBackend {
  public:
   NvccBackend(fs::path compiler, std::string version, std::string arch, fs::path include_dir,
               std::vector<std::string> extra_flags, fs::path cuda_lib_dir)
-      : compiler_(std::move(compiler)),
-        version_(std::move(version)),
-        arch_(std::move(arch)),
-        include_dir_(std::move(include_dir)),
-        extra_flags_(std::move(extra_flags)),
+      : CompilerBackend(std::move(compiler), std::move(version), std::move(arch), std::move(include_dir),
+                        std::move(extra_flags)),
         cuda_lib_dir_(std::move(cuda_lib_dir)) {}
 
   Language language() const override { return Language::kCuda; }
-  const std::string& compiler_version() const override { return version_; }
-  const std::string& arch() const override { return arch_; }
 
   std::vector<std::string> command(const std::string& source_name, const std::string& output_name) const override {
     std::vector<std::string> argv = {compiler_.string(), "-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC",
@@ -80,10 +75,6 @@ class NvccBackend final : public BuildBackend {
   }
 
  private:
-  fs::path compiler_;
-  std::string version_, arch_;
-  fs::path include_dir_;
-  std::vector<std::string> extra_flags_;
   fs::path cuda_lib_dir_;
 };
 

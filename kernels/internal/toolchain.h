@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -44,5 +45,28 @@ Result<std::string> gxx_version(const std::filesystem::path& cxx);
 /// The folder of the ABI header: options.include_dir, else $AUTOKERNEL_INCLUDE_DIR, else
 /// default_include_dir(); absolute. Fails when the header is not there.
 Result<std::filesystem::path> resolve_include_dir(const BuildOptions& options);
+
+/// What every compiler backend holds: the compiler, its version string, the target
+/// architecture, the ABI header's folder and the caller's extra flags. Backends add the
+/// language and the command line.
+class CompilerBackend : public BuildBackend {
+ public:
+  CompilerBackend(std::filesystem::path compiler, std::string version, std::string arch,
+                  std::filesystem::path include_dir, std::vector<std::string> extra_flags)
+      : compiler_(std::move(compiler)),
+        version_(std::move(version)),
+        arch_(std::move(arch)),
+        include_dir_(std::move(include_dir)),
+        extra_flags_(std::move(extra_flags)) {}
+
+  const std::string& compiler_version() const override { return version_; }
+  const std::string& arch() const override { return arch_; }
+
+ protected:
+  std::filesystem::path compiler_;
+  std::string version_, arch_;
+  std::filesystem::path include_dir_;
+  std::vector<std::string> extra_flags_;
+};
 
 }  // namespace ak::kernels::internal
