@@ -27,20 +27,6 @@ int64_t CorrelationResult::busy_ns() const {
   return total;
 }
 
-namespace {
-
-// Identity of a record for duplicate detection. The correlation id alone is not enough:
-// one graph launch (one API call) yields many kernels with the same correlation id.
-using KernelKey = std::tuple<uint64_t, uint32_t, uint32_t, int64_t, int64_t, std::string>;
-using MemKey = std::tuple<uint64_t, uint32_t, uint32_t, int64_t, int64_t, uint64_t, uint8_t>;
-using RuntimeKey = std::tuple<uint64_t, uint32_t, int64_t, int64_t, uint32_t>;
-
-struct Interval {
-  int64_t start_ns;
-  int64_t end_ns;
-};
-
-// Length of the union of `intervals` (sorted here).
 int64_t union_length_ns(std::vector<Interval> intervals) {
   std::sort(intervals.begin(), intervals.end(),
             [](const Interval& a, const Interval& b) { return a.start_ns < b.start_ns; });
@@ -60,6 +46,14 @@ int64_t union_length_ns(std::vector<Interval> intervals) {
   if (open) total += cur_end - cur_start;
   return total;
 }
+
+namespace {
+
+// Identity of a record for duplicate detection. The correlation id alone is not enough:
+// one graph launch (one API call) yields many kernels with the same correlation id.
+using KernelKey = std::tuple<uint64_t, uint32_t, uint32_t, int64_t, int64_t, std::string>;
+using MemKey = std::tuple<uint64_t, uint32_t, uint32_t, int64_t, int64_t, uint64_t, uint8_t>;
+using RuntimeKey = std::tuple<uint64_t, uint32_t, int64_t, int64_t, uint32_t>;
 
 template <typename T>
 void sort_by_start(std::vector<T>* records) {

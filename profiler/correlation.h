@@ -65,6 +65,14 @@ struct CorrelationResult {
   int64_t busy_ns() const;
 };
 
+/// A time interval [start_ns, end_ns).
+struct Interval {
+  int64_t start_ns;
+  int64_t end_ns;
+};
+/// Length of the union of `intervals` (overlaps counted once), in ns.
+int64_t union_length_ns(std::vector<Interval> intervals);
+
 /// Thread-safe: the add_* methods may be called from CUPTI's buffer-completion thread
 /// while the session thread calls note_pushed(); an internal mutex guards the state and
 /// no callback is made while it is held.

@@ -179,25 +179,14 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
       window_end = std::max(window_end, k.end_ns);
     }
   }
-  std::vector<std::pair<int64_t, int64_t>> intervals;
+  std::vector<Interval> intervals;
   auto add = [&](const KernelRecord& k) {
-    if (k.start_ns >= window_start && k.start_ns <= window_end) intervals.emplace_back(k.start_ns, k.end_ns);
+    if (k.start_ns >= window_start && k.start_ns <= window_end) intervals.push_back({k.start_ns, k.end_ns});
   };
   for (const auto& [external_id, activity] : joined.nodes)
     for (const KernelRecord& k : activity.kernels) add(k);
   for (const KernelRecord& k : joined.unattributed_kernels) add(k);
-  std::sort(intervals.begin(), intervals.end());
-  int64_t busy = 0, open_start = 0, open_end = INT64_MIN;
-  for (const auto& [s, e] : intervals) {
-    if (s > open_end) {
-      if (open_end != INT64_MIN) busy += open_end - open_start;
-      open_start = s;
-      open_end = e;
-    } else {
-      open_end = std::max(open_end, e);
-    }
-  }
-  if (open_end != INT64_MIN) busy += open_end - open_start;
+  const int64_t busy = union_length_ns(std::move(intervals));
   profile->busy_ns_per_iter = static_cast<int64_t>(static_cast<double>(busy) / n);
   profile->unattributed_kernels = static_cast<int64_t>(joined.unattributed_kernels.size());
   profile->unattributed_mems = static_cast<int64_t>(joined.unattributed_mems.size());
