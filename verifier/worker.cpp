@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "kernels/kernel_library.h"
+#include "kernels/tensor.h"
 #include "models/aten_interop.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
@@ -164,18 +165,9 @@ class Device {
 #endif
 };
 
-ak_tensor describe_tensor(const at::Tensor& t, models::DType dtype, const std::vector<int64_t>& dims) {
-  ak_tensor out{};
-  out.data = t.data_ptr();
-  out.dtype = static_cast<int32_t>(dtype);
-  out.rank = static_cast<int32_t>(dims.size());
-  int64_t stride = 1;
-  for (int i = static_cast<int>(dims.size()) - 1; i >= 0; --i) {
-    out.shape[i] = dims[static_cast<size_t>(i)];
-    out.strides[i] = stride;
-    stride *= std::max<int64_t>(dims[static_cast<size_t>(i)], 1);
-  }
-  return out;
+/// The kernel's view of `t`: contiguous, `dims`, `dtype` (kernels/tensor.h).
+Result<ak_tensor> describe_tensor(const at::Tensor& t, models::DType dtype, const std::vector<int64_t>& dims) {
+  return kernels::make_tensor(t.data_ptr(), static_cast<int32_t>(dtype), dims);
 }
 
 /// An output buffer with guard bytes behind it; NaN-filled (float) or 0xA5-filled before each call.
@@ -232,13 +224,15 @@ Result<CaseBuffers> load_case(const WorkerCase& wc, const at::Device& device) {
   for (const auto& file : wc.inputs) {
     AK_ASSIGN_OR_RETURN(models::TensorData t, models::load_tensor_file(file));
     AK_ASSIGN_OR_RETURN(at::Tensor d, models::to_tensor(t, device));
-    c.in_desc.push_back(describe_tensor(d, t.dtype, t.dims));
+    AK_ASSIGN_OR_RETURN(ak_tensor desc, describe_tensor(d, t.dtype, t.dims));
+    c.in_desc.push_back(desc);
     c.inputs.push_back(std::move(d));
     c.host_inputs.push_back(std::move(t));
   }
   for (const OutputShape& shape : wc.outputs) {
     AK_ASSIGN_OR_RETURN(OutputBuffer b, make_output(shape, device));
-    c.out_desc.push_back(describe_tensor(b.view, b.dtype, b.dims));
+    AK_ASSIGN_OR_RETURN(ak_tensor desc, describe_tensor(b.view, b.dtype, b.dims));
+    c.out_desc.push_back(desc);
     c.outputs.push_back(std::move(b));
   }
   return c;
@@ -258,27 +252,27 @@ Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
     CaseResult cr;
     AK_ASSIGN_OR_RETURN(CaseBuffers buffers, load_case(wc, device.at_device()));
     auto& [host_inputs, inputs, in_desc, outputs, out_desc] = buffers;
+    const std::vector<ak_tensor> given_desc = out_desc;
     const int64_t used_before = device.used_bytes();
     for (int rep = 0; rep < wc.repeats; ++rep) {
       for (OutputBuffer& b : outputs) b.poison();
       device.sync();
       const int status = library.call(in_desc, out_desc, device.stream());
       cr.error = device.sync();
+      // The ABI passes output descriptors non-const: a rewritten one declares what was written.
       for (size_t o = 0; o < out_desc.size() && cr.declared_dtype.empty() && cr.declared_shape.empty(); ++o) {
-        const ak_tensor expected = describe_tensor(outputs[o].view, outputs[o].dtype, outputs[o].dims);
-        if (out_desc[o].dtype != expected.dtype)
+        const ak_tensor& given = given_desc[o];
+        if (out_desc[o].dtype != given.dtype)
           cr.declared_dtype = "output " + std::to_string(o) + " declared as " +
                               models::dtype_name(static_cast<models::DType>(out_desc[o].dtype)) + ", the task wants " +
                               models::dtype_name(outputs[o].dtype);
-        const bool same_shape = out_desc[o].rank == expected.rank &&
-                                std::equal(expected.shape, expected.shape + expected.rank, out_desc[o].shape);
-        if (!same_shape) {
+        if (out_desc[o].rank != given.rank || !std::equal(given.shape, given.shape + given.rank, out_desc[o].shape)) {
           std::vector<int64_t> declared(out_desc[o].shape, out_desc[o].shape + std::clamp(out_desc[o].rank, 0, AK_MAX_RANK));
           cr.declared_shape = "output " + std::to_string(o) + " declared as " + models::shape_string(declared) +
                               ", the task wants " + models::shape_string(outputs[o].dims);
         }
-        out_desc[o] = expected;
       }
+      out_desc = given_desc;
       if (status != 0 && cr.kernel_status == 0) cr.kernel_status = status;
       if (status != 0 || !cr.error.empty()) break;
       std::vector<std::filesystem::path> files;
