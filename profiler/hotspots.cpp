@@ -9,15 +9,10 @@
 namespace ak::profiler {
 namespace {
 
-bool is_float(models::DType t) {
-  return t == models::DType::kFloat32 || t == models::DType::kFloat16 || t == models::DType::kBFloat16 ||
-         t == models::DType::kFloat64;
-}
-
 /// The dtype a node computes in: its first floating input, else its first output's dtype.
 models::DType work_dtype(const NodeProfile& node) {
   for (models::DType t : node.input_dtypes)
-    if (is_float(t)) return t;
+    if (models::is_floating(t)) return t;
   for (models::DType t : node.output_dtypes)
     if (t != models::DType::kUndefined) return t;
   return models::DType::kFloat32;

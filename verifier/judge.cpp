@@ -68,9 +68,7 @@ Result<models::TensorData> make_case_input(const TaskTensor& t, const std::vecto
     return captured;
   }
   InputSpec spec{t.name, t.dtype, dims, std::nullopt};
-  const bool integer = t.dtype != models::DType::kFloat32 && t.dtype != models::DType::kFloat16 &&
-                       t.dtype != models::DType::kBFloat16 && t.dtype != models::DType::kFloat64;
-  if (t.fill == "int" || integer) {
+  if (t.fill == "int" || !models::is_floating(t.dtype)) {
     spec.int_upper_bound = t.int_upper_bound.value_or(8);
     if (t.dtype == models::DType::kBool) spec.int_upper_bound.reset();
     fill = Fill::kRandomNormal;  // indices stay valid: adversarial values are for floats

@@ -39,11 +39,6 @@ constexpr int64_t kSpinCycles = 200000;
 constexpr int64_t kGuardBytes = 4096;
 constexpr uint8_t kGuardByte = 0xA5;
 
-bool is_float(models::DType t) {
-  return t == models::DType::kFloat32 || t == models::DType::kFloat16 || t == models::DType::kBFloat16 ||
-         t == models::DType::kFloat64;
-}
-
 /// The device side of the worker: buffers, the stream the kernel gets, timing.
 class Device {
  public:
@@ -180,11 +175,11 @@ struct OutputBuffer {
 
   void poison() {
     storage.fill_(kGuardByte);
-    if (is_float(dtype)) view.fill_(std::numeric_limits<double>::quiet_NaN());
+    if (models::is_floating(dtype)) view.fill_(std::numeric_limits<double>::quiet_NaN());
   }
   /// Whether anything changed the output since poison() (NaN floats, 0xA5 bytes otherwise).
   bool written() const {
-    if (is_float(dtype)) return !view.isnan().all().item<bool>();
+    if (models::is_floating(dtype)) return !view.isnan().all().item<bool>();
     return !storage.narrow(0, 0, bytes).eq(kGuardByte).all().item<bool>();
   }
   bool guard_intact() const {
