@@ -42,14 +42,17 @@ bool is_valid_cuda_arch(const std::string& arch) {
          std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-/// The toolkit's library folder next to nvcc (`<root>/lib64`), empty when there is none.
+/// The toolkit's library folder that holds cuBLAS, found next to nvcc (`<root>/lib64`, `<root>/lib`
+/// or `<root>/targets/<arch>-linux/lib`, by the path as given and as resolved); empty when none does,
+/// in which case the linker's default search path must have it.
 fs::path cuda_lib_dir_for(const fs::path& nvcc) {
   std::error_code ec;
-  const fs::path real = fs::canonical(nvcc, ec);
-  if (ec) return {};
-  const fs::path root = real.parent_path().parent_path();
-  for (const fs::path& dir : {root / "lib64", root / "targets" / "x86_64-linux" / "lib"})
-    if (fs::is_directory(dir, ec)) return dir;
+  std::vector<fs::path> roots = {nvcc.parent_path().parent_path()};
+  if (const fs::path real = fs::canonical(nvcc, ec); !ec) roots.push_back(real.parent_path().parent_path());
+  for (const fs::path& root : roots)
+    for (const fs::path& dir : {root / "lib64", root / "lib", root / "targets" / "x86_64-linux" / "lib",
+                                root / "targets" / "sbsa-linux" / "lib"})
+      if (fs::exists(dir / "libcublas.so", ec)) return dir;
   return {};
 }
 

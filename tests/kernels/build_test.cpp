@@ -560,9 +560,16 @@ TEST_F(NvccBuildTest, CublasMatmulLinksAgainstCublas) {
   ASSERT_TRUE(built.is_ok()) << built.status().message();
   ASSERT_TRUE(built->ok) << built->command << "\n" << built->log;
   if (auto dynamic = tool_output("readelf", {"-d", built->library_path.string()})) {
-    EXPECT_TRUE(contains(*dynamic, "libcublas")) << *dynamic;
-    EXPECT_TRUE(contains(*dynamic, "RUNPATH") || contains(*dynamic, "RPATH")) << *dynamic;
+    EXPECT_TRUE(contains(*dynamic, "libcublas")) << built->command << "\n" << *dynamic;
   }
+  // The library finds cuBLAS by itself (rpath or the default search path), with no LD_LIBRARY_PATH.
+  auto ldd = run_process({"env", "-u", "LD_LIBRARY_PATH", "ldd", built->library_path.string()});
+  ASSERT_TRUE(ldd.is_ok()) << ldd.status().message();
+  const std::string& deps = ldd->stdout_text;
+  const size_t line = deps.find("libcublas.so");
+  ASSERT_NE(line, std::string::npos) << built->command << "\n" << deps;
+  EXPECT_FALSE(contains(deps.substr(line, deps.find('\n', line) - line), "not found"))
+      << built->command << "\n" << deps;
 }
 
 TEST_F(NvccBuildTest, CudaCompileErrorIsAFailedBuildWithTheLog) {
