@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -25,6 +26,7 @@ struct ProfileArgs {
   std::string json_path;
   std::string trace_path;
   bool host_timing = false;
+  std::string attribution = "replay";
 };
 
 Status write_file(const std::string& path, const std::string& text) {
@@ -54,6 +56,8 @@ Status run(const ProfileArgs& args) {
   options.iters = args.iters;
   options.warmup = args.warmup;
   options.host_timing = args.host_timing;
+  options.attribution = args.attribution == "correlation" ? profiler::ProfileOptions::Attribution::kCorrelation
+                                                          : profiler::ProfileOptions::Attribution::kReplay;
   options.progress = [&](const std::string& phase, int done, int total) { progress.update(phase, done, total); };
   AK_ASSIGN_OR_RETURN(profiler::Profile profile, profiler::profile_session(session, loaded.inputs.tensors, options));
   progress.clear();
@@ -90,8 +94,13 @@ void add_profile_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--warmup", args->warmup, "Warm-up iterations before the baseline and before profiling")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--json", args->json_path, "Write the report as JSON (schema autokernel.profile/1, docs/profiler.md)");
-  cmd->add_option("--trace", args->trace_path, "Write a Chrome trace of the last iteration (opens in Perfetto)");
+  cmd->add_option("--trace", args->trace_path, "Write a Chrome trace of one iteration (opens in Perfetto)");
   cmd->add_flag("--host-timing", args->host_timing, "Time nodes with the host clock even on a GPU (no CUPTI)");
+  cmd->add_option("--attribution", args->attribution,
+                  "How CUPTI joins kernels to nodes in the profiled iterations: replay (kernel records only, "
+                  "matched to a calibration's launch order; cheapest) or correlation (API records every iteration)")
+      ->check(CLI::IsMember({"replay", "correlation"}))
+      ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 

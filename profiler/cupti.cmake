@@ -21,6 +21,7 @@ if(AK_CUPTI_FOUND)
   message(STATUS "autokernel: CUPTI timing enabled (${CUPTI_LIBRARY})")
   add_library(ak_profiler_timing STATIC
     ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/launch_replay.cpp
     ${CMAKE_CURRENT_LIST_DIR}/host_timing.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cupti_tracer.cpp)
   target_include_directories(ak_profiler_timing SYSTEM PRIVATE ${CUPTI_INCLUDE_DIR})
@@ -31,6 +32,7 @@ else()
   message(STATUS "autokernel: CUPTI not found, GPU timing falls back to host timing")
   add_library(ak_profiler_timing STATIC
     ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/launch_replay.cpp
     ${CMAKE_CURRENT_LIST_DIR}/host_timing.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cupti_stub.cpp)
 endif()

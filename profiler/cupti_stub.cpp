@@ -5,7 +5,7 @@
 
 namespace ak::profiler {
 
-Result<std::unique_ptr<TimingSource>> make_cupti_timing_source() {
+Result<std::unique_ptr<TimingSource>> make_cupti_timing_source(CuptiRecords) {
   return unsupported("CUPTI not available in this build");
 }
 

@@ -32,11 +32,10 @@ struct KindToEnable {
   CUpti_ActivityKind kind;
   const char* call;  // for the error line
 };
-constexpr KindToEnable kKinds[] = {
+constexpr KindToEnable kDeviceKinds[] = {
     {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, "cuptiActivityEnable(CONCURRENT_KERNEL)"},
     {CUPTI_ACTIVITY_KIND_MEMCPY, "cuptiActivityEnable(MEMCPY)"},
     {CUPTI_ACTIVITY_KIND_MEMSET, "cuptiActivityEnable(MEMSET)"},
-    {CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION, "cuptiActivityEnable(EXTERNAL_CORRELATION)"},
 };
 
 /// Whether an API call of this name can put work on the device (and so needs a record
@@ -198,7 +197,7 @@ void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* b
 
 class CuptiTimingSource final : public TimingSource {
  public:
-  CuptiTimingSource() = default;
+  explicit CuptiTimingSource(CuptiRecords records) : correlated_(records == CuptiRecords::kCorrelated) {}
   ~CuptiTimingSource() override {
     if (running_) (void)stop();
     g_source_exists.store(false);
@@ -228,28 +227,30 @@ class CuptiTimingSource final : public TimingSource {
 
   void push_node(uint64_t external_id, const std::string& label) override {
     if (!running_) return;
-    correlator_->note_pushed(external_id);
-    CUptiResult result = cuptiActivityPushExternalCorrelationId(kExternalKind, external_id);
-    if (result != CUPTI_SUCCESS && push_error_.is_ok()) {
-      push_error_ = cupti::cupti_error("cuptiActivityPushExternalCorrelationId", result, __FILE__, __LINE__);
-    }
 #if AK_HAVE_NVTX
     nvtxRangePushA(label.c_str());
 #else
     (void)label;
 #endif
+    if (!correlated_) return;
+    correlator_->note_pushed(external_id);
+    CUptiResult result = cuptiActivityPushExternalCorrelationId(kExternalKind, external_id);
+    if (result != CUPTI_SUCCESS && push_error_.is_ok()) {
+      push_error_ = cupti::cupti_error("cuptiActivityPushExternalCorrelationId", result, __FILE__, __LINE__);
+    }
   }
 
   void pop_node() override {
     if (!running_) return;
+#if AK_HAVE_NVTX
+    nvtxRangePop();
+#endif
+    if (!correlated_) return;
     uint64_t last_id = 0;
     CUptiResult result = cuptiActivityPopExternalCorrelationId(kExternalKind, &last_id);
     if (result != CUPTI_SUCCESS && push_error_.is_ok()) {
       push_error_ = cupti::cupti_error("cuptiActivityPopExternalCorrelationId", result, __FILE__, __LINE__);
     }
-#if AK_HAVE_NVTX
-    nvtxRangePop();
-#endif
   }
 
   int64_t timestamp_ns() const override {
@@ -287,12 +288,17 @@ class CuptiTimingSource final : public TimingSource {
  private:
   Status enable() {
     AK_CUPTI_CHECK(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed));
-    for (const KindToEnable& k : kKinds) {
-      CUptiResult result = cuptiActivityEnable(k.kind);
-      if (result != CUPTI_SUCCESS) return cupti::cupti_error(k.call, result, __FILE__, __LINE__);
-      enabled_.push_back(k.kind);
-    }
+    for (const KindToEnable& k : kDeviceKinds) AK_RETURN_IF_ERROR(enable_kind(k.kind, k.call));
+    if (!correlated_) return Status::ok();
+    AK_RETURN_IF_ERROR(enable_kind(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION, "cuptiActivityEnable(EXTERNAL_CORRELATION)"));
     return enable_api_records();
+  }
+
+  Status enable_kind(CUpti_ActivityKind kind, const char* call) {
+    CUptiResult result = cuptiActivityEnable(kind);
+    if (result != CUPTI_SUCCESS) return cupti::cupti_error(call, result, __FILE__, __LINE__);
+    enabled_.push_back(kind);
+    return Status::ok();
   }
 
   /// API records carry the correlation ids that external ids attach to, so the runtime
@@ -302,11 +308,8 @@ class CuptiTimingSource final : public TimingSource {
   /// iteration. So, as CUPTI documents, the kinds are enabled and then every call that
   /// cannot launch, copy or set memory is disabled. AK_CUPTI_ALL_API=1 keeps them all.
   Status enable_api_records() {
-    for (CUpti_ActivityKind kind : {CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER}) {
-      CUptiResult result = cuptiActivityEnable(kind);
-      if (result != CUPTI_SUCCESS) return cupti::cupti_error("cuptiActivityEnable(RUNTIME/DRIVER)", result, __FILE__, __LINE__);
-      enabled_.push_back(kind);
-    }
+    AK_RETURN_IF_ERROR(enable_kind(CUPTI_ACTIVITY_KIND_RUNTIME, "cuptiActivityEnable(RUNTIME)"));
+    AK_RETURN_IF_ERROR(enable_kind(CUPTI_ACTIVITY_KIND_DRIVER, "cuptiActivityEnable(DRIVER)"));
     const char* all = std::getenv("AK_CUPTI_ALL_API");
     if (all != nullptr && std::string(all) == "1") return Status::ok();
     for (uint32_t cbid = 1; cbid < CUPTI_RUNTIME_TRACE_CBID_SIZE; ++cbid) {
@@ -333,6 +336,7 @@ class CuptiTimingSource final : public TimingSource {
     driver_cbids_.clear();
   }
 
+  const bool correlated_;
   bool running_ = false;
   std::vector<CUpti_ActivityKind> enabled_;
   std::vector<uint32_t> runtime_cbids_, driver_cbids_;
@@ -342,12 +346,12 @@ class CuptiTimingSource final : public TimingSource {
 
 }  // namespace
 
-Result<std::unique_ptr<TimingSource>> make_cupti_timing_source() {
+Result<std::unique_ptr<TimingSource>> make_cupti_timing_source(CuptiRecords records) {
   bool expected = false;
   if (!g_source_exists.compare_exchange_strong(expected, true)) {
     return failed("CUPTI could not start: another CUPTI timing source is active in this process");
   }
-  return std::unique_ptr<TimingSource>(new CuptiTimingSource());
+  return std::unique_ptr<TimingSource>(new CuptiTimingSource(records));
 }
 
 }  // namespace ak::profiler

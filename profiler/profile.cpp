@@ -7,10 +7,12 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "models/aten_interop.h"
 #include "models/session.h"
+#include "profiler/launch_replay.h"
 #include "profiler/timing_source.h"
 
 namespace ak::profiler {
@@ -55,8 +57,13 @@ void shapes_of(std::span<const at::Tensor* const> tensors, std::vector<std::vect
 /// once, shapes are read only in the first observed iteration.
 class ProfileObserver final : public models::NodeObserver {
  public:
-  ProfileObserver(TimingSource* source, std::vector<NodeProfile>* nodes, bool skip_host_nodes)
-      : source_(source), nodes_(nodes), skip_host_nodes_(skip_host_nodes) {}
+  explicit ProfileObserver(std::vector<NodeProfile>* nodes) : nodes_(nodes) {}
+
+  /// CUPTI sees only device work: nodes run on the host are not pushed.
+  void set_source(TimingSource* source) {
+    source_ = source;
+    skip_host_nodes_ = source->name() == "cupti";
+  }
 
   void begin_iteration(int64_t iteration, bool record_spans) {
     iteration_ = iteration;
@@ -88,13 +95,15 @@ class ProfileObserver final : public models::NodeObserver {
   std::vector<HostSpan> take_spans() { return std::move(spans_); }
 
  private:
-  TimingSource* source_;
+  TimingSource* source_ = nullptr;
   std::vector<NodeProfile>* nodes_;
-  bool skip_host_nodes_;
+  bool skip_host_nodes_ = false;
   int64_t iteration_ = 0;
   bool record_spans_ = false;
   std::vector<HostSpan> spans_;
 };
+
+void count_unattributed(const CorrelationResult& joined, Profile* profile);
 
 /// Builds per-node statistics from the joined records. Iterations [0, warmup) are warm-up.
 void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* profile) {
@@ -108,7 +117,7 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
   std::vector<std::map<std::string, KernelAgg>> kernels(node_count);
   std::vector<int64_t> launches(node_count, 0), mem_ns(node_count, 0);
   int64_t attributed = 0, kernel_count = 0;
-  const int64_t last_iteration = warmup + iters - 1;
+  const int64_t last_iteration = warmup + iters - 1;  // later ids belong to no profiled iteration
 
   for (const auto& [external_id, activity] : joined.nodes) {
     if (external_id == 0) continue;
@@ -127,20 +136,6 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
       agg.total_ns += k.end_ns - k.start_ns;
       if (std::find(agg.streams.begin(), agg.streams.end(), k.stream_id) == agg.streams.end())
         agg.streams.push_back(k.stream_id);
-    }
-    if (iteration == last_iteration) {
-      for (KernelRecord k : activity.kernels) {
-        k.external_id = node_index + 1;
-        profile->trace_kernels.push_back(std::move(k));
-      }
-      for (MemRecord m : activity.mems) {
-        m.external_id = node_index + 1;
-        profile->trace_mems.push_back(m);
-      }
-      for (RuntimeApiRecord r : activity.runtime_calls) {
-        r.external_id = node_index + 1;
-        profile->trace_runtime_calls.push_back(std::move(r));
-      }
     }
   }
 
@@ -188,14 +183,40 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
   for (const KernelRecord& k : joined.unattributed_kernels) add(k);
   const int64_t busy = union_length_ns(std::move(intervals));
   profile->busy_ns_per_iter = static_cast<int64_t>(static_cast<double>(busy) / n);
-  profile->unattributed_kernels = static_cast<int64_t>(joined.unattributed_kernels.size());
-  profile->unattributed_mems = static_cast<int64_t>(joined.unattributed_mems.size());
+  count_unattributed(joined, profile);
+}
+
+/// Adds what `joined` could not attribute or lost to the profile's totals.
+void count_unattributed(const CorrelationResult& joined, Profile* profile) {
+  profile->unattributed_kernels += static_cast<int64_t>(joined.unattributed_kernels.size());
+  profile->unattributed_mems += static_cast<int64_t>(joined.unattributed_mems.size());
   for (const KernelRecord& k : joined.unattributed_kernels) {
     auto& names = profile->unattributed_kernel_names;
     if (names.size() < 5 && std::find(names.begin(), names.end(), k.name) == names.end()) names.push_back(k.name);
   }
-  profile->dropped_records = joined.dropped_records;
-  profile->duplicate_records = joined.duplicate_records;
+  profile->dropped_records += joined.dropped_records;
+  profile->duplicate_records += joined.duplicate_records;
+}
+
+/// The records of `iteration` for the trace, tagged with node index + 1.
+void collect_trace(const CorrelationResult& joined, int64_t iteration, Profile* profile) {
+  const size_t node_count = profile->nodes.size();
+  const uint64_t first_id = static_cast<uint64_t>(iteration) * node_count + 1;
+  for (auto it = joined.nodes.lower_bound(first_id); it != joined.nodes.end() && it->first < first_id + node_count; ++it) {
+    const uint64_t node_id = it->first - first_id + 1;
+    for (KernelRecord k : it->second.kernels) {
+      k.external_id = node_id;
+      profile->trace_kernels.push_back(std::move(k));
+    }
+    for (MemRecord m : it->second.mems) {
+      m.external_id = node_id;
+      profile->trace_mems.push_back(m);
+    }
+    for (RuntimeApiRecord r : it->second.runtime_calls) {
+      r.external_id = node_id;
+      profile->trace_runtime_calls.push_back(std::move(r));
+    }
+  }
 }
 
 }  // namespace
@@ -242,54 +263,103 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
   }
   profile.unprofiled_wall = time_stats(wall);
 
-  // 2. The timing source: CUPTI on a GPU unless asked otherwise, else the host clock.
-  std::unique_ptr<TimingSource> source;
-  const bool gpu = session.device().is_cuda();
-  if (gpu && !options.host_timing) {
-    auto cupti = make_cupti_timing_source();
-    if (cupti.is_ok()) {
-      Status started = cupti.value()->start();
-      if (started.is_ok()) source = std::move(cupti).value();
-      else profile.fallback_reason = started.message();
-    } else {
-      profile.fallback_reason = cupti.status().message();
+  // 2. `warmups` then `iters` iterations under a timing source; `spans_at` is the iteration
+  // whose host spans the trace shows (-1: none). Returns the joined records; the profiled
+  // iterations' wall times go to `walls`.
+  ProfileObserver observer(&profile.nodes);
+  auto traced_runs = [&](TimingSource& source, int warmups, int iters, int spans_at,
+                         std::vector<int64_t>* walls) -> Result<CorrelationResult> {
+    observer.set_source(&source);
+    session.add_observer(&observer);
+    Status run_status;
+    for (int i = 0; i < warmups + iters && run_status.is_ok(); ++i) {
+      observer.begin_iteration(i, i == spans_at);
+      run_status = timed_run(&ns);
+      if (i < warmups) {
+        report("warmup", i + 1, warmups);
+      } else {
+        walls->push_back(ns);
+        report("profile", i - warmups + 1, iters);
+      }
     }
+    session.remove_observer(&observer);
+    auto joined = source.stop();
+    AK_RETURN_IF_ERROR(run_status);
+    if (!joined.is_ok()) return joined.status().with_context("collecting " + source.name() + " records");
+    return joined;
+  };
+  auto started_cupti = [](CuptiRecords records) -> Result<std::unique_ptr<TimingSource>> {
+    AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, make_cupti_timing_source(records));
+    AK_RETURN_IF_ERROR(source->start());
+    return source;
+  };
+
+  const bool gpu = session.device().is_cuda();
+  std::unique_ptr<TimingSource> calibration_source;
+  if (gpu && !options.host_timing) {
+    auto cupti = started_cupti(CuptiRecords::kCorrelated);
+    if (cupti.is_ok()) calibration_source = std::move(cupti).value();
+    else profile.fallback_reason = cupti.status().message();
   } else if (gpu) {
     profile.fallback_reason = "host timing requested";
   }
-  if (source == nullptr) {
+  wall.clear();
+
+  if (calibration_source == nullptr) {
+    // Host timing: warm-up and profiled iterations in one traced run.
     std::function<void()> sync;
     if (gpu) sync = [&session] { session.synchronize(); };
-    source = make_host_timing_source(std::move(sync));
+    std::unique_ptr<TimingSource> source = make_host_timing_source(std::move(sync));
     AK_RETURN_IF_ERROR(source->start());
-  }
-  profile.timing_source = source->name();
+    profile.timing_source = source->name();
+    profile.attribution = "host";
+    const int total = options.warmup + options.iters;
+    AK_ASSIGN_OR_RETURN(CorrelationResult joined, traced_runs(*source, options.warmup, options.iters, total - 1, &wall));
+    profile.trace_spans = observer.take_spans();
+    collect_trace(joined, total - 1, &profile);
+    summarize(joined, options.warmup, options.iters, &profile);
+  } else {
+    // CUPTI: calibration with external correlation, then the profiled iterations.
+    profile.timing_source = calibration_source->name();
+    const int calibration = std::max(1, options.warmup);
+    profile.calibration_iters = calibration;
+    AK_ASSIGN_OR_RETURN(CorrelationResult calibrated,
+                        traced_runs(*calibration_source, calibration, 0, calibration - 1, nullptr));
+    calibration_source.reset();  // one CUPTI source at a time
+    profile.trace_spans = observer.take_spans();
+    collect_trace(calibrated, calibration - 1, &profile);
+    count_unattributed(calibrated, &profile);
 
-  ProfileObserver observer(source.get(), &profile.nodes, /*skip_host_nodes=*/profile.timing_source == "cupti");
-  session.add_observer(&observer);
-  wall.clear();
-  Status run_status;
-  const int total = options.warmup + options.iters;
-  for (int i = 0; i < total && run_status.is_ok(); ++i) {
-    const bool last = i == total - 1;
-    observer.begin_iteration(i, last);
-    run_status = timed_run(&ns);
-    if (i >= options.warmup) wall.push_back(ns);
-    if (i < options.warmup) report("warmup", i + 1, options.warmup);
-    else report("profile", i - options.warmup + 1, options.iters);
+    std::optional<CorrelationResult> measured;
+    if (options.attribution == ProfileOptions::Attribution::kReplay) {
+      auto replayed = [&]() -> Result<CorrelationResult> {
+        AK_ASSIGN_OR_RETURN(std::vector<LaunchStep> order, launch_order(calibrated, calibration - 1, profile.nodes.size()));
+        AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, started_cupti(CuptiRecords::kDeviceOnly));
+        AK_ASSIGN_OR_RETURN(CorrelationResult traced, traced_runs(*source, 0, options.iters, -1, &wall));
+        return attribute_by_launch_order(order, traced, options.iters, profile.nodes.size());
+      }();
+      if (replayed.is_ok()) {
+        measured = std::move(replayed).value();
+        profile.attribution = "replay";
+      } else {
+        profile.replay_fallback_reason = replayed.status().message();
+        wall.clear();
+      }
+    }
+    if (!measured) {
+      AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, started_cupti(CuptiRecords::kCorrelated));
+      AK_ASSIGN_OR_RETURN(CorrelationResult joined, traced_runs(*source, 0, options.iters, -1, &wall));
+      measured = std::move(joined);
+      profile.attribution = "correlation";
+    }
+    summarize(*measured, 0, options.iters, &profile);
   }
-  session.remove_observer(&observer);
-  auto joined = source->stop();
-  AK_RETURN_IF_ERROR(run_status);
-  if (!joined.is_ok()) return joined.status().with_context("collecting " + profile.timing_source + " records");
 
   profile.profiled_wall = time_stats(wall);
   profile.overhead_ratio = profile.unprofiled_wall.median_ns > 0
                                ? static_cast<double>(profile.profiled_wall.median_ns) /
                                      static_cast<double>(profile.unprofiled_wall.median_ns)
                                : 0;
-  profile.trace_spans = observer.take_spans();
-  summarize(joined.value(), options.warmup, options.iters, &profile);
   return profile;
 }
 

@@ -6,12 +6,18 @@
 /// How a run is profiled (profile_session):
 ///   1. `warmup` unprofiled iterations, then `iters` unprofiled timed iterations (each
 ///      synchronized): the baseline wall time.
-///   2. The timing source starts; `warmup` profiled iterations (their records are joined
-///      but not used, so one-time costs such as CUPTI's lazy set-up stay out), then
-///      `iters` profiled iterations, each synchronized and timed on the host.
-///   3. Around each top-level node the observer pushes external id
-///      iteration * node_count + node_index + 1; the joined records give each node's time
-///      per iteration (the union of its kernels' intervals plus its memcpy/memset time).
+///   2. Around each top-level node the observer pushes external id
+///      iteration * node_count + node_index + 1 into the timing source; joined records give
+///      each node's time per iteration (the union of its kernels' intervals plus its
+///      memcpy/memset time).
+///   3. With CUPTI: max(1, `warmup`) calibration iterations traced with API records and
+///      external correlation (one-time costs such as CUPTI's lazy set-up stay in them; the
+///      last one is the trace's iteration), then `iters` profiled iterations, each
+///      synchronized and timed on the host. With Attribution::kReplay the profiled
+///      iterations record device activity only and are attributed by the calibration's
+///      launch order (launch_replay.h); when that order does not repeat exactly, they are
+///      run again with external correlation and the reason is kept.
+///      With host timing: `warmup` discarded iterations, then `iters` profiled ones.
 /// With CUPTI, nodes the runtime runs on the host (shape arithmetic) are not pushed: they
 /// launch nothing. With host timing every node is timed (with a device synchronize on
 /// each side of a node when the model runs on a GPU).
@@ -74,7 +80,12 @@ struct HostSpan {
 struct Profile {
   std::string timing_source;    ///< "cupti" or "host"
   std::string fallback_reason;  ///< why CUPTI was not used ("" when it was, or on a CPU)
+  /// How device records were joined to nodes in the profiled iterations: "replay" (launch
+  /// order), "correlation" (external ids) or "host" (host timing).
+  std::string attribution;
+  std::string replay_fallback_reason;  ///< why replay was asked for but not used
   int warmup = 0, iters = 0;
+  int calibration_iters = 0;  ///< CUPTI: iterations traced with external correlation before the profiled ones
   std::vector<NodeProfile> nodes;  ///< every top-level node, in graph order
 
   /// Model time per iteration: the median over iterations of the sum of node times.
@@ -88,13 +99,14 @@ struct Profile {
   int64_t busy_ns_per_iter = 0;        ///< union of all kernel intervals / iterations (warm-up excluded)
   int64_t attributed_ns_per_iter = 0;  ///< sum of node kernel busy times / iterations (warm-up excluded)
   int64_t kernels_per_iter = 0;        ///< attributed kernels per iteration
-  int64_t unattributed_kernels = 0;    ///< over the whole traced run (warm-up included)
+  int64_t unattributed_kernels = 0;    ///< over the whole traced run (warm-up/calibration included)
   int64_t unattributed_mems = 0;
   std::vector<std::string> unattributed_kernel_names;  ///< distinct names, at most 5 (diagnostics)
   uint64_t dropped_records = 0;
   int64_t duplicate_records = 0;
 
-  // The last profiled iteration, for traces.
+  // One iteration for traces: the last calibration iteration with CUPTI (it has the API
+  // records), the last profiled one with host timing.
   std::vector<HostSpan> trace_spans;
   std::vector<KernelRecord> trace_kernels;  ///< external_id = node_index + 1
   std::vector<MemRecord> trace_mems;
@@ -106,7 +118,15 @@ struct ProfileOptions {
   int warmup = 3;
   int iters = 20;
   bool host_timing = false;  ///< skip CUPTI even on a GPU
+  /// How CUPTI's records are joined to nodes in the profiled iterations.
+  enum class Attribution {
+    kReplay,       ///< device records only, attributed by the calibration's launch order
+    kCorrelation,  ///< API records and external ids in every iteration (costs more host time)
+  };
+  Attribution attribution = Attribution::kReplay;
   /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile", done, total).
+  /// "warmup" counts the calibration iterations with CUPTI; "profile" may run twice when
+  /// replay falls back to correlation.
   std::function<void(const std::string&, int, int)> progress;
 };
 

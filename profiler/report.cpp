@@ -121,6 +121,14 @@ std::string format_profile_table(const ReportInput& in, int top) {
                   attributed_pct, us(p.busy_ns_per_iter));
     out << line;
     for (const std::string& name : p.unattributed_kernel_names) out << "         unattributed: " << fit(name, 120) << "\n";
+    out << "attribution: " << p.attribution;
+    if (p.attribution == "replay")
+      out << " (profiled iterations record kernels only, matched to the launch order of " << p.calibration_iters
+          << " calibration iteration" << (p.calibration_iters == 1 ? "" : "s") << " with external correlation)";
+    else if (p.attribution == "correlation")
+      out << " (external correlation ids in every profiled iteration)";
+    out << "\n";
+    if (!p.replay_fallback_reason.empty()) out << "note:    replay not used: " << p.replay_fallback_reason << "\n";
   }
   if (!p.fallback_reason.empty()) out << "note:    host timing because " << p.fallback_reason << "\n";
   return out.str();
@@ -135,7 +143,10 @@ std::string profile_json(const ReportInput& in) {
   j["device"] = {{"kind", in.device}, {"name", in.device_name}, {"peaks", peaks_json(a.peaks)}, {"allow_tf32", a.allow_tf32}};
   j["timing"] = {{"source", p.timing_source},
                  {"fallback_reason", p.fallback_reason},
+                 {"attribution", p.attribution},
+                 {"replay_fallback_reason", p.replay_fallback_reason},
                  {"warmup", p.warmup},
+                 {"calibration_iters", p.calibration_iters},
                  {"iters", p.iters},
                  {"profiled_wall_us", us(p.profiled_wall.median_ns)},
                  {"unprofiled_wall_us", us(p.unprofiled_wall.median_ns)},

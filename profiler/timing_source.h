@@ -38,10 +38,20 @@ class TimingSource {
   virtual Result<CorrelationResult> stop() = 0;
 };
 
+/// What the CUPTI source records.
+enum class CuptiRecords {
+  /// Kernels, memcpys and memsets, the runtime and driver API calls that launch them, and
+  /// the pushed external ids: stop() returns every record joined to its node.
+  kCorrelated,
+  /// Kernels, memcpys and memsets only: the cheapest tracing, for launch-bound models.
+  /// stop() returns every record unattributed; launch_replay.h attributes them.
+  kDeviceOnly,
+};
+
 /// The CUPTI activity tracer. Fails with one line ("CUPTI not available in this build",
 /// or CUPTI's reason, e.g. no driver or another CUPTI subscriber) so the caller can fall
 /// back to host timing. CUPTI is process-global: at most one CUPTI source exists at a time.
-Result<std::unique_ptr<TimingSource>> make_cupti_timing_source();
+Result<std::unique_ptr<TimingSource>> make_cupti_timing_source(CuptiRecords records = CuptiRecords::kCorrelated);
 
 /// Host timing: each node's wall time between push_node and pop_node on the steady clock,
 /// delivered as one record per node named "(host)" so every source feeds the same joined

@@ -4,7 +4,7 @@ zero unattributed kernels, attributed kernel time within 5% of GPU busy time, no
 records. Prints the profiling overhead and the top hotspots; writes one JSON summary.
 
     python3 scripts/check_profile.py --autokernel build-gpu/cli/autokernel --zoo models/zoo/out \\
-        [--device cuda] [--batches 1,32] [--out summary.json] [--keep DIR]
+        [--device cuda] [--batches 1,32] [--attribution replay|correlation] [--out summary.json] [--keep DIR]
 """
 import argparse
 import json
@@ -21,6 +21,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--attribution", default="replay", choices=["replay", "correlation"])
     ap.add_argument("--out", default="")
     ap.add_argument("--keep", default="", help="folder for the JSON reports, traces and tables")
     args = ap.parse_args()
@@ -36,7 +37,7 @@ def main():
             tag = f"{model}_b{batch}"
             report = os.path.join(keep, tag + ".json")
             cmd = [args.autokernel, "profile", os.path.join(args.zoo, model, "model.onnx"), "--device", args.device,
-                   "--dim", f"batch={batch}", "--iters", str(args.iters), "--top", "10", "--json", report,
+                   "--dim", f"batch={batch}", "--iters", str(args.iters), "--attribution", args.attribution, "--top", "10", "--json", report,
                    "--trace", os.path.join(keep, tag + ".trace.json")]
             run = subprocess.run(cmd, capture_output=True, text=True)
             with open(os.path.join(keep, tag + ".txt"), "w") as f:
@@ -50,6 +51,8 @@ def main():
             busy, attributed = att["busy_us_per_iter"], att["attributed_us_per_iter"]
             ratio = attributed / busy if busy > 0 else 0.0
             row = {"model": model, "batch": batch, "timing": j["timing"]["source"],
+                   "attribution": j["timing"]["attribution"],
+                   "replay_fallback_reason": j["timing"]["replay_fallback_reason"],
                    "kernels_per_iter": att["kernels_per_iter"], "unattributed_kernels": att["unattributed_kernels"],
                    "unattributed_mems": att["unattributed_mems"], "dropped_records": att["dropped_records"],
                    "busy_us": busy, "attributed_us": attributed, "attributed_ratio": ratio,
@@ -68,10 +71,12 @@ def main():
                 problems.append(f"{att['dropped_records']} dropped records")
             if abs(ratio - 1) > 0.05:
                 problems.append(f"attributed {attributed:.1f} us of {busy:.1f} us busy ({ratio:.3f})")
+            if j["timing"]["replay_fallback_reason"]:
+                print(f"{tag}: replay not used: {j['timing']['replay_fallback_reason']}", flush=True)
             if problems:
                 failures.append(f"{tag}: " + "; ".join(problems))
             print(f"{tag:16s} kernels/iter {att['kernels_per_iter']:5d}  unattributed {att['unattributed_kernels']}  "
-                  f"attributed/busy {ratio:.4f}  overhead {j['timing']['overhead_ratio']:.3f}x  "
+                  f"attributed/busy {ratio:.4f}  {j['timing']['attribution']:11s} overhead {j['timing']['overhead_ratio']:.3f}x  "
                   f"(wall {j['timing']['unprofiled_wall_us']:.0f} -> {j['timing']['profiled_wall_us']:.0f} us)  "
                   f"top: {row['top'][0]['name'] if row['top'] else '-'}", flush=True)
     if args.out:

@@ -92,6 +92,7 @@ TEST(Cli, ProfileWritesTableJsonAndTrace) {
   EXPECT_EQ(j["nodes"][0]["input_shapes"], nlohmann::json::parse("[[4,3],[3]]"));
   EXPECT_EQ(j["hotspots"].size(), 1u);
   EXPECT_EQ(j["hotspots"][0]["nodes"], nlohmann::json::parse(R"(["Add_s","Relu_y"])"));
+  EXPECT_EQ(j["timing"]["attribution"], "host");  // no CUPTI on a CPU, whatever --attribution says
   std::ifstream trace_in(trace);
   auto t = nlohmann::json::parse(trace_in);
   EXPECT_TRUE(t["traceEvents"].is_array());
@@ -103,6 +104,7 @@ TEST(Cli, ProfileBadInputGetsOneLine) {
   expect_bad_input(run_cli("profile " + (dir.path / "missing.onnx").string() + " --device cpu"), "does not exist");
   expect_bad_input(run_cli("profile " + model.string() + " --device tpu"), "unknown device 'tpu'");
   expect_bad_input(run_cli("profile " + model.string() + " --device cpu --iters 0"), "--iters");
+  expect_bad_input(run_cli("profile " + model.string() + " --device cpu --attribution guess"), "--attribution");
   expect_bad_input(run_cli("profile " + model.string() + " --device cpu --json " + (dir.path / "no/such/dir/p.json").string()),
                    "cannot write");
   expect_bad_input(run_cli("device --device tpu"), "unknown device 'tpu'");

@@ -1,6 +1,10 @@
 // profile_session on a GPU with CUPTI: every kernel attributed to its node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "profiler/profile.h"
 #include "tests/profiler/profile_fixture.h"
 
@@ -20,6 +24,8 @@ TEST(ProfileGpu, CuptiAttributesEveryKernel) {
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   const Profile& p = *r;
   ASSERT_EQ(p.timing_source, "cupti") << p.fallback_reason;
+  EXPECT_EQ(p.attribution, "replay") << p.replay_fallback_reason;
+  EXPECT_EQ(p.calibration_iters, 3);
   EXPECT_EQ(p.unattributed_kernels, 0);
   EXPECT_EQ(p.dropped_records, 0u);
   EXPECT_GT(p.kernels_per_iter, 0);
@@ -31,10 +37,45 @@ TEST(ProfileGpu, CuptiAttributesEveryKernel) {
     EXPECT_GT(n.time.median_ns, 0) << n.name;
     ASSERT_FALSE(n.kernels.empty()) << n.name;
   }
-  // The trace has the last iteration's kernels, each tied to its node and API call.
+  // The trace has the last calibration iteration's kernels, each tied to its node and API call.
   EXPECT_FALSE(p.trace_kernels.empty());
   EXPECT_FALSE(p.trace_runtime_calls.empty());
   for (const KernelRecord& k : p.trace_kernels) EXPECT_GE(k.external_id, 1u);
+}
+
+// Replay (kernel records matched to a calibration's launch order) and external
+// correlation in every iteration must attribute the same kernels to the same nodes.
+TEST(ProfileGpu, ReplayAttributesLikeCorrelation) {
+  if (!models::cuda_available()) GTEST_SKIP() << "no GPU";
+  auto session = mlp_session(models::Device{models::DeviceKind::kCuda, 0});
+  ASSERT_TRUE(session);
+  const std::vector<models::TensorData> inputs = {random_tensor("x", {8, 64}, 9)};
+  ProfileOptions options;
+  options.warmup = 2;
+  options.iters = 8;
+  auto replay = profile_session(*session, inputs, options);
+  options.attribution = ProfileOptions::Attribution::kCorrelation;
+  auto correlation = profile_session(*session, inputs, options);
+  ASSERT_TRUE(replay.is_ok()) << replay.status().message();
+  ASSERT_TRUE(correlation.is_ok()) << correlation.status().message();
+  ASSERT_EQ(replay->attribution, "replay") << replay->replay_fallback_reason;
+  ASSERT_EQ(correlation->attribution, "correlation");
+  EXPECT_EQ(replay->kernels_per_iter, correlation->kernels_per_iter);
+  EXPECT_EQ(replay->unattributed_kernels, 0);
+  ASSERT_EQ(replay->nodes.size(), correlation->nodes.size());
+  for (size_t i = 0; i < replay->nodes.size(); ++i) {
+    const NodeProfile& a = replay->nodes[i];
+    const NodeProfile& b = correlation->nodes[i];
+    EXPECT_EQ(a.launches_per_iter, b.launches_per_iter) << a.name;
+    ASSERT_EQ(a.kernels.size(), b.kernels.size()) << a.name;
+    std::vector<std::string> names_a, names_b;
+    for (const KernelSummary& k : a.kernels) names_a.push_back(k.name + " x" + std::to_string(k.calls_per_iter));
+    for (const KernelSummary& k : b.kernels) names_b.push_back(k.name + " x" + std::to_string(k.calls_per_iter));
+    std::sort(names_a.begin(), names_a.end());
+    std::sort(names_b.begin(), names_b.end());
+    EXPECT_EQ(names_a, names_b) << a.name;
+    EXPECT_GT(a.time.median_ns, 0) << a.name;
+  }
 }
 
 TEST(ProfileGpu, HostTimingFallbackWhenAsked) {
