@@ -7,7 +7,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "models/aten_interop.h"
@@ -295,64 +294,66 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
   };
 
   const bool gpu = session.device().is_cuda();
-  std::unique_ptr<TimingSource> calibration_source;
+  const bool replay = options.attribution == ProfileOptions::Attribution::kReplay;
+  std::unique_ptr<TimingSource> source;
   if (gpu && !options.host_timing) {
-    auto cupti = started_cupti(CuptiRecords::kCorrelated);
-    if (cupti.is_ok()) calibration_source = std::move(cupti).value();
+    auto cupti = started_cupti(replay ? CuptiRecords::kDeviceOnly : CuptiRecords::kCorrelated);
+    if (cupti.is_ok()) source = std::move(cupti).value();
     else profile.fallback_reason = cupti.status().message();
   } else if (gpu) {
     profile.fallback_reason = "host timing requested";
   }
-  wall.clear();
-
-  if (calibration_source == nullptr) {
-    // Host timing: warm-up and profiled iterations in one traced run.
+  if (source == nullptr) {
     std::function<void()> sync;
     if (gpu) sync = [&session] { session.synchronize(); };
-    std::unique_ptr<TimingSource> source = make_host_timing_source(std::move(sync));
+    source = make_host_timing_source(std::move(sync));
     AK_RETURN_IF_ERROR(source->start());
-    profile.timing_source = source->name();
-    profile.attribution = "host";
-    const int total = options.warmup + options.iters;
+  }
+  profile.timing_source = source->name();
+  const int total = options.warmup + options.iters;
+  wall.clear();
+
+  if (profile.timing_source != "cupti" || !replay) {
+    // Host timing, or CUPTI with external correlation: every record is joined to its node
+    // as it is traced, so warm-up and profiled runs are one pass; the trace is the last run.
+    profile.attribution = profile.timing_source == "cupti" ? "correlation" : "host";
     AK_ASSIGN_OR_RETURN(CorrelationResult joined, traced_runs(*source, options.warmup, options.iters, total - 1, &wall));
     profile.trace_spans = observer.take_spans();
     collect_trace(joined, total - 1, &profile);
     summarize(joined, options.warmup, options.iters, &profile);
   } else {
-    // CUPTI: calibration with external correlation, then the profiled iterations.
-    profile.timing_source = calibration_source->name();
+    // Replay: the warm-up and profiled runs first, with kernel records only (before
+    // anything the calibration enables has been active in CUPTI), then the calibration
+    // with external correlation, whose launch order attributes them; its last run is the
+    // trace's iteration.
+    AK_ASSIGN_OR_RETURN(CorrelationResult traced, traced_runs(*source, options.warmup, options.iters, -1, &wall));
+    source.reset();  // one CUPTI source at a time
     const int calibration = std::max(1, options.warmup);
     profile.calibration_iters = calibration;
+    AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> calibration_source, started_cupti(CuptiRecords::kCorrelated));
     AK_ASSIGN_OR_RETURN(CorrelationResult calibrated,
                         traced_runs(*calibration_source, calibration, 0, calibration - 1, nullptr));
-    calibration_source.reset();  // one CUPTI source at a time
+    calibration_source.reset();
     profile.trace_spans = observer.take_spans();
     collect_trace(calibrated, calibration - 1, &profile);
     count_unattributed(calibrated, &profile);
 
-    std::optional<CorrelationResult> measured;
-    if (options.attribution == ProfileOptions::Attribution::kReplay) {
-      auto replayed = [&]() -> Result<CorrelationResult> {
-        AK_ASSIGN_OR_RETURN(std::vector<LaunchStep> order, launch_order(calibrated, calibration - 1, profile.nodes.size()));
-        AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, started_cupti(CuptiRecords::kDeviceOnly));
-        AK_ASSIGN_OR_RETURN(CorrelationResult traced, traced_runs(*source, 0, options.iters, -1, &wall));
-        return attribute_by_launch_order(order, traced, options.iters, profile.nodes.size());
-      }();
-      if (replayed.is_ok()) {
-        measured = std::move(replayed).value();
-        profile.attribution = "replay";
-      } else {
-        profile.replay_fallback_reason = replayed.status().message();
-        wall.clear();
-      }
-    }
-    if (!measured) {
-      AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, started_cupti(CuptiRecords::kCorrelated));
-      AK_ASSIGN_OR_RETURN(CorrelationResult joined, traced_runs(*source, 0, options.iters, -1, &wall));
-      measured = std::move(joined);
+    auto replayed = [&]() -> Result<CorrelationResult> {
+      AK_ASSIGN_OR_RETURN(std::vector<LaunchStep> order, launch_order(calibrated, calibration - 1, profile.nodes.size()));
+      return attribute_by_launch_order(order, traced, total, profile.nodes.size());
+    }();
+    if (replayed.is_ok()) {
+      profile.attribution = "replay";
+      summarize(*replayed, options.warmup, options.iters, &profile);
+    } else {
+      // Run the profiled iterations again, joined by external correlation.
+      profile.replay_fallback_reason = replayed.status().message();
       profile.attribution = "correlation";
+      wall.clear();
+      AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> again, started_cupti(CuptiRecords::kCorrelated));
+      AK_ASSIGN_OR_RETURN(CorrelationResult joined, traced_runs(*again, 0, options.iters, -1, &wall));
+      summarize(joined, 0, options.iters, &profile);
     }
-    summarize(*measured, 0, options.iters, &profile);
   }
 
   profile.profiled_wall = time_stats(wall);

@@ -10,14 +10,15 @@
 ///      iteration * node_count + node_index + 1 into the timing source; joined records give
 ///      each node's time per iteration (the union of its kernels' intervals plus its
 ///      memcpy/memset time).
-///   3. With CUPTI: max(1, `warmup`) calibration iterations traced with API records and
-///      external correlation (one-time costs such as CUPTI's lazy set-up stay in them; the
-///      last one is the trace's iteration), then `iters` profiled iterations, each
-///      synchronized and timed on the host. With Attribution::kReplay the profiled
-///      iterations record device activity only and are attributed by the calibration's
-///      launch order (launch_replay.h); when that order does not repeat exactly, they are
-///      run again with external correlation and the reason is kept.
-///      With host timing: `warmup` discarded iterations, then `iters` profiled ones.
+///   3. Host timing, or CUPTI with Attribution::kCorrelation (API records and external ids
+///      in every run): `warmup` discarded iterations, then `iters` profiled ones, each
+///      synchronized and timed on the host; the trace shows the last.
+///      CUPTI with Attribution::kReplay: `warmup` + `iters` iterations recording device
+///      activity only (the cheapest tracing), then max(1, `warmup`) calibration iterations
+///      with API records and external correlation; the profiled iterations are attributed
+///      by the last calibration iteration's launch order (launch_replay.h), and the trace
+///      shows that calibration iteration. When the order does not repeat exactly, the
+///      profiled iterations are run again with external correlation and the reason kept.
 /// With CUPTI, nodes the runtime runs on the host (shape arithmetic) are not pushed: they
 /// launch nothing. With host timing every node is timed (with a device synchronize on
 /// each side of a node when the model runs on a GPU).
@@ -105,8 +106,8 @@ struct Profile {
   uint64_t dropped_records = 0;
   int64_t duplicate_records = 0;
 
-  // One iteration for traces: the last calibration iteration with CUPTI (it has the API
-  // records), the last profiled one with host timing.
+  // One iteration for traces: with replay the last calibration iteration (it has the API
+  // records), otherwise the last profiled one.
   std::vector<HostSpan> trace_spans;
   std::vector<KernelRecord> trace_kernels;  ///< external_id = node_index + 1
   std::vector<MemRecord> trace_mems;
@@ -125,8 +126,8 @@ struct ProfileOptions {
   };
   Attribution attribution = Attribution::kReplay;
   /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile", done, total).
-  /// "warmup" counts the calibration iterations with CUPTI; "profile" may run twice when
-  /// replay falls back to correlation.
+  /// With replay, "warmup" runs again for the calibration, and "profile" again when replay
+  /// falls back to correlation.
   std::function<void(const std::string&, int, int)> progress;
 };
 
