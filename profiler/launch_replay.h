@@ -10,7 +10,8 @@
 /// How: a model run on fixed inputs launches the same device work in the same order every
 /// iteration. A calibration iteration traced with external correlation gives that order,
 /// one step per kernel or memory operation with the node that launched it
-/// (launch_order). The profiled iterations are then traced with device records only; their
+/// (launch_order). The profiled iterations are traced with device records only (before
+/// the calibration: once API records have been enabled, CUPTI keeps a per-call cost); their
 /// records, put in launch order (CUPTI's correlation ids grow with each API call, and a
 /// stream runs its work in launch order), are cut into iterations of the calibration's
 /// length and matched step by step (attribute_by_launch_order). Every step must match
