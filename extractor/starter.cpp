@@ -450,6 +450,23 @@ Starter matmul(const StarterContext& c, Matcher& m, const Node& mm, const std::s
   return from(kernels::matmul_source(spec, c.target), bias.empty() ? "matmul" : "matmul_bias", order, m);
 }
 
+Starter gemm_node(const StarterContext& c, Matcher& m, const Node& n) {
+  auto dtype = m.common_dtype();
+  if (!dtype) return {};
+  if (n.inputs.size() < 2) return m.skip("unexpected Gemm");
+  kernels::GemmSpec spec;
+  spec.dtype = static_cast<int32_t>(*dtype);
+  spec.trans_a = n.attr_int("transA", 0) != 0;
+  spec.trans_b = n.attr_int("transB", 0) != 0;
+  spec.alpha = n.attr_float("alpha", 1.0f);
+  spec.beta = n.attr_float("beta", 1.0f);
+  spec.has_c = n.has_input(2);
+  std::vector<std::string> order = {n.inputs[0], n.inputs[1]};
+  if (spec.has_c) order.push_back(n.inputs[2]);
+  if (!m.inputs_are(order)) return {};
+  return from(kernels::gemm_source(spec, c.target), "gemm", order, m);
+}
+
 Starter gemm_epilogue(const StarterContext& c, Matcher& m) {
   if (c.nodes.size() != 2 || c.nodes[0]->op_type != "MatMul" || c.nodes[1]->op_type != "Add")
     return m.skip("the epilogue is not MatMul + Add (an activation or Gemm)");
@@ -465,6 +482,7 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "Softmax" || n.op_type == "LogSoftmax") return softmax_node(c, m, n);
       if (n.op_type == "LayerNormalization") return layer_norm_node(c, m, n);
       if (n.op_type == "MatMul") return matmul(c, m, n, "");
+      if (n.op_type == "Gemm") return gemm_node(c, m, n);
     }
   } else if (c.kind == "layer_norm") {
     return layer_norm_group(c, m);

@@ -911,7 +911,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
 // ---------------------------------------------------------------------------------------
 // MatMul
 
-constexpr const char* kMatmulProblem = R"(
+constexpr const char* kMatmulStruct = R"(
 // The product as batches of row-major matrices: Y[b] (M x N) = A[b] (M x K) * B[b] (K x N).
 // A 1-D A ([K]) is a 1 x K matrix whose M dim is dropped from Y; a 1-D B ([K]) is a K x 1
 // matrix whose N dim is dropped from Y (numpy's matmul rules).
@@ -924,8 +924,11 @@ struct Problem {
   int64_t batch = 1;                           // number of matrices in Y
   int64_t a_row_stride = 0, a_col_stride = 1;  // A[b](i, k) = A_b[i * a_row_stride + k * a_col_stride]
   int64_t b_row_stride = 0, b_col_stride = 1;  // B[b](k, j) = B_b[k * b_row_stride + j * b_col_stride]
-@BIAS_FIELDS@};
+@ADDEND_FIELDS@};
+)";
 
+// The start of make_problem, shared by MatMul and Gemm: argument counts and dtypes.
+constexpr const char* kProductArgs = R"(
 // Checks counts, dtypes and shapes; fills `p`. Returns kOk or an error code.
 int make_problem(const ak_tensor* inputs, int32_t num_inputs, const ak_tensor* outputs, int32_t num_outputs,
                  Problem* p) {
@@ -934,6 +937,9 @@ int make_problem(const ak_tensor* inputs, int32_t num_inputs, const ak_tensor* o
   const ak_tensor& b = inputs[1];
   const ak_tensor& y = outputs[0];
   if (a.dtype != kDtype || b.dtype != kDtype || y.dtype != kDtype) return kErrDtype;
+)";
+
+constexpr const char* kMatmulShapes = R"(
   if (a.rank < 1 || a.rank > AK_MAX_RANK || b.rank < 1 || b.rank > AK_MAX_RANK) return kErrRank;
   const bool a_vector = a.rank == 1;
   const bool b_vector = b.rank == 1;
@@ -976,7 +982,9 @@ int make_problem(const ak_tensor* inputs, int32_t num_inputs, const ak_tensor* o
   }
 @CHECK_BIAS@  return kOk;
 }
+)";
 
+constexpr const char* kBatchOffsets = R"(
 // Offsets (in elements) of batch index `index`'s matrices in A and B.
 inline void batch_offsets(const Problem& p, int64_t index, int64_t* a_offset, int64_t* b_offset) {
   int64_t a = 0, b = 0;
@@ -1069,7 +1077,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
       T* y_mat = y + batch_index * M * N;
       for (int64_t i = 0; i < rows; ++i) {
         for (int64_t j = 0; j < cols; ++j) {
-          y_mat[(i0 + i) * N + j0 + j] = from_float(acc[i * kColBlock + j]@BIAS_TERM@);
+          y_mat[(i0 + i) * N + j0 + j] = from_float(@Y_VALUE@);
         }
       }
     }
@@ -1078,7 +1086,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
 }
 )";
 
-constexpr const char* kMatmulCudaEntry = R"(
+constexpr const char* kCublasHandle = R"(
 constexpr cudaDataType_t kCublasType = @CUBLAS_TYPE@;
 
 // One cuBLAS handle per device, created on the first call and kept for the life of the
@@ -1102,7 +1110,9 @@ cublasHandle_t handle_for_current_device() {
   }
   return handles[device];
 }
+)";
 
+constexpr const char* kMatmulCudaEntry = R"(
 // Y[i] = A[i] * B[i] for `count` batches starting at a, b, y, whose offsets grow by a_step,
 // b_step and M * N per batch. cuBLAS is column-major: a row-major M x N matrix is its
 // column-major N x M transpose, so it computes Y^T = B^T * A^T with the operands swapped.
@@ -1195,6 +1205,125 @@ constexpr const char* kBiasLaunch = R"(  {
     const int64_t wanted = (n + kThreads - 1) / kThreads;
     const int blocks = static_cast<int>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
     add_bias<<<blocks, kThreads, 0, s>>>(y, p.bias, p.bias_step, n, p.N);
+  }
+)";
+
+// ---------------------------------------------------------------------------------------
+// Gemm (the MatMul struct with one batch, A and B read through their transposes)
+
+constexpr const char* kGemmShapes = R"(
+  if (a.rank != 2 || b.rank != 2 || y.rank != 2) return kErrRank;
+  // A' = transA ? A^T : A is M x K; B' = transB ? B^T : B is K x N. Reading A^T is reading A
+  // with its two strides swapped.
+  p->M = a.shape[kTransA ? 1 : 0];
+  p->K = a.shape[kTransA ? 0 : 1];
+  p->a_row_stride = a.strides[kTransA ? 1 : 0];
+  p->a_col_stride = a.strides[kTransA ? 0 : 1];
+  p->N = b.shape[kTransB ? 0 : 1];
+  p->b_row_stride = b.strides[kTransB ? 1 : 0];
+  p->b_col_stride = b.strides[kTransB ? 0 : 1];
+  if (b.shape[kTransB ? 1 : 0] != p->K || p->M < 0 || p->K < 0 || p->N < 0) return kErrShape;
+  if (y.shape[0] != p->M || y.shape[1] != p->N) return kErrShape;
+@CHECK_C@  return kOk;
+}
+)";
+
+constexpr const char* kCheckC = R"(  // C broadcasts to [M, N] from the right: a scalar, [N] or [1], or [M or 1, N or 1].
+  const ak_tensor& c = inputs[2];
+  if (c.dtype != kDtype) return kErrDtype;
+  if (c.rank > 2) return kErrRank;
+  const int64_t c_rows = c.rank == 2 ? c.shape[0] : 1;
+  const int64_t c_cols = c.rank >= 1 ? c.shape[c.rank - 1] : 1;
+  if ((c_rows != p->M && c_rows != 1) || (c_cols != p->N && c_cols != 1)) return kErrShape;
+  p->c = static_cast<const T*>(c.data);
+  p->c_row_stride = c_rows == 1 ? 0 : c.strides[0];
+  p->c_col_stride = c_cols == 1 ? 0 : c.strides[c.rank - 1];
+)";
+
+constexpr const char* kGemmCudaEntry = R"(
+// How cuBLAS reads an operand of the swapped product (see below), a rows x cols row-major
+// view with the given strides: a unit column stride is the operand as stored (CUBLAS_OP_N)
+// with the row stride as leading dim; a unit row stride is its transpose (CUBLAS_OP_T) with
+// the column stride. A single row or column may have any stride there. False otherwise.
+bool cublas_operand(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, cublasOperation_t* op,
+                    int* ld) {
+  const int64_t kIntMax = 2147483647;
+  if (col_stride == 1 || cols == 1) {
+    const int64_t l = rows == 1 ? cols : row_stride;
+    if (l >= cols && l <= kIntMax) {
+      *op = CUBLAS_OP_N;
+      *ld = static_cast<int>(l);
+      return true;
+    }
+  }
+  if (row_stride == 1 || rows == 1) {
+    const int64_t l = cols == 1 ? rows : col_stride;
+    if (l >= rows && l <= kIntMax) {
+      *op = CUBLAS_OP_T;
+      *ld = static_cast<int>(l);
+      return true;
+    }
+  }
+  return false;
+}
+@C_KERNEL@
+}  // namespace
+
+extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak_tensor* outputs,
+                                 int32_t num_outputs, void* stream) {
+  Problem p;
+  const int status = make_problem(inputs, num_inputs, outputs, num_outputs, &p);
+  if (status != kOk) return status;
+  if (p.M == 0 || p.N == 0) return kOk;
+  const T* a = static_cast<const T*>(inputs[0].data);
+  const T* b = static_cast<const T*>(inputs[1].data);
+  T* y = static_cast<T*>(outputs[0].data);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+
+  if (p.K == 0) {
+    // An empty sum: alpha * A'B' is all zeros.
+    if (cudaMemsetAsync(y, 0, p.M * p.N * sizeof(T), s) != cudaSuccess) return kErrCuda;
+  } else {
+    const int64_t kIntMax = 2147483647;
+    if (p.M > kIntMax || p.N > kIntMax || p.K > kIntMax) return kErrTooLarge;
+    // cuBLAS is column-major: the row-major M x N matrix Y is its column-major N x M
+    // transpose, so it computes Y^T = B'^T * A'^T with the operands swapped.
+    cublasOperation_t op_a, op_b;
+    int lda = 0, ldb = 0;
+    if (!cublas_operand(p.M, p.K, p.a_row_stride, p.a_col_stride, &op_a, &lda)) return kErrLayout;
+    if (!cublas_operand(p.K, p.N, p.b_row_stride, p.b_col_stride, &op_b, &ldb)) return kErrLayout;
+    cublasHandle_t handle = handle_for_current_device();
+    if (!handle || cublasSetStream(handle, s) != CUBLAS_STATUS_SUCCESS) return kErrCublas;
+    const float alpha = kAlpha, beta = 0.0f;  // float32 accumulation and scaling; C is added after
+    if (cublasGemmEx(handle, op_b, op_a, static_cast<int>(p.N), static_cast<int>(p.M), static_cast<int>(p.K), &alpha,
+                     b, kCublasType, ldb, a, kCublasType, lda, &beta, y, kCublasType, static_cast<int>(p.N),
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
+      return kErrCublas;
+    }
+  }
+@C_LAUNCH@  return cudaGetLastError() == cudaSuccess ? kOk : kErrCuda;
+}
+)";
+
+constexpr const char* kCKernel = R"(
+// The C term: y[i, j] += beta * C(i, j), C broadcast to [M, N] by zero strides.
+// (cuBLAS's own beta would need C copied into Y first; cuBLASLt's bias epilogue covers [N].)
+__global__ void add_c(T* y, const T* c, int64_t c_row_stride, int64_t c_col_stride, int64_t n, int64_t N) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float term = to_float(c[(i / N) * c_row_stride + (i % N) * c_col_stride]);
+    y[i] = from_float(to_float(y[i]) + kBeta * term);
+  }
+}
+)";
+
+constexpr const char* kCLaunch = R"(  {
+    const int64_t n = p.M * p.N;
+    constexpr int kThreads = 256;
+    constexpr int64_t kMaxBlocks = 4096;
+    const int64_t wanted = (n + kThreads - 1) / kThreads;
+    const int blocks = static_cast<int>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
+    add_c<<<blocks, kThreads, 0, s>>>(y, p.c, p.c_row_stride, p.c_col_stride, n, p.N);
   }
 )";
 
@@ -1463,18 +1592,83 @@ Result<std::string> matmul_source(const MatmulSpec& spec, Target target) {
 
   std::string out = head(h, dt, target);
   out += "\nconstexpr int kNumInputs = " + std::string(spec.has_bias ? "3;  // A, B, bias\n" : "2;  // A, B\n");
-  out += fill(kMatmulProblem,
-              {{"BIAS_FIELDS", spec.has_bias ? "  const T* bias = nullptr;                     // [N]\n"
-                                               "  int64_t bias_step = 0;\n"
-                                             : ""},
-               {"CHECK_BIAS", spec.has_bias ? kCheckBias : ""}});
+  out += fill(kMatmulStruct, {{"ADDEND_FIELDS", spec.has_bias ? "  const T* bias = nullptr;                     // [N]\n"
+                                                                 "  int64_t bias_step = 0;\n"
+                                                               : ""}});
+  out += kProductArgs;
+  out += fill(kMatmulShapes, {{"CHECK_BIAS", spec.has_bias ? kCheckBias : ""}});
+  out += kBatchOffsets;
   if (cuda) {
-    out += fill(kMatmulCudaEntry, {{"CUBLAS_TYPE", dt.cublas_type},
-                                   {"BIAS_KERNEL", spec.has_bias ? kBiasKernel : ""},
+    out += fill(kCublasHandle, {{"CUBLAS_TYPE", dt.cublas_type}});
+    out += fill(kMatmulCudaEntry, {{"BIAS_KERNEL", spec.has_bias ? kBiasKernel : ""},
                                    {"BIAS_LAUNCH", spec.has_bias ? kBiasLaunch : ""}});
   } else {
+    out += fill(kMatmulCpuEntry, {{"Y_VALUE", spec.has_bias ? "acc[i * kColBlock + j] + to_float(p.bias[(j0 + j) * p.bias_step])"
+                                                            : "acc[i * kColBlock + j]"}});
+  }
+  return out;
+}
+
+Result<std::string> gemm_source(const GemmSpec& spec, Target target) {
+  AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, "Gemm"));
+  if (!std::isfinite(spec.alpha) || !std::isfinite(spec.beta))
+    return invalid_input("Gemm: alpha and beta must be finite");
+  const bool cuda = target == Target::kCuda;
+  const bool c_term = spec.has_c && spec.beta != 0;
+  auto operand = [](const char* name, bool transposed, const char* rows, const char* cols) {
+    return std::string(name) + (transposed ? "^T" : "") + " (" + name + " is [" + (transposed ? cols : rows) + ", " +
+           (transposed ? rows : cols) + "])";
+  };
+  Head h;
+  h.title = "Gemm";
+  h.description = "// What it computes (ONNX Gemm):\n"
+                  "//   Y[M, N] = alpha * " + operand("A", spec.trans_a, "M", "K") + " x " +
+                  operand("B", spec.trans_b, "K", "N") + (spec.has_c ? " + beta * C" : "") + "\n"
+                  "//   with alpha = " + number_text(spec.alpha) + (spec.has_c ? ", beta = " + number_text(spec.beta) : "") + ".\n"
+                  "// Inputs:  A, B" + (spec.has_c ? ", C" : "") + "; " + dt.name + ", 2-D." +
+                  (spec.has_c ? " C broadcasts to [M, N]: a scalar, [N], [1, N],\n//          [M, 1] or [M, N]." : "") + "\n"
+                  "// Output:  Y, " + dt.name + ", contiguous [M, N].\n";
+  if (cuda) {
+    h.description += "// cuBLAS computes in float32 (CUBLAS_COMPUTE_32F: no TF32 for float32 inputs), reading a\n"
+                     "// transposed operand in place (CUBLAS_OP_T)";
+    h.description += c_term ? "; a small kernel adds beta * C.\n" : ".\n";
+    h.description += "// Where to optimize: fuse the C term and any following activation into the GEMM\n"
+                     "// (cuBLASLt epilogues, CUTLASS/WGMMA), pick the algorithm for these exact shapes, and\n"
+                     "// for a wide N (an LM head) make sure the kernel fills every SM.\n";
+  } else {
+    h.description += "// Arithmetic is float32, accumulated in float32 over K.\n"
+                     "// Where to optimize: a register-blocked micro-kernel (e.g. 6x16 with AVX2/AVX-512 FMA),\n"
+                     "// packing the transposed operand once per call, and tuning the block sizes.\n";
+  }
+  h.codes = {kErrArgCount, kErrDtype, kErrRank, kErrShape};
+  if (cuda) {
+    h.codes.insert(h.codes.end(), {kErrLayout, kErrTooLarge, kErrCuda, kErrCublas});
+    h.includes = {"mutex"};
+    h.cublas = true;
+    h.conversions = c_term;  // only the C kernel touches elements
+  } else {
+    h.includes = {"vector"};
+  }
+
+  std::string out = head(h, dt, target);
+  out += "\nconstexpr int kNumInputs = " + std::string(spec.has_c ? "3;  // A, B, C\n" : "2;  // A, B\n");
+  out += std::string("constexpr bool kTransA = ") + (spec.trans_a ? "true" : "false") + ";\n";
+  out += std::string("constexpr bool kTransB = ") + (spec.trans_b ? "true" : "false") + ";\n";
+  out += "constexpr float kAlpha = " + float_literal(spec.alpha) + ";\n";
+  if (c_term) out += "constexpr float kBeta = " + float_literal(spec.beta) + ";\n";
+  out += fill(kMatmulStruct, {{"ADDEND_FIELDS", spec.has_c ? "  const T* c = nullptr;                        // C(i, j) = c[i * c_row_stride + j * c_col_stride]\n"
+                                                             "  int64_t c_row_stride = 0, c_col_stride = 0;  // 0 along a broadcast dim\n"
+                                                           : ""}});
+  out += kProductArgs;
+  out += fill(kGemmShapes, {{"CHECK_C", spec.has_c ? kCheckC : ""}});
+  if (cuda) {
+    out += fill(kCublasHandle, {{"CUBLAS_TYPE", dt.cublas_type}});
+    out += fill(kGemmCudaEntry, {{"C_KERNEL", c_term ? kCKernel : ""}, {"C_LAUNCH", c_term ? kCLaunch : ""}});
+  } else {
+    out += kBatchOffsets;
     out += fill(kMatmulCpuEntry,
-                {{"BIAS_TERM", spec.has_bias ? " + to_float(p.bias[(j0 + j) * p.bias_step])" : ""}});
+                {{"Y_VALUE", c_term ? "kAlpha * acc[i * kColBlock + j] + kBeta * to_float(p.c[(i0 + i) * p.c_row_stride + (j0 + j) * p.c_col_stride])"
+                                    : "kAlpha * acc[i * kColBlock + j]"}});
   }
   return out;
 }

@@ -99,6 +99,22 @@ struct MatmulSpec {
 /// The source of a MatMul kernel. kUnsupported for a dtype other than float32/16/bfloat16.
 Result<std::string> matmul_source(const MatmulSpec& spec, Target target);
 
+/// Gemm per ONNX: Y[M, N] = alpha * A' x B' + beta * C, with A' = A^T when `trans_a` (A is
+/// [K, M]) else A ([M, K]), B' likewise ([N, K] or [K, N]), and the optional C (input 2,
+/// `has_c`) broadcast to [M, N]: a scalar, [N], [1, N], [M, 1] or [M, N]. CUDA: cuBLAS with
+/// float accumulation (float32 without TF32), any operand layout with one unit stride;
+/// CPU: the MatMul template's blocked loop.
+struct GemmSpec {
+  int32_t dtype = 1;
+  bool trans_a = false, trans_b = false;
+  double alpha = 1, beta = 1;
+  bool has_c = false;
+};
+
+/// The source of a Gemm kernel. kInvalidInput for a non-finite alpha or beta, kUnsupported
+/// for a dtype other than float32/16/bfloat16.
+Result<std::string> gemm_source(const GemmSpec& spec, Target target);
+
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").
 struct SkeletonSpec {

@@ -84,8 +84,9 @@ struct Tally {
 };
 
 /// One element under the rules in compare.h. `Value` is double or long double.
+/// `scale` is the element's term magnitude (0 when there is none).
 template <typename Value>
-void tally_element(int64_t index, Value e, Value a, const Tolerance& tolerance, Tally& tally) {
+void tally_element(int64_t index, Value e, Value a, double scale, const Tolerance& tolerance, Tally& tally) {
   const bool e_nan = std::isnan(e), a_nan = std::isnan(a);
   const bool e_finite = std::isfinite(e), a_finite = std::isfinite(a);
   if (e_nan) ++tally.expected_nan;
@@ -102,7 +103,7 @@ void tally_element(int64_t index, Value e, Value a, const Tolerance& tolerance, 
   } else {
     abs_error = static_cast<double>(std::fabs(a - e));
     const double magnitude = static_cast<double>(std::fabs(e));
-    const double allowed = tolerance.atol + tolerance.rtol * magnitude;
+    const double allowed = tolerance.atol + tolerance.rtol * std::max(magnitude, std::isfinite(scale) ? std::fabs(scale) : 0.0);
     match = abs_error <= allowed;
     violation = allowed > 0 ? abs_error / allowed : (abs_error > 0 ? kInf : 0);
     if (magnitude > 0) tally.max_rel = std::max(tally.max_rel, abs_error / magnitude);
@@ -261,7 +262,7 @@ std::string position_string(const std::vector<int64_t>& dims, int64_t index) {
 }
 
 Comparison compare_outputs(const models::TensorData& expected, const models::TensorData& actual,
-                           const Tolerance& tolerance) {
+                           const Tolerance& tolerance, const models::TensorData* magnitude) {
   Comparison result;
   if (expected.dims != actual.dims) {
     result.verdict = Verdict::kIncorrectShape;
@@ -299,16 +300,20 @@ Comparison compare_outputs(const models::TensorData& expected, const models::Ten
   const bool integer = models::is_integer(dtype);
   if (integer) {
     for (int64_t i = 0; i < n; ++i) {
-      tally_element(i, load_integer(expected.bytes.data, dtype, i), load_integer(actual.bytes.data, dtype, i),
+      tally_element(i, load_integer(expected.bytes.data, dtype, i), load_integer(actual.bytes.data, dtype, i), 0.0,
                     tolerance, tally);
     }
   } else {
+    const bool scaled = magnitude != nullptr && magnitude->dims == expected.dims && magnitude->dtype == dtype &&
+                        size_problem(*magnitude, "the magnitude").empty();
     for (int64_t i = 0; i < n; ++i) {
-      tally_element(i, load_real(expected.bytes.data, dtype, i), load_real(actual.bytes.data, dtype, i), tolerance,
-                    tally);
+      const double scale = scaled ? static_cast<double>(load_real(magnitude->bytes.data, dtype, i)) : 0.0;
+      tally_element(i, load_real(expected.bytes.data, dtype, i), load_real(actual.bytes.data, dtype, i), scale,
+                    tolerance, tally);
     }
   }
   finish_numerical(expected, tolerance, integer || dtype == DType::kBool, tally, result);
+  if (magnitude != nullptr && tally.mismatched > 0) result.summary += " (rtol of max(|expected|, the terms' magnitude))";
   return result;
 }
 

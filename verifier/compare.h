@@ -52,8 +52,14 @@ struct Comparison {
 /// is checked first, then the dtype, then the byte sizes, then the elements. Never fails:
 /// malformed tensors (a byte count that does not match dims and dtype) are reported as
 /// kIncorrectShape. Complex tensors are compared exactly, element by element.
+///
+/// `magnitude` (optional; same dims and dtype as `expected`, else ignored) is the size of
+/// the terms each element sums: the rtol term becomes rtol * max(|e|, |m|). A sum's rounding
+/// error is relative to its terms, not to its result: a matmul element whose large terms
+/// cancel to near zero carries the terms' rounding (for matmul and conv the judge passes
+/// the reference evaluated on |inputs|, the sum of |a| * |b|).
 Comparison compare_outputs(const models::TensorData& expected, const models::TensorData& actual,
-                           const Tolerance& tolerance);
+                           const Tolerance& tolerance, const models::TensorData* magnitude = nullptr);
 
 /// True when both tensors have the same dtype, dims and bytes (and strings): the
 /// determinism gate's "bitwise repeatable". A NaN equals the same NaN bit pattern here.

@@ -32,7 +32,33 @@ struct Case {
   std::vector<models::TensorData> inputs;
   std::vector<models::TensorData> expected;
   int repeats = 1;
+  /// Matmul and conv: the reference on |inputs|, the size of the terms each output sums
+  /// (compare.h); empty otherwise.
+  std::vector<models::TensorData> magnitude;
 };
+
+/// `t` with every float element's sign cleared (other dtypes unchanged).
+models::TensorData absolute_values(const models::TensorData& t) {
+  uint64_t sign = 0;
+  switch (t.dtype) {
+    case models::DType::kFloat32: sign = 0x80000000u; break;
+    case models::DType::kFloat64: sign = 0x8000000000000000ull; break;
+    case models::DType::kFloat16:
+    case models::DType::kBFloat16: sign = 0x8000u; break;
+    default: return t;
+  }
+  const size_t size = models::dtype_size(t.dtype);
+  std::vector<std::byte> bytes(t.bytes.data, t.bytes.data + t.bytes.size_bytes);
+  for (size_t offset = 0; offset + size <= bytes.size(); offset += size) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, bytes.data() + offset, size);  // little-endian: the low `size` bytes
+    bits &= ~sign;
+    std::memcpy(bytes.data() + offset, &bits, size);
+  }
+  models::TensorData out = t;
+  out.bytes = models::Buffer::copy_of(bytes.data(), bytes.size());
+  return out;
+}
 
 models::TensorData ones_like(const TaskTensor& t) {
   models::TensorData d;
@@ -174,12 +200,24 @@ class Judge {
       return expected.status().with_context("reference on " + label);
     }
     c.expected = std::move(expected).value();
+    AK_RETURN_IF_ERROR(add_magnitude(c));
     return std::optional<Case>(std::move(c));
+  }
+
+  /// For sums of products (matmul, conv), the reference on the inputs' absolute values.
+  Status add_magnitude(Case& c) {
+    if (task_.op_class != "matmul" && task_.op_class != "conv") return Status::ok();
+    std::vector<models::TensorData> absolute;
+    for (const models::TensorData& input : c.inputs) absolute.push_back(absolute_values(input));
+    auto magnitude = reference_outputs(absolute);
+    if (!magnitude.is_ok()) return magnitude.status().with_context("reference on |inputs| for " + c.label);
+    c.magnitude = std::move(magnitude).value();
+    return Status::ok();
   }
 
   Result<std::vector<Case>> make_cases() {
     std::vector<Case> cases;
-    Case captured{gate_name(Gate::kCapturedInputs), "captured", {}, {}, 2};
+    Case captured{gate_name(Gate::kCapturedInputs), "captured", {}, {}, 2, {}};
     for (const TaskTensor& t : task_.inputs) {
       AK_ASSIGN_OR_RETURN(models::TensorData input, models::load_tensor_file(t.file));
       input.name = t.name;
@@ -189,6 +227,7 @@ class Judge {
       AK_ASSIGN_OR_RETURN(models::TensorData output, models::load_tensor_file(t.file));
       captured.expected.push_back(std::move(output));
     }
+    AK_RETURN_IF_ERROR(add_magnitude(captured));
     cases.push_back(std::move(captured));
 
     const int seeds = options_.quick ? 1 : 3;
@@ -311,7 +350,8 @@ class Judge {
     std::vector<models::TensorData> first;
     for (size_t o = 0; o < c.expected.size(); ++o) {
       AK_ASSIGN_OR_RETURN(models::TensorData actual, models::load_tensor_file(r.outputs[0][o]));
-      const Comparison cmp = compare_outputs(c.expected[o], actual, task_.tolerance);
+      const models::TensorData* magnitude = o < c.magnitude.size() ? &c.magnitude[o] : nullptr;
+      const Comparison cmp = compare_outputs(c.expected[o], actual, task_.tolerance, magnitude);
       if (std::isfinite(cmp.max_abs_error)) eval_.max_abs_error = std::max(eval_.max_abs_error, cmp.max_abs_error);
       else eval_.max_abs_error = cmp.max_abs_error;
       eval_.max_rel_error = std::max(eval_.max_rel_error, cmp.max_rel_error);

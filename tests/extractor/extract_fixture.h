@@ -197,6 +197,19 @@ inline std::shared_ptr<const models::Model> conv_model() {
   return shared(std::move(g));
 }
 
+/// An LM-head-like Gemm: y = 0.5 * x [batch, 16] x w^T (w [24, 16]) + 2 * b [24].
+inline std::shared_ptr<const models::Model> gemm_model() {
+  models::Graph g;
+  g.name = "gemm";
+  g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {3, 16}, {"batch", ""}));
+  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {3, 24}, {"batch", ""}));
+  g.initializers.push_back(random_floats("w", {24, 16}, 12));
+  g.initializers.push_back(random_floats("b", {24}, 13));
+  g.nodes.push_back(node("Gemm", {"x", "w", "b"}, {"y"},
+                         {int_attr("transB", 1), float_attr("alpha", 0.5f), float_attr("beta", 2.0f)}));
+  return shared(std::move(g));
+}
+
 /// A model that loads but cannot run: x [batch, 5] @ w [6, 4].
 inline std::shared_ptr<const models::Model> broken_model() {
   models::Graph g;

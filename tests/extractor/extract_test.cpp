@@ -465,6 +465,19 @@ TEST(Extract, FusedGeluNodeKeepsItsDomainAndGetsAnElementwiseChain) {
   expect_close(*y, expected, 1e-5);
 }
 
+TEST(Extract, GemmStarterIsTheGemmTemplateAndPassesItsCheck) {
+  TempDir out;
+  auto e = extract(gemm_model(), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "Gemm");
+  EXPECT_EQ(t.starter_template, "gemm");
+  EXPECT_TRUE(t.checked);
+  EXPECT_TRUE(t.check.passed) << t.check.detail;
+}
+
 TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
   TempDir out;
   auto e = extract(conv_model(), out.path, 10, /*check_starters=*/true);

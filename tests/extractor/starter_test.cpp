@@ -134,6 +134,26 @@ TEST(Starter, GemmEpilogueWithAnActivationIsASkeletonWithoutOneMatmulBias) {
   EXPECT_EQ(make_starter(e.context).template_name, "skeleton");
 }
 
+TEST(Starter, GemmNodeGetsTheGemmTemplateWithItsAttributes) {
+  models::Graph g;
+  g.nodes.push_back(node("Gemm", {"x", "w", "b"}, {"y"}, {int_attr("transB", 1), float_attr("alpha", 0.5f)}));
+  // Kernel inputs listed out of order: the starter takes them as A, B, C.
+  Case c(g, "node", {"b", "w", "x"}, {"y"}, {{"x", {2, 4}}, {"w", {3, 4}}, {"b", {3}}, {"y", {2, 3}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "gemm") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w", "b"}));
+  EXPECT_NE(s.source.find("constexpr bool kTransB = true;"), std::string::npos);
+  EXPECT_NE(s.source.find("constexpr float kAlpha = 0.5f;"), std::string::npos);
+
+  // No C: two inputs.
+  models::Graph h;
+  h.nodes.push_back(node("Gemm", {"x", "w"}, {"y"}));
+  Case d(h, "node", {"x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "gemm") << t.why_skeleton;
+  EXPECT_NE(t.source.find("kNumInputs = 2"), std::string::npos);
+}
+
 TEST(Starter, Float64IsASkeleton) {
   models::Graph g;
   g.nodes.push_back(node("Relu", {"x"}, {"y"}));

@@ -4,6 +4,7 @@
 #include "kernels/templates.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numbers>
@@ -20,6 +21,7 @@
 #include "kernels/build.h"
 #include "kernels/kernel_library.h"
 #include "kernels/tensor.h"
+#include "models/onnx_io.h"
 #include "scratch.h"
 
 namespace ak::kernels {
@@ -760,6 +762,156 @@ TEST_F(TemplatesTest, MatmulRejectsBadTensorsWithItsCodes) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Gemm on the CPU
+
+struct GemmCase {
+  std::string name;
+  bool trans_a, trans_b;
+  std::vector<int64_t> a, b;  // as stored (transposed when trans_*)
+  std::optional<std::vector<int64_t>> c;
+  double alpha, beta;
+};
+
+const GemmCase kGemmCases[] = {
+    // Several cache blocks in M, N and K; a bias over N.
+    {"plain", false, false, {40, 300}, {300, 130}, std::vector<int64_t>{130}, 1.0, 1.0},
+    // An LM head: B is [N, K] (transB), no C.
+    {"lm_head", false, true, {7, 64}, {200, 64}, std::nullopt, 1.0, 1.0},
+    // transA with a column of C ([M, 1]) and a negative beta.
+    {"trans_a", true, false, {64, 5}, {64, 9}, std::vector<int64_t>{5, 1}, 0.5, -2.0},
+    // Both transposed, a scalar C.
+    {"both", true, true, {33, 17}, {9, 33}, std::vector<int64_t>{}, 2.0, 0.25},
+    // A full C and a [1, N] C.
+    {"full_c", false, false, {6, 10}, {10, 4}, std::vector<int64_t>{6, 4}, 1.0, 1.0},
+    {"row_c", false, true, {6, 10}, {4, 10}, std::vector<int64_t>{1, 4}, 1.5, 1.0},
+    // K = 0: Y is beta * C alone.
+    {"empty_k", false, false, {3, 0}, {0, 4}, std::vector<int64_t>{4}, 1.0, 3.0},
+};
+
+/// ONNX Gemm in double: alpha * A' B' + beta * C, C broadcast from the right.
+std::vector<double> reference_gemm(const GemmCase& g, const HostTensor& a, const HostTensor& b, const HostTensor* c) {
+  const int64_t M = g.trans_a ? g.a[1] : g.a[0], K = g.trans_a ? g.a[0] : g.a[1];
+  const int64_t N = g.trans_b ? g.b[0] : g.b[1];
+  std::vector<double> y;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      double sum = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double av = g.trans_a ? a.get(k * M + i) : a.get(i * K + k);
+        const double bv = g.trans_b ? b.get(j * K + k) : b.get(k * N + j);
+        sum += av * bv;
+      }
+      double term = 0;
+      if (c) {
+        const std::vector<int64_t>& cs = c->shape;
+        const int64_t rows = cs.size() == 2 ? cs[0] : 1, cols = cs.empty() ? 1 : cs.back();
+        term = c->get((rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j));
+      }
+      y.push_back(g.alpha * sum + g.beta * term);
+    }
+  }
+  return y;
+}
+
+void check_gemm(const KernelLibrary& library, int32_t dtype, const GemmCase& g) {
+  HostTensor a = random_tensor(dtype, g.a, 41, -1, 1), b = random_tensor(dtype, g.b, 42, -1, 1);
+  HostTensor c = random_tensor(dtype, g.c.value_or(std::vector<int64_t>{}), 43);
+  const int64_t M = g.trans_a ? g.a[1] : g.a[0], N = g.trans_b ? g.b[0] : g.b[1];
+  HostTensor y(dtype, {M, N});
+  std::vector<ak_tensor> ins = {a.view(), b.view()};
+  if (g.c) ins.push_back(c.view());
+  ASSERT_EQ(call(library, ins, {y.view()}), 0) << g.name;
+  Tolerance tol = tolerance(dtype);
+  if (dtype == kF32) tol = {1e-5, 1e-4};  // float accumulation over K = 300
+  if (dtype == kBF16) tol = {2e-2, 2e-2};  // as MatMul: on the GPU the product and the C term round twice
+  expect_close(y.values(), reference_gemm(g, a, b, g.c ? &c : nullptr), tol, g.name);
+}
+
+GemmSpec gemm_spec(const GemmCase& g, int32_t dtype) {
+  return GemmSpec{dtype, g.trans_a, g.trans_b, g.alpha, g.beta, g.c.has_value()};
+}
+
+TEST_F(TemplatesTest, GemmMatchesTheReferenceForEveryLayoutAndBroadcast) {
+  for (int32_t dtype : kFloatDtypes) {
+    for (const GemmCase& g : kGemmCases) {
+      if (dtype != kF32 && g.name != "lm_head" && g.name != "trans_a") continue;  // 16-bit: two cases
+      SCOPED_TRACE(dtype_name(dtype) + " " + g.name);
+      auto library = build(gemm_source(gemm_spec(g, dtype), Target::kCpu), "gemm_" + g.name + "_" + dtype_name(dtype));
+      if (library) check_gemm(*library, dtype, g);
+    }
+  }
+}
+
+/// ONNX's own Gemm node tests (Debian's libonnx-testdata): the attributes from model.onnx,
+/// inputs and expected output from test_data_set_0.
+TEST_F(TemplatesTest, GemmPassesOnnxsBackendTests) {
+  const char* env = std::getenv("AK_ONNX_TESTDATA");
+  const fs::path node_dir = fs::path(env && *env ? env : "/usr/share/libonnx-testdata/data") / "node";
+  if (!fs::is_directory(node_dir)) GTEST_SKIP() << "no ONNX backend test data at " << node_dir;
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(node_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("test_gemm_", 0) != 0) continue;
+    SCOPED_TRACE(name);
+    auto model = models::load_model(entry.path() / "model.onnx");
+    ASSERT_TRUE(model.is_ok()) << model.status().message();
+    ASSERT_EQ(model->graph.nodes.size(), 1u);
+    const models::Node& node = model->graph.nodes[0];
+    ASSERT_EQ(node.op_type, "Gemm");
+    GemmSpec spec;
+    spec.trans_a = node.attr_int("transA", 0) != 0;
+    spec.trans_b = node.attr_int("transB", 0) != 0;
+    spec.alpha = node.attr_float("alpha", 1.0f);
+    spec.beta = node.attr_float("beta", 1.0f);
+    spec.has_c = node.inputs.size() > 2 && !node.inputs[2].empty();
+    auto library = build(gemm_source(spec, Target::kCpu), name);
+    ASSERT_TRUE(library);
+    std::vector<models::TensorData> inputs;
+    for (int i = 0; i < (spec.has_c ? 3 : 2); ++i) {
+      auto t = models::load_tensor_file(entry.path() / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb"));
+      ASSERT_TRUE(t.is_ok()) << t.status().message();
+      ASSERT_EQ(t->dtype, models::DType::kFloat32);
+      inputs.push_back(std::move(t).value());
+    }
+    auto expected = models::load_tensor_file(entry.path() / "test_data_set_0" / "output_0.pb");
+    ASSERT_TRUE(expected.is_ok()) << expected.status().message();
+    std::vector<float> y(static_cast<size_t>(expected->numel()));
+    std::vector<ak_tensor> ins;
+    for (models::TensorData& t : inputs) {
+      auto view = make_tensor(const_cast<void*>(static_cast<const void*>(t.bytes.data)), kF32, t.dims);
+      ASSERT_TRUE(view.is_ok()) << view.status().message();
+      ins.push_back(*view);
+    }
+    auto out = make_tensor(y.data(), kF32, expected->dims);
+    ASSERT_TRUE(out.is_ok());
+    ASSERT_EQ(call(*library, ins, {*out}), 0);
+    const float* want = expected->data<float>();
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
+    ++checked;
+  }
+  EXPECT_GE(checked, 11) << "ONNX ships 11 test_gemm_* node tests";
+}
+
+TEST_F(TemplatesTest, GemmRejectsBadTensorsWithItsCodes) {
+  auto library = build(gemm_source({kF32, false, true, 1.0, 1.0, true}, Target::kCpu), "gemm_codes");
+  ASSERT_TRUE(library);
+  HostTensor a(kF32, {3, 4}), b(kF32, {5, 4}), c(kF32, {5}), y(kF32, {3, 5});
+  HostTensor b_bad_k(kF32, {5, 3}), c_bad(kF32, {2, 5}), c_rank3(kF32, {1, 1, 5}), y_bad(kF32, {5, 3}), a3(kF32, {1, 3, 4}),
+      c16(kF16, {5});
+  EXPECT_EQ(call(*library, {a.view(), b.view(), c.view()}, {y.view()}), 0);
+  EXPECT_EQ(call(*library, {a.view(), b.view()}, {y.view()}), 1) << "C missing";
+  EXPECT_EQ(call(*library, {a.view(), b.view(), c16.view()}, {y.view()}), 2) << "float16 C";
+  EXPECT_EQ(call(*library, {a3.view(), b.view(), c.view()}, {y.view()}), 3) << "3-D A";
+  EXPECT_EQ(call(*library, {a.view(), b.view(), c_rank3.view()}, {y.view()}), 3) << "3-D C";
+  EXPECT_EQ(call(*library, {a.view(), b_bad_k.view(), c.view()}, {y.view()}), 4) << "K 4 vs 3";
+  EXPECT_EQ(call(*library, {a.view(), b.view(), c_bad.view()}, {y.view()}), 4) << "C rows 2 for M = 3";
+  EXPECT_EQ(call(*library, {a.view(), b.view(), c.view()}, {y_bad.view()}), 4) << "Y transposed";
+  EXPECT_FALSE(gemm_source({kF32, false, false, NAN, 1.0, false}, Target::kCpu).is_ok());
+  EXPECT_EQ(gemm_source({AK_DTYPE_INT64, false, false, 1.0, 1.0, false}, Target::kCpu).status().code(),
+            StatusCode::kUnsupported);
+}
+
+// ---------------------------------------------------------------------------------------
 // The skeleton
 
 TEST_F(TemplatesTest, SkeletonListsTheTaskBuildsAndNeverSucceeds) {
@@ -830,7 +982,8 @@ TEST(TemplatesGeneration, CudaSourcesFollowTheAbiRules) {
     const std::string ew = *elementwise_chain_source(mixed_chain(dtype), Target::kCuda);
     const std::string softmax = *rowwise_source({RowwiseSpec::Kind::kSoftmax, dtype, 1e-5, 1}, Target::kCuda);
     const std::string mm = *matmul_source({dtype, true}, Target::kCuda);
-    for (const std::string* source : {&ew, &softmax, &mm}) {
+    const std::string gemm = *gemm_source({dtype, true, true, 0.5, 2.0, true}, Target::kCuda);
+    for (const std::string* source : {&ew, &softmax, &mm, &gemm}) {
       EXPECT_TRUE(contains(*source, "static_cast<cudaStream_t>(stream)"));
       EXPECT_FALSE(contains(*source, "Synchronize"));
       EXPECT_FALSE(contains(*source, "cudaMalloc"));
@@ -841,6 +994,10 @@ TEST(TemplatesGeneration, CudaSourcesFollowTheAbiRules) {
     EXPECT_TRUE(contains(mm, "CUBLAS_COMPUTE_32F,"));
     EXPECT_TRUE(contains(mm, "CUBLAS_DEFAULT_MATH"));
     EXPECT_FALSE(contains(mm, "TF32_TENSOR_OP"));
+    EXPECT_TRUE(contains(gemm, "cublasGemmEx"));
+    EXPECT_TRUE(contains(gemm, "CUBLAS_OP_T"));
+    EXPECT_TRUE(contains(gemm, "constexpr float kAlpha = 0.5f;"));
+    EXPECT_TRUE(contains(gemm, "constexpr float kBeta = 2.0f;"));
   }
 }
 
@@ -902,6 +1059,10 @@ TEST_P(TemplatesCudaTest, EveryTemplateCompilesForSm90a) {
   }
   expect_compiles(matmul_source({dtype, false}, Target::kCuda), "matmul" + suffix);
   expect_compiles(matmul_source({dtype, true}, Target::kCuda), "matmul_bias" + suffix);
+  for (const GemmCase& g : kGemmCases) {  // with and without the C kernel
+    if (g.name == "both" || g.name == "lm_head")
+      expect_compiles(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name + suffix);
+  }
   if (dtype == kF32) {
     expect_compiles(skeleton_source({"TopK", {"X: float32 [4, 8]"}, {"Values: float32 [4, 2]"}}, Target::kCuda),
                     "skeleton");
@@ -1027,6 +1188,11 @@ TEST_P(TemplatesGpuTest, StartersMatchTheReferenceOnTheGpu) {
     for (const MatmulCase& c : kMatmulCases) {
       if (c.bias == has_bias) check_matmul(*matmul, dtype, c);
     }
+  }
+  for (const GemmCase& g : kGemmCases) {
+    SCOPED_TRACE("gemm " + g.name);
+    auto gemm = build(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name);
+    if (gemm) check_gemm(*gemm, dtype, g);
   }
 }
 

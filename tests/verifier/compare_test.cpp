@@ -41,6 +41,26 @@ TensorData bf16(std::vector<int64_t> dims, const std::vector<uint16_t>& bits) {
 
 const Tolerance kFp32Elementwise{1e-5, 1e-5, 1.0};
 
+// A sum whose terms cancel: expected 1152 from terms of ~1e9 (sum of |a| * |b| = 4e10). The
+// candidate's 2392 is within rtol of the terms but not of the result.
+TEST(Compare, MagnitudeOfTheTermsScalesTheRelativeTolerance) {
+  const Tolerance gemm{1e-4, 1e-4, 1.0};
+  TensorData expected = f32({2}, {1152.f, 5e8f});
+  TensorData actual = f32({2}, {2392.f, 5e8f + 1000.f});
+  TensorData magnitude = f32({2}, {4e10f, 4e10f});
+  EXPECT_FALSE(compare_outputs(expected, actual, gemm).passed());
+  Comparison scaled = compare_outputs(expected, actual, gemm, &magnitude);
+  EXPECT_TRUE(scaled.passed()) << scaled.summary;
+  // Beyond the terms' rounding (1e-4 * 4e10 = 4e6) it still fails, and says how it compared.
+  TensorData far = f32({2}, {1152.f + 5e6f, 5e8f});
+  Comparison off = compare_outputs(expected, far, gemm, &magnitude);
+  EXPECT_FALSE(off.passed());
+  EXPECT_NE(off.summary.find("the terms' magnitude"), std::string::npos) << off.summary;
+  // A magnitude of another shape is ignored.
+  TensorData other = f32({1}, {4e10f});
+  EXPECT_FALSE(compare_outputs(expected, actual, gemm, &other).passed());
+}
+
 TEST(Compare, IdenticalFloat32Passes) {
   TensorData a = f32({2, 2}, {1, -2, 3.5f, 0});
   Comparison result = compare_outputs(a, a, kFp32Elementwise);

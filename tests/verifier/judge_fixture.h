@@ -26,11 +26,25 @@ inline models::TensorData patterned(const std::string& name, std::vector<int64_t
   return float_tensor(name, std::move(dims), v);
 }
 
+/// Saves `g` as dir/subgraph.onnx, its `inputs` under dir/inputs and the reference outputs
+/// (the runtime's) under dir/outputs, as `autokernel extract` does.
+inline void write_task_files(const std::filesystem::path& dir, const models::Graph& g,
+                             const std::vector<models::TensorData>& inputs) {
+  std::filesystem::create_directories(dir / "inputs");
+  std::filesystem::create_directories(dir / "outputs");
+  auto model = std::make_shared<const models::Model>(model_of(g, 17));
+  if (!models::save_model(*model, dir / "subgraph.onnx").is_ok()) throw std::runtime_error("save_model");
+  for (size_t i = 0; i < inputs.size(); ++i)
+    (void)models::save_tensor_file(inputs[i], dir / "inputs" / (std::to_string(i) + "_" + inputs[i].name + ".pb"));
+  auto session = models::Session::create(model, models::SessionOptions{});
+  auto outputs = session.value()->run(inputs);
+  for (size_t i = 0; i < outputs.value().size(); ++i)
+    (void)models::save_tensor_file(outputs.value()[i], dir / "outputs" / (std::to_string(i) + "_" + g.outputs[i].name + ".pb"));
+}
+
 /// Writes the task into `dir`; `device` is "cpu" or "cuda", `arch` its target.
 inline void write_add_relu_task(const std::filesystem::path& dir, const std::string& device, const std::string& arch,
                                 int64_t batch = 64) {
-  std::filesystem::create_directories(dir / "inputs");
-  std::filesystem::create_directories(dir / "outputs");
   models::Graph g;
   g.name = "add_relu";
   g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {batch, 256}, {"batch", ""}));
@@ -38,15 +52,7 @@ inline void write_add_relu_task(const std::filesystem::path& dir, const std::str
   g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {batch, 256}, {"batch", ""}));
   g.nodes.push_back(node("Add", {"x", "b"}, {"s"}));
   g.nodes.push_back(node("Relu", {"s"}, {"y"}));
-  auto model = std::make_shared<const models::Model>(model_of(g, 17));
-  if (!models::save_model(*model, dir / "subgraph.onnx").is_ok()) throw std::runtime_error("save_model");
-  const models::TensorData x = patterned("x", {batch, 256}, 11, 0.125f);
-  const models::TensorData b = patterned("b", {256}, 12, 0.5f);
-  (void)models::save_tensor_file(x, dir / "inputs/0_x.pb");
-  (void)models::save_tensor_file(b, dir / "inputs/1_b.pb");
-  auto session = models::Session::create(model, models::SessionOptions{});
-  auto y = session.value()->run({x, b});
-  (void)models::save_tensor_file(y.value()[0], dir / "outputs/0_y.pb");
+  write_task_files(dir, g, {patterned("x", {batch, 256}, 11, 0.125f), patterned("b", {256}, 12, 0.5f)});
   nlohmann::ordered_json t;
   t["schema"] = "autokernel.task/1";
   t["name"] = "add_relu_test";
@@ -64,6 +70,37 @@ inline void write_add_relu_task(const std::filesystem::path& dir, const std::str
   t["random_inputs"] = {{"seed", 7}, {"inputs", {{"x", {{"fill", "normal"}}}, {"b", {{"fill", "normal"}}}}}};
   t["subgraph"] = "subgraph.onnx";
   t["source"] = {{"model", "test"}, {"nodes", {"Add_s", "Relu_y"}}};
+  std::ofstream(dir / "task.json") << t.dump(2);
+}
+
+/// A MatMul task, y [64, 96] = x [64, 768] x w [768, 96] in float32 on the CPU, with the
+/// matmul class's tolerance: K = 768 makes large inputs cancel in some outputs.
+inline void write_matmul_task(const std::filesystem::path& dir) {
+  models::Graph g;
+  g.name = "matmul";
+  g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {64, 768}));
+  g.inputs.push_back(tensor_info("w", models::DType::kFloat32, {768, 96}));
+  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {64, 96}));
+  g.nodes.push_back(node("MatMul", {"x", "w"}, {"y"}));
+  write_task_files(dir, g, {patterned("x", {64, 768}, 21, 0.25f), patterned("w", {768, 96}, 22, -0.5f)});
+  nlohmann::ordered_json t;
+  t["schema"] = "autokernel.task/1";
+  t["name"] = "matmul_test";
+  t["op_type"] = "MatMul";
+  t["description"] = "y = x @ w";
+  t["axes"] = {{"m", {{"type", "const"}, {"value", 64}}}, {"k", {{"type", "const"}, {"value", 768}}},
+               {"n", {{"type", "const"}, {"value", 96}}}};
+  t["inputs"] = {{"x", {{"shape", {"m", "k"}}, {"dtype", "float32"}, {"file", "inputs/0_x.pb"}}},
+                 {"w", {{"shape", {"k", "n"}}, {"dtype", "float32"}, {"file", "inputs/1_w.pb"}}}};
+  t["outputs"] = {{"y", {{"shape", {"m", "n"}}, {"dtype", "float32"}, {"file", "outputs/0_y.pb"}}}};
+  t["op_class"] = "matmul";
+  t["flops"] = 2.0 * 64 * 768 * 96;
+  t["bytes"] = 4.0 * (64 * 768 + 768 * 96 + 64 * 96);
+  t["tolerance"] = {{"atol", 1e-4}, {"rtol", 1e-4}, {"matched_ratio", 0.9999}};
+  t["target"] = {{"device", "cpu"}, {"arch", "cpu"}};
+  t["random_inputs"] = {{"seed", 7}, {"inputs", {{"x", {{"fill", "normal"}}}, {"w", {{"fill", "normal"}}}}}};
+  t["subgraph"] = "subgraph.onnx";
+  t["source"] = {{"model", "test"}, {"nodes", {"MatMul_y"}}};
   std::ofstream(dir / "task.json") << t.dump(2);
 }
 

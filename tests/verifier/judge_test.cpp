@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include "kernels/templates.h"
 #include "verifier/judge.h"
 #include "tests/cli/run_cli.h"
 #include "tests/verifier/judge_fixture.h"
@@ -97,6 +98,34 @@ TEST(Judge, ImpossiblyFastIsCheatSuspected) {
   ASSERT_TRUE(e.is_ok());
   EXPECT_EQ(e->verdict, Verdict::kCheatSuspected);
   EXPECT_NE(e->message.find("roofline floor"), std::string::npos);
+}
+
+// The built-in MatMul template, correct by construction, passes every gate, the large-value
+// adversarial fill included: there, K = 768 products of ~1e8 cancel to near zero in some
+// outputs, and those outputs carry the rounding of their terms (compare.h, magnitude).
+// Dropping one product per output still fails.
+TEST(Judge, CorrectMatmulPassesWhereLargeTermsCancelAndAMissingTermFails) {
+  TempDir tmp;
+  write_matmul_task(tmp.path / "task");
+  auto task = load_task(tmp.path / "task");
+  ASSERT_TRUE(task.is_ok()) << task.status().message();
+  auto source = kernels::matmul_source({1 /* float32 */, false}, kernels::Target::kCpu);
+  ASSERT_TRUE(source.is_ok());
+  std::ofstream(tmp.path / "matmul.cpp") << *source;
+  JudgeOptions o = options(tmp.path / "cache");
+  o.quick = false;  // every adversarial fill
+  auto e = judge_candidate(*task, tmp.path / "matmul.cpp", o);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->verdict, Verdict::kPassed) << e->message;
+
+  const std::string term = "acc_row[j] += a_ik * b_row[j];";
+  std::string wrong = *source;
+  ASSERT_NE(wrong.find(term), std::string::npos);
+  wrong.replace(wrong.find(term), term.size(), "acc_row[j] += (k0 + k == 0 ? 0.0f : a_ik) * b_row[j];");
+  std::ofstream(tmp.path / "missing_term.cpp") << wrong;
+  auto bad = judge_candidate(*task, tmp.path / "missing_term.cpp", o);
+  ASSERT_TRUE(bad.is_ok()) << bad.status().message();
+  EXPECT_EQ(bad->verdict, Verdict::kIncorrectNumerical) << bad->message;
 }
 
 TEST(Judge, BadInputIsAStatus) {
