@@ -451,6 +451,8 @@ class Judge {
     }
     b.warmup = options_.quick ? 3 : options_.bench_warmup;
     b.iters = options_.quick ? 20 : options_.bench_iters;
+    // The worker's limit also covers loading the reference and the warm-up case.
+    b.time_budget_s = 0.6 * options_.timeout_s;
     // Larger than the last-level cache of the GPUs we target (H100/H200: 50-60 MB) or of a server CPU.
     b.l2_flush_bytes = task_.device == "cpu" ? (int64_t{64} << 20) : (int64_t{256} << 20);
     b.seed = task_.seed + 4000;
@@ -513,6 +515,8 @@ class Judge {
     }
     eval_.message = std::to_string(eval_.cases_passed) + " cases passed; " + std::to_string(br.candidate_ns.size()) +
                     " timed iterations";
+    if (static_cast<int>(br.candidate_ns.size()) < b.iters)
+      eval_.message += " (cut to the time budget, 0.6 x --timeout: raise --timeout for more)";
     return Status::ok();
   }
 

@@ -336,7 +336,9 @@ Status run_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
   int status = 0;
   auto candidate = [&] { status = library.call(in_desc, out_desc, device.stream()); };
   auto reference = [&] { (void)session->run_device(inputs, &reference_outputs); };
-  for (int i = 0; i < b.warmup + b.iters && status == 0; ++i) {
+  const auto started = std::chrono::steady_clock::now();
+  int warmup = b.warmup;
+  for (int i = 0; i < warmup + b.iters && status == 0; ++i) {
     // Fresh inputs and NaN outputs every iteration, outside the timed region.
     for (size_t k = 0; k < inputs.size(); ++k)
       refill(inputs[k], k < b.fills.size() ? b.fills[k] : "normal", k < b.int_bounds.size() ? b.int_bounds[k] : 0);
@@ -351,9 +353,20 @@ Status run_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
     }
     br.error = device.sync();
     if (!br.error.empty()) break;
-    if (i >= b.warmup) {
+    if (i >= warmup) {
       br.candidate_ns.push_back(cand_ns);
       br.reference_ns.push_back(ref_ns);
+    }
+    if (b.time_budget_s > 0) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double per_iteration = elapsed / (i + 1);
+      if (i < warmup) {
+        // Leave room for the fewest timed iterations: end the warm-up here if needed.
+        if (elapsed + per_iteration * kMinTimedIterations > b.time_budget_s) warmup = i + 1;
+      } else if (static_cast<int>(br.candidate_ns.size()) >= kMinTimedIterations &&
+                 elapsed + per_iteration > b.time_budget_s) {
+        break;
+      }
     }
   }
   br.kernel_status = status;

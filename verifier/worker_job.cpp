@@ -58,7 +58,7 @@ Status write_job(const WorkerJob& job, const std::filesystem::path& path) {
   if (job.bench) {
     const WorkerBench& b = *job.bench;
     j["bench"] = {{"subgraph", b.subgraph.string()}, {"input_names", b.input_names}, {"fills", b.fills},
-                  {"int_bounds", b.int_bounds}, {"warmup", b.warmup}, {"iters", b.iters},
+                  {"int_bounds", b.int_bounds}, {"warmup", b.warmup}, {"iters", b.iters}, {"time_budget_s", b.time_budget_s},
                   {"l2_flush_bytes", b.l2_flush_bytes}, {"seed", b.seed}};
   }
   return write_json(j, path);
@@ -91,6 +91,7 @@ Result<WorkerJob> read_job(const std::filesystem::path& path) {
       wb.int_bounds = b.at("int_bounds").get<std::vector<int64_t>>();
       wb.warmup = b.at("warmup").get<int>();
       wb.iters = b.at("iters").get<int>();
+      wb.time_budget_s = b.value("time_budget_s", 0.0);
       wb.l2_flush_bytes = b.at("l2_flush_bytes").get<int64_t>();
       wb.seed = b.at("seed").get<uint64_t>();
       job.bench = std::move(wb);

@@ -39,9 +39,16 @@ struct WorkerBench {
   std::vector<int64_t> int_bounds;               ///< per input (0: none)
   int warmup = 10;
   int iters = 100;
+  /// Seconds the timed loop may take (0: no limit). Warm-up is cut short and timing stops
+  /// once the next iteration would pass it, keeping at least kMinTimedIterations: a kernel
+  /// that takes a second per call still gets a benchmark inside the worker's time limit.
+  double time_budget_s = 0;
   int64_t l2_flush_bytes = 0;                    ///< written before every timed call (0: none)
   uint64_t seed = 1;
 };
+
+/// The fewest timed iterations a time budget leaves.
+inline constexpr int kMinTimedIterations = 5;
 
 struct WorkerJob {
   std::filesystem::path dir;      ///< scratch folder: outputs and result.json go here

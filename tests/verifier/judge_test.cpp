@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "kernels/templates.h"
 #include "verifier/judge.h"
 #include "tests/cli/run_cli.h"
@@ -126,6 +130,26 @@ TEST(Judge, CorrectMatmulPassesWhereLargeTermsCancelAndAMissingTermFails) {
   auto bad = judge_candidate(*task, tmp.path / "missing_term.cpp", o);
   ASSERT_TRUE(bad.is_ok()) << bad.status().message();
   EXPECT_EQ(bad->verdict, Verdict::kIncorrectNumerical) << bad->message;
+}
+
+// A correct kernel that takes 250 ms a call: 23 benchmark iterations would pass the 4 s
+// worker limit, so the timed loop stops at its budget (0.6 x the limit) with at least 5.
+TEST(Judge, ASlowCorrectKernelIsBenchmarkedWithinTheTimeLimit) {
+  TaskDir dir;
+  std::ifstream in(kCandidates / "good.cpp");
+  std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string body = "if (n_in != 2 || n_out != 1) return 1;";
+  ASSERT_NE(source.find(body), std::string::npos);
+  source.replace(source.find(body), body.size(), body + " usleep(250000);");
+  source = "#include <unistd.h>\n" + source;
+  std::ofstream(dir.tmp.path / "slow.cpp") << source;
+  JudgeOptions o = options(dir.tmp.path / "cache");
+  o.timeout_s = 4;
+  auto e = judge_candidate(dir.task, dir.tmp.path / "slow.cpp", o);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->verdict, Verdict::kPassed) << e->message;
+  EXPECT_NE(e->message.find("time budget"), std::string::npos) << e->message;
+  EXPECT_GT(e->latency_us, 100000);
 }
 
 TEST(Judge, BadInputIsAStatus) {
