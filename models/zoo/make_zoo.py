@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the model zoo: one ONNX test directory per model.
 
-    make_zoo.py [--out DIR] [--models resnet50,vit_b_16,gpt2,bert] [--force]
+    make_zoo.py [--out DIR] [--models resnet50,vit_b_16,gpt2,bert,llama] [--force]
 
 Each <DIR>/<model>/ holds model.onnx (opset 17, dynamic `batch` axis), test_data_set_0
 (batch 1) and test_data_set_1 (batch 2) with input_K.pb / output_K.pb TensorProto files
@@ -23,7 +23,7 @@ import time
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(ZOO_DIR))
-MODELS = ("resnet50", "vit_b_16", "gpt2", "bert")
+MODELS = ("resnet50", "vit_b_16", "gpt2", "bert", "llama")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
