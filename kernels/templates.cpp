@@ -678,8 +678,7 @@ Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const
   constants += std::string("constexpr int kMaxOutputs = ") +
                (stats_outputs ? "3;  // y, and optionally Mean and InvStdDev\n" : "1;\n");
   constants += bool_constant("kHasScale", has_scale) + bool_constant("kHasBias", has_bias);
-  constants += "constexpr float kEpsilon = " + float_literal(norm ? spec.epsilon : 0) + ";" +
-               (norm ? "" : "  // unused by this op") + "\n";
+  if (norm) constants += "constexpr float kEpsilon = " + float_literal(spec.epsilon) + ";\n";
   Splicer splicer;
   splicer.slot_file("rowwise_row.h", rowwise_file(spec.kind));
   return assemble(splicer, cuda ? "rowwise_cuda.cu" : "rowwise_cpu.cpp", "rowwise_prologue.h",

@@ -7,13 +7,15 @@
 #include <stdint.h>
 #include <string.h>
 
-// Per-element helpers run on the device in CUDA sources and on the host in C++ ones.
+// Per-element helpers run on the device in CUDA sources and on the host in C++ ones. They
+// are [[maybe_unused]]: a starter includes every helper of a file (nvcc warns about the
+// unused ones otherwise).
 #ifdef __CUDACC__
-#define AK_FN __device__ __forceinline__
-#define AK_HOST_DEVICE __host__ __device__ inline
+#define AK_FN [[maybe_unused]] __device__ __forceinline__
+#define AK_HOST_DEVICE [[maybe_unused]] __host__ __device__ inline
 #else
-#define AK_FN inline
-#define AK_HOST_DEVICE inline
+#define AK_FN [[maybe_unused]] inline
+#define AK_HOST_DEVICE [[maybe_unused]] inline
 #endif
 
 // AK_UNROLL(n): unroll the next loop n times (1: not at all), in either compiler's spelling.
@@ -41,7 +43,7 @@ enum : int {
 };
 
 // Elements of `t` (1 for rank 0), or -1 when a dim is negative.
-inline int64_t numel(const ak_tensor& t) {
+[[maybe_unused]] inline int64_t numel(const ak_tensor& t) {
   int64_t n = 1;
   for (int d = 0; d < t.rank; ++d) {
     if (t.shape[d] < 0) return -1;

@@ -34,7 +34,7 @@ inline int check_operands(const ak_tensor* inputs, int32_t num_inputs, const ak_
 }
 
 // Offsets (in elements) of batch index `index`'s matrices in A and B.
-inline void batch_offsets(const Problem& p, int64_t index, int64_t* a_offset, int64_t* b_offset) {
+[[maybe_unused]] inline void batch_offsets(const Problem& p, int64_t index, int64_t* a_offset, int64_t* b_offset) {
   int64_t a = 0, b = 0;
   for (int d = p.batch_rank - 1; d >= 0; --d) {
     const int64_t coordinate = index % p.batch_shape[d];

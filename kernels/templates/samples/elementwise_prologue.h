@@ -2,10 +2,11 @@
 #pragma once
 
 #include "common.h"
+#include "sample_dtype.h"
 
 namespace {
 
-constexpr int32_t kDtype = 10;  // ONNX TensorProto.FLOAT16
+constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kNumInputs = 2;
 constexpr int kMinParallelElements = 0;
 constexpr int kSimd = 1;

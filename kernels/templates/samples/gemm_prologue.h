@@ -2,13 +2,11 @@
 #pragma once
 
 #include "common.h"
-#ifdef __CUDACC__
-#include <cublas_v2.h>
-#endif
+#include "sample_dtype.h"
 
 namespace {
 
-constexpr int32_t kDtype = 10;  // ONNX TensorProto.FLOAT16
+constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kNumInputs = 3;
 constexpr bool kTransA = true;
 constexpr bool kTransB = false;
@@ -16,9 +14,6 @@ constexpr float kAlpha = 0.5f;
 constexpr float kBeta = 2.0f;
 constexpr bool kHasC = true;
 constexpr bool kCTerm = true;
-#ifdef __CUDACC__
-constexpr cudaDataType_t kCublasType = CUDA_R_16F;
-#endif
 constexpr int kRowBlock = 32;
 constexpr int kColBlock = 128;
 constexpr int kDepthBlock = 256;

@@ -2,18 +2,13 @@
 #pragma once
 
 #include "common.h"
-#ifdef __CUDACC__
-#include <cublas_v2.h>
-#endif
+#include "sample_dtype.h"
 
 namespace {
 
-constexpr int32_t kDtype = 10;  // ONNX TensorProto.FLOAT16
+constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kNumInputs = 3;
 constexpr bool kHasBias = true;
-#ifdef __CUDACC__
-constexpr cudaDataType_t kCublasType = CUDA_R_16F;
-#endif
 constexpr int kRowBlock = 32;
 constexpr int kColBlock = 128;
 constexpr int kDepthBlock = 256;

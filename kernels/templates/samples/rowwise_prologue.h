@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common.h"
+#include "sample_dtype.h"
 
 #ifndef AK_SAMPLE_ROW
 #define AK_SAMPLE_ROW 2
@@ -10,7 +11,7 @@
 
 namespace {
 
-constexpr int32_t kDtype = 10;  // ONNX TensorProto.FLOAT16
+constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kNumInputs = AK_SAMPLE_ROW == 2 ? 3 : AK_SAMPLE_ROW == 3 ? 2 : 1;
 constexpr int kMaxOutputs = AK_SAMPLE_ROW == 2 ? 3 : 1;
 constexpr bool kHasScale = AK_SAMPLE_ROW >= 2;
