@@ -470,8 +470,8 @@ const char* rowwise_name(RowwiseSpec::Kind kind) {
 
 const char* rowwise_file(RowwiseSpec::Kind kind) {
   switch (kind) {
-    case RowwiseSpec::Kind::kSoftmax: return "rowwise_softmax.h";
-    case RowwiseSpec::Kind::kLogSoftmax: return "rowwise_log_softmax.h";
+    case RowwiseSpec::Kind::kSoftmax:
+    case RowwiseSpec::Kind::kLogSoftmax: return "rowwise_softmax.h";
     case RowwiseSpec::Kind::kLayerNorm: return "rowwise_layer_norm.h";
     case RowwiseSpec::Kind::kRmsNorm: return "rowwise_rms_norm.h";
   }
@@ -678,6 +678,7 @@ Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const
   constants += std::string("constexpr int kMaxOutputs = ") +
                (stats_outputs ? "3;  // y, and optionally Mean and InvStdDev\n" : "1;\n");
   constants += bool_constant("kHasScale", has_scale) + bool_constant("kHasBias", has_bias);
+  if (!norm) constants += bool_constant("kLogSoftmax", spec.kind == Kind::kLogSoftmax);
   if (norm) constants += "constexpr float kEpsilon = " + float_literal(spec.epsilon) + ";\n";
   Splicer splicer;
   splicer.slot_file("rowwise_row.h", rowwise_file(spec.kind));

@@ -9,10 +9,7 @@ namespace {
 
 template <int kLanes>
 AK_FN void compute_row(const Params& p, int64_t r, int lane) {
-  const T* x = p.x + row_offset(p.rows, r);
-  const int64_t step = p.rows.step;
-  const int64_t D = p.rows.length;
-  T* y = p.y + r * D;
+  const auto [x, step, D, y] = row_of(p, r);
   // Two passes (mean, then the mean of squared deviations) for an accurate variance.
   Acc sum = 0;
   AK_UNROLL(kUnroll)

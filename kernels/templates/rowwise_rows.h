@@ -40,6 +40,18 @@ struct Params {
   float* inv_std_dev = nullptr;   // optional output 2 (LayerNormalization), one per row
 };
 
+// Row r as a row function reads it: x's elements x[j * step], y's y[j], j < D.
+struct Row {
+  const T* x;
+  int64_t step;
+  int64_t D;
+  T* y;
+};
+
+AK_HOST_DEVICE Row row_of(const Params& p, int64_t r) {
+  return {p.x + row_offset(p.rows, r), p.rows.step, p.rows.length, p.y + r * p.rows.length};
+}
+
 // A [D] parameter (scale, bias): any shape whose last dim holds all D values.
 inline int check_vector(const ak_tensor& t, int64_t D, int64_t* step) {
   if (t.dtype != kDtype) return kErrDtype;

@@ -16,6 +16,7 @@ constexpr int kNumInputs = AK_SAMPLE_ROW == 2 ? 3 : AK_SAMPLE_ROW == 3 ? 2 : 1;
 constexpr int kMaxOutputs = AK_SAMPLE_ROW == 2 ? 3 : 1;
 constexpr bool kHasScale = AK_SAMPLE_ROW >= 2;
 constexpr bool kHasBias = AK_SAMPLE_ROW == 2;
+constexpr bool kLogSoftmax = AK_SAMPLE_ROW == 1;
 constexpr float kEpsilon = 1e-5f;
 constexpr int kUnroll = 2;
 constexpr int kRowsPerChunk = 0;

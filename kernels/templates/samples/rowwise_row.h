@@ -2,10 +2,8 @@
 // 2 LayerNormalization, 3 RMSNormalization.
 #pragma once
 
-#if AK_SAMPLE_ROW == 0
+#if AK_SAMPLE_ROW <= 1
 #include "rowwise_softmax.h"
-#elif AK_SAMPLE_ROW == 1
-#include "rowwise_log_softmax.h"
 #elif AK_SAMPLE_ROW == 2
 #include "rowwise_layer_norm.h"
 #else
