@@ -247,7 +247,6 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
   static const Parameters kElementwiseCpu = {
       {"min_parallel_elements", {0, 4096, 32768, 262144}, 0,
        "outputs with fewer elements run on the calling thread (waking the OpenMP team costs microseconds)"},
-      {"simd", {0, 1}, 0, "1: `omp parallel for simd` on the flat path (vector code even where g++ would not)"},
   };
   static const Parameters kElementwiseCuda = {
       {"threads_per_block", {64, 128, 256, 512, 1024}, 256, "threads per block"},

@@ -25,7 +25,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
   if (layout.same_as_output) {
     // Fast path: no broadcasting, element i of every input belongs to y[i].
     const int64_t n = layout.numel;
-#pragma omp parallel for simd schedule(static) if (parallel : parallel) if (simd : kSimd)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < n; ++i) {
       float v[kNumInputs];
       for (int k = 0; k < kNumInputs; ++k) v[k] = to_float(x[k][i]);

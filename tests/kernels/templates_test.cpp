@@ -543,7 +543,7 @@ TEST(TemplatesParameters, BadConfigsAreInvalidInputNamingTheParameter) {
   };
   const ElementwiseChain chain = mixed_chain(kF32);
   expect_rejected(elementwise_chain_source(chain, Target::kCpu, {{"threads_per_block", 256}}),
-                  {"'threads_per_block'", "unknown", "simd"});  // a CUDA parameter on the CPU
+                  {"'threads_per_block'", "unknown", "min_parallel_elements"});  // a CUDA parameter on the CPU
   expect_rejected(elementwise_chain_source(chain, Target::kCuda, {{"threads_per_block", 96}}),
                   {"'threads_per_block'", "96", "1024"});
   expect_rejected(rowwise_source({RowwiseSpec::Kind::kSoftmax, kF32, 1e-5, 1}, Target::kCuda, {{"unroll", 3}}),

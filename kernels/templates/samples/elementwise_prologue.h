@@ -9,7 +9,6 @@ namespace {
 constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kNumInputs = 2;
 constexpr int kMinParallelElements = 0;
-constexpr int kSimd = 1;
 constexpr int kThreadsPerBlock = 256;
 constexpr int kMaxBlocks = 4096;
 
