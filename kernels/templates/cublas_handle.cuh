@@ -32,6 +32,10 @@ cublasHandle_t handle_for_current_device() {
   return handles[device];
 }
 
+// kCublasAlgo (the cublas_algo parameter) picks the cuBLAS algorithm; one that cuBLAS does
+// not support for these operands (CUBLAS_STATUS_NOT_SUPPORTED) is retried with
+// CUBLAS_GEMM_DEFAULT, so that every value of the parameter computes the product.
+
 // Blocks for an epilogue kernel over n elements: enough to cover them, at most 4096 (its
 // grid-stride loop covers the rest).
 inline int epilogue_blocks(int64_t n) {

@@ -76,11 +76,14 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
     cublasHandle_t handle = handle_for_current_device();
     if (!handle || cublasSetStream(handle, s) != CUBLAS_STATUS_SUCCESS) return kErrCublas;
     const float alpha = kAlpha, beta = 0.0f;  // float32 accumulation and scaling; C is added after
-    if (cublasGemmEx(handle, op_b, op_a, static_cast<int>(p.N), static_cast<int>(p.M), static_cast<int>(p.K), &alpha,
-                     b, kCublasType, ldb, a, kCublasType, lda, &beta, y, kCublasType, static_cast<int>(p.N),
-                     CUBLAS_COMPUTE_32F, static_cast<cublasGemmAlgo_t>(kCublasAlgo)) != CUBLAS_STATUS_SUCCESS) {
-      return kErrCublas;
-    }
+    auto call = [&](cublasGemmAlgo_t algo) {
+      return cublasGemmEx(handle, op_b, op_a, static_cast<int>(p.N), static_cast<int>(p.M), static_cast<int>(p.K),
+                          &alpha, b, kCublasType, ldb, a, kCublasType, lda, &beta, y, kCublasType,
+                          static_cast<int>(p.N), CUBLAS_COMPUTE_32F, algo);
+    };
+    cublasStatus_t status = call(static_cast<cublasGemmAlgo_t>(kCublasAlgo));
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED) status = call(CUBLAS_GEMM_DEFAULT);  // see cublas_handle.cuh
+    if (status != CUBLAS_STATUS_SUCCESS) return kErrCublas;
   }
   if (kCTerm) {  // the generator leaves the C term out when beta is 0
     const int64_t n = p.M * p.N;

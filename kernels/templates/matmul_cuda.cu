@@ -17,11 +17,14 @@ namespace {
 cublasStatus_t gemm(cublasHandle_t handle, const Problem& p, const T* a, const T* b, T* y, int64_t a_step,
                     int64_t b_step, int count) {
   const float alpha = 1.0f, beta = 0.0f;  // float32 accumulation and scaling
-  return cublasGemmStridedBatchedEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.N), static_cast<int>(p.M),
-                                    static_cast<int>(p.K), &alpha, b, kCublasType, static_cast<int>(p.b_row_stride),
-                                    b_step, a, kCublasType, static_cast<int>(p.a_row_stride), a_step, &beta, y,
-                                    kCublasType, static_cast<int>(p.N), p.M * p.N, count, CUBLAS_COMPUTE_32F,
-                                    static_cast<cublasGemmAlgo_t>(kCublasAlgo));
+  auto call = [&](cublasGemmAlgo_t algo) {
+    return cublasGemmStridedBatchedEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.N), static_cast<int>(p.M),
+                                      static_cast<int>(p.K), &alpha, b, kCublasType, static_cast<int>(p.b_row_stride),
+                                      b_step, a, kCublasType, static_cast<int>(p.a_row_stride), a_step, &beta, y,
+                                      kCublasType, static_cast<int>(p.N), p.M * p.N, count, CUBLAS_COMPUTE_32F, algo);
+  };
+  const cublasStatus_t status = call(static_cast<cublasGemmAlgo_t>(kCublasAlgo));
+  return status == CUBLAS_STATUS_NOT_SUPPORTED ? call(CUBLAS_GEMM_DEFAULT) : status;
 }
 
 // The MatMul + Add epilogue: y[row, j] += bias[j] over all batch * M rows of Y.
