@@ -12,6 +12,13 @@
 /// loops are OpenMP-parallel, CUDA kernels use grid-stride loops and launch on the stream
 /// the caller passes, and matrix products go through cuBLAS.
 ///
+/// The kernels are real source files in kernels/templates/ (embedded into the binary at build
+/// time); a generator writes a small prologue (dtype, constants, the fused expression, the
+/// template's parameters) and splices in the files, so each starter is one self-contained
+/// source. Each template states its tunable parameters (template_parameters()); a
+/// TemplateConfig picks their values, and every legal configuration computes the op (float
+/// rounding aside: e.g. float instead of double row sums).
+///
 /// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16. Anything
 /// else is a kUnsupported Status. All functions are pure and thread-safe.
 
@@ -27,6 +34,34 @@ namespace ak::kernels {
 /// Which kind of source to generate: C++ for g++ (host pointers, `stream` is NULL) or CUDA
 /// for nvcc (device pointers, launched on the `cudaStream_t` passed as `stream`).
 enum class Target { kCpu, kCuda };
+
+/// The templates that have tunable parameters.
+enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm };
+
+/// "elementwise", "rowwise", "matmul", "gemm" (static strings).
+const char* template_kind_name(TemplateKind kind);
+
+/// One tunable parameter of a template: its name (snake_case, e.g. "threads_per_block"),
+/// every legal value (in ascending order), the value used when a configuration leaves it
+/// out, and one line on what it changes. The generated source holds it as a constant named
+/// in PascalCase after a `k` (`kThreadsPerBlock`).
+struct TemplateParameter {
+  std::string name;
+  std::vector<int64_t> values;
+  int64_t default_value = 0;
+  std::string doc;
+};
+
+/// The parameters of `kind` on `target`, in a stable order: the search space an optimizer
+/// tunes. Static storage; the same for every dtype and spec of that template.
+const std::vector<TemplateParameter>& template_parameters(TemplateKind kind, Target target);
+
+/// Parameter values by name; a parameter left out takes its default.
+using TemplateConfig = std::map<std::string, int64_t>;
+
+/// Ok when every name in `config` is a parameter of `kind` on `target` and every value is
+/// one of its legal values; otherwise kInvalidInput naming the first offending parameter.
+Status validate_template_config(TemplateKind kind, Target target, const TemplateConfig& config);
 
 /// An operand of an elementwise step: a task input (`index` into the kernel's inputs), the
 /// result of an earlier step (`index` of that step), or a scalar constant (`value`).
@@ -58,13 +93,18 @@ struct ElementwiseChain {
 };
 
 /// The ONNX ops an ElementwiseChain step may use, in a stable order (for documentation,
-/// tests and callers deciding whether a fusion group is covered).
+/// tests and callers deciding whether a fusion group is covered): the fusable ops of the
+/// op-traits table (kernels/op_traits.h, fusable_elementwise_ops()), which also gives each
+/// op's arity, attributes with their defaults and expression.
 const std::vector<std::string>& supported_elementwise_ops();
 
-/// The source of a kernel computing `chain`. kInvalidInput for a malformed chain (no steps,
-/// no inputs, an operand out of range, a wrong operand count), kUnsupported for an op or
-/// attribute outside supported_elementwise_ops() or a dtype other than float32/16/bfloat16.
-Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Target target);
+/// The source of a kernel computing `chain`, with `config`'s values for the elementwise
+/// template's parameters. kInvalidInput for a malformed chain (no steps, no inputs, an
+/// operand out of range, a wrong operand count, Gelu approximate other than 0 or 1) or a bad
+/// config, kUnsupported for an op or attribute outside supported_elementwise_ops() or a
+/// dtype other than float32/16/bfloat16.
+Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Target target,
+                                             const TemplateConfig& config = {});
 
 /// Row-wise ops over the LAST axis of input 0 (callers use them only when the reduced axis
 /// is the last one):
@@ -82,9 +122,11 @@ struct RowwiseSpec {
   int num_inputs = 1;
 };
 
-/// The source of a row-wise kernel. kInvalidInput when `num_inputs` does not fit the kind or
-/// epsilon is negative/not finite, kUnsupported for a dtype other than float32/16/bfloat16.
-Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target);
+/// The source of a row-wise kernel, with `config`'s values for the row-wise template's
+/// parameters. kInvalidInput when `num_inputs` does not fit the kind, epsilon is
+/// negative/not finite or the config is bad, kUnsupported for a dtype other than
+/// float32/16/bfloat16.
+Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// MatMul per ONNX (numpy matmul): A[..., M, K] x B[..., K, N] -> Y[..., M, N] with
 /// broadcast batch dims (B may be 2-D and shared across the batch; 1-D A or B follow numpy's
@@ -96,8 +138,10 @@ struct MatmulSpec {
   bool has_bias = false;
 };
 
-/// The source of a MatMul kernel. kUnsupported for a dtype other than float32/16/bfloat16.
-Result<std::string> matmul_source(const MatmulSpec& spec, Target target);
+/// The source of a MatMul kernel, with `config`'s values for the MatMul template's
+/// parameters. kInvalidInput for a bad config, kUnsupported for a dtype other than
+/// float32/16/bfloat16.
+Result<std::string> matmul_source(const MatmulSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// Gemm per ONNX: Y[M, N] = alpha * A' x B' + beta * C, with A' = A^T when `trans_a` (A is
 /// [K, M]) else A ([M, K]), B' likewise ([N, K] or [K, N]), and the optional C (input 2,
@@ -111,9 +155,10 @@ struct GemmSpec {
   bool has_c = false;
 };
 
-/// The source of a Gemm kernel. kInvalidInput for a non-finite alpha or beta, kUnsupported
-/// for a dtype other than float32/16/bfloat16.
-Result<std::string> gemm_source(const GemmSpec& spec, Target target);
+/// The source of a Gemm kernel, with `config`'s values for the Gemm template's parameters.
+/// kInvalidInput for a non-finite alpha or beta or a bad config, kUnsupported for a dtype
+/// other than float32/16/bfloat16.
+Result<std::string> gemm_source(const GemmSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").

@@ -1,0 +1,18 @@
+// Sample stand-in for the generated prologue of the MatMul templates: MatMul + bias.
+#pragma once
+
+#include "common.h"
+#include "sample_dtype.h"
+
+namespace {
+
+constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
+constexpr int kNumInputs = 3;
+constexpr bool kHasBias = true;
+constexpr int kRowBlock = 32;
+constexpr int kColBlock = 128;
+constexpr int kDepthBlock = 256;
+constexpr int kCublasAlgo = -1;  // CUBLAS_GEMM_DEFAULT
+constexpr int kEpilogueThreads = 256;
+
+}  // namespace

@@ -1,0 +1,146 @@
+// Built-in kernel templates on a GPU: the CUDA starters compute what ONNX specifies, checked
+// against the double-precision references of template_checks.h through a harness that moves
+// host tensors to the device and back. A binary of its own so that ctest can label it `gpu`;
+// it skips where nvcc, nvidia-smi (the architecture) or a device is missing.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/build.h"
+#include "kernels/kernel_library.h"
+#include "kernels/templates.h"
+#include "scratch.h"
+#include "template_checks.h"
+
+namespace ak::kernels {
+namespace {
+
+using namespace ak::kernels::testing;
+
+
+constexpr int kNoDevice = 1000;
+
+/// The generated .cu with its entry point renamed to starter_kernel, plus an
+/// autokernel_kernel that takes host tensors: copies inputs to the GPU, runs the starter on
+/// a stream, waits, copies the outputs back. Returns kNoDevice when no GPU is usable.
+std::string gpu_harness(const std::string& starter) {
+  return std::string(R"(#include <autokernel_kernel.h>
+#include <cuda_runtime.h>
+#define autokernel_kernel starter_kernel
+)") + starter + R"(
+#undef autokernel_kernel
+
+namespace harness {
+
+// Elements spanned by a (possibly strided) view.
+int64_t span_elements(const ak_tensor& t) {
+  int64_t last = 0;
+  for (int d = 0; d < t.rank; ++d) {
+    if (t.shape[d] == 0) return 0;
+    last += (t.shape[d] - 1) * t.strides[d];
+  }
+  return last + 1;
+}
+
+size_t bytes(const ak_tensor& t) { return span_elements(t) * (t.dtype == AK_DTYPE_FLOAT ? 4 : 2); }
+
+}  // namespace harness
+
+extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak_tensor* outputs,
+                                 int32_t num_outputs, void*) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) return 1000;
+  constexpr int kMax = 8;
+  if (num_inputs > kMax || num_outputs > kMax) return 1001;
+  ak_tensor device_in[kMax], device_out[kMax];
+  int rc = 0;
+  for (int i = 0; i < num_inputs; ++i) {
+    device_in[i] = inputs[i];
+    if (cudaMalloc(&device_in[i].data, harness::bytes(inputs[i]) + 1) != cudaSuccess) return 1002;
+    cudaMemcpy(device_in[i].data, inputs[i].data, harness::bytes(inputs[i]), cudaMemcpyHostToDevice);
+  }
+  for (int i = 0; i < num_outputs; ++i) {
+    device_out[i] = outputs[i];
+    if (cudaMalloc(&device_out[i].data, harness::bytes(outputs[i]) + 1) != cudaSuccess) return 1002;
+  }
+  cudaStream_t stream;
+  if (cudaStreamCreate(&stream) != cudaSuccess) return 1003;
+  rc = starter_kernel(device_in, num_inputs, device_out, num_outputs, stream);
+  if (cudaStreamSynchronize(stream) != cudaSuccess && rc == 0) rc = 1004;
+  for (int i = 0; i < num_outputs && rc == 0; ++i) {
+    if (cudaMemcpy(outputs[i].data, device_out[i].data, harness::bytes(outputs[i]), cudaMemcpyDeviceToHost) !=
+        cudaSuccess) {
+      rc = 1005;
+    }
+  }
+  cudaStreamDestroy(stream);
+  for (int i = 0; i < num_inputs; ++i) cudaFree(device_in[i].data);
+  for (int i = 0; i < num_outputs; ++i) cudaFree(device_out[i].data);
+  return rc;
+}
+)";
+}
+
+class TemplatesGpuTest : public ::testing::TestWithParam<int32_t> {
+ protected:
+  void SetUp() override {
+    options_.cache_dir = dir_ / "cache";  // cuda_arch empty: taken from the GPU (nvidia-smi)
+    auto backend = make_nvcc_backend(options_);
+    if (!backend.is_ok()) GTEST_SKIP() << "no nvcc or no GPU: " << backend.status().message();
+    nvcc_ = std::move(backend).value();
+  }
+
+  std::optional<KernelLibrary> build(const Result<std::string>& source, const std::string& name) {
+    if (!source.is_ok()) {
+      ADD_FAILURE() << name << ": generation failed: " << source.status().message();
+      return std::nullopt;
+    }
+    return build_and_load(gpu_harness(*source), dir_ / (name + ".cu"), *nvcc_, options_);
+  }
+
+  testing::ScratchDir dir_;
+  BuildOptions options_;
+  std::unique_ptr<BuildBackend> nvcc_;
+};
+
+TEST_P(TemplatesGpuTest, StartersMatchTheReferenceOnTheGpu) {
+  const int32_t dtype = GetParam();
+  const ElementwiseChain chain = mixed_chain(dtype);
+  auto elementwise = build(elementwise_chain_source(chain, Target::kCuda), "chain");
+  ASSERT_TRUE(elementwise);
+  {
+    HostTensor x(dtype, {8}), y(dtype, {8});
+    const int rc = call(*elementwise, {x.view(), x.view()}, {y.view()});
+    if (rc == kNoDevice) GTEST_SKIP() << "no usable CUDA device";
+    ASSERT_EQ(rc, 0);
+  }
+  for (const ChainCase& c : kChainCases) check_chain(*elementwise, chain, c.x0, c.x1, c.y);
+
+  for (const RowCase& c : kRowCases) {
+    SCOPED_TRACE(c.name);
+    auto rows = build(rowwise_source(row_spec(c, dtype), Target::kCuda), c.name);
+    if (!rows) continue;
+    check_rows(*rows, c, dtype, {3, 5, 37});  // a warp per row
+    check_rows(*rows, c, dtype, {2, 3000});   // a block per row
+  }
+  for (bool has_bias : {false, true}) {
+    SCOPED_TRACE(has_bias ? "matmul with bias" : "matmul");
+    auto matmul = build(matmul_source({dtype, has_bias}, Target::kCuda), has_bias ? "matmul_bias" : "matmul");
+    if (!matmul) continue;
+    for (const MatmulCase& c : kMatmulCases) {
+      if (c.bias == has_bias) check_matmul(*matmul, dtype, c);
+    }
+  }
+  for (const GemmCase& g : kGemmCases) {
+    SCOPED_TRACE("gemm " + g.name);
+    auto gemm = build(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name);
+    if (gemm) check_gemm(*gemm, dtype, g);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, TemplatesGpuTest, ::testing::ValuesIn(kFloatDtypes),
+                         [](const ::testing::TestParamInfo<int32_t>& info) { return dtype_name(info.param); });
+}  // namespace
+}  // namespace ak::kernels
