@@ -517,7 +517,7 @@ class Executor final : public GraphRunner {
       if (!tensor) return tensor.status().with_context("initializer '" + t.name + "'");
       v.set_tensor(std::move(tensor).value());
     } catch (const std::exception& e) {
-      return internal_error("initializer '" + t.name + "': " + first_line(e));
+      return status_from_exception(e).with_context("initializer '" + t.name + "'");
     }
     on_host_[slot] = host;
     return Status::ok();
@@ -753,7 +753,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     Status st = impl->executor->prepare(impl->model->graph, nullptr);
     if (!st.is_ok()) return st;
   } catch (const std::exception& e) {
-    return internal_error("preparing the model: " + first_line(e));
+    return status_from_exception(e).with_context("preparing the model");
   }
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
@@ -826,7 +826,7 @@ Status Session::upload_inputs(const std::vector<TensorData>& inputs, std::vector
       AK_RETURN_IF_ERROR(check_input(*info, *tensor, impl_->check_shapes));
       out->push_back(std::move(tensor).value());
     } catch (const std::exception& e) {
-      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+      return status_from_exception(e).with_context("uploading input '" + info->name + "'");
     }
   }
   return Status::ok();
@@ -842,7 +842,7 @@ Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::T
     if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
     return impl_->executor->run_tensors(inputs, outputs, &impl_->observers);
   } catch (const std::exception& e) {
-    return internal_error(first_line(e));
+    return status_from_exception(e);
   }
 }
 
@@ -909,7 +909,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
       if (v->is_tensor()) AK_RETURN_IF_ERROR(check_input(*info, v->tensor, impl_->check_shapes));
       values.push_back(std::move(v).value());
     } catch (const std::exception& e) {
-      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+      return status_from_exception(e).with_context("uploading input '" + info->name + "'");
     }
   }
   std::vector<Value> outputs;
@@ -922,7 +922,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
     for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_host_value(outputs[i], outs[i]));
     return result;
   } catch (const std::exception& e) {
-    return internal_error(first_line(e));
+    return status_from_exception(e);
   }
 }
 
@@ -981,7 +981,7 @@ Result<std::vector<TensorData>> Session::run(const std::vector<TensorData>& inpu
   try {
     for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_tensor_data(outputs[i], outs[i].name, outs[i].dtype));
   } catch (const std::exception& e) {
-    return internal_error("downloading outputs: " + first_line(e));
+    return status_from_exception(e).with_context("downloading outputs");
   }
   return result;
 }
