@@ -63,17 +63,17 @@ int run(const ConformanceArgs& args) {
       case models::Verdict::kUnsupported: ++unsupported; break;
     }
     const models::KnownResult* entry = nullptr;
-    const models::Gate gate = models::gate_result(r, known, &entry);
+    const models::Acceptance gate = models::gate_result(r, known, &entry);
     std::string note;
-    if (gate == models::Gate::kKnown) {
+    if (gate == models::Acceptance::kKnown) {
       ++listed;
       note = " [known: " + entry->reason + "]";
-    } else if (gate == models::Gate::kStale) {
+    } else if (gate == models::Acceptance::kStale) {
       note = " [STALE: listed as " + std::string(models::verdict_name(entry->verdict)) + " in " + args.known_path +
              "; remove the entry]";
       problems.push_back(r.name + " passes but is listed as " + models::verdict_name(entry->verdict) + " in " +
                          args.known_path + " (stale entry: remove it)");
-    } else if (gate == models::Gate::kUnexpected) {
+    } else if (gate == models::Acceptance::kUnexpected) {
       problems.push_back(r.name + " " + models::verdict_name(r.verdict) +
                          (entry ? std::string(" (listed as ") + models::verdict_name(entry->verdict) + ")" : ""));
     }
@@ -84,8 +84,8 @@ int run(const ConformanceArgs& args) {
     std::fflush(stdout);
     report.push_back({{"name", r.name}, {"dir", r.dir.string()}, {"verdict", models::verdict_name(r.verdict)},
                       {"detail", r.detail}, {"max_abs_error", r.max_abs_error}, {"max_rel_error", r.max_rel_error},
-                      {"data_sets", r.data_sets}, {"seconds", r.seconds}, {"known", gate == models::Gate::kKnown},
-                      {"stale", gate == models::Gate::kStale}});
+                      {"data_sets", r.data_sets}, {"seconds", r.seconds}, {"known", gate == models::Acceptance::kKnown},
+                      {"stale", gate == models::Acceptance::kStale}});
   }
   std::printf("conformance: %d passed, %d failed, %d unsupported", passed, failed, unsupported);
   if (!args.known_path.empty()) std::printf(" (%d known)", listed);

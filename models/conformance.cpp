@@ -49,7 +49,7 @@ Result<KnownResults> read_known_results(const fs::path& file) {
   return known;
 }
 
-Gate gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry) {
+Acceptance gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry) {
   const KnownResult* found = nullptr;
   // The directory's trailing paths, shortest first: "test_x", "node/test_x", ...
   std::string suffix;
@@ -65,8 +65,8 @@ Gate gate_result(const ConformanceResult& result, const KnownResults& known, con
     if (hit != known.end()) found = &hit->second;
   }
   if (entry) *entry = found;
-  if (result.verdict == Verdict::kPass) return found ? Gate::kStale : Gate::kPass;
-  return found && found->verdict == result.verdict ? Gate::kKnown : Gate::kUnexpected;
+  if (result.verdict == Verdict::kPass) return found ? Acceptance::kStale : Acceptance::kPass;
+  return found && found->verdict == result.verdict ? Acceptance::kKnown : Acceptance::kUnexpected;
 }
 
 Result<std::vector<fs::path>> find_conformance_tests(const fs::path& path) {

@@ -62,8 +62,9 @@ using KnownResults = std::map<std::string, KnownResult>;
 /// invalid_input naming the file and line for anything else.
 Result<KnownResults> read_known_results(const std::filesystem::path& file);
 
-/// How a result stands against the known list.
-enum class Gate {
+/// How a result stands against the known list (not the verifier's gates: a conformance
+/// run accepts or rejects each test).
+enum class Acceptance {
   kPass,        ///< passed, not listed
   kKnown,       ///< did not pass, listed with this verdict
   kUnexpected,  ///< did not pass and is not listed (or listed with another verdict)
@@ -71,7 +72,7 @@ enum class Gate {
 };
 
 /// The gate of `result` against `known`; `entry` (if not null) receives the matching entry.
-Gate gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry = nullptr);
+Acceptance gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry = nullptr);
 
 /// Compares `actual` with `expected`: dtype and shape exactly, integers/bools/strings
 /// exactly, floats by |a - e| <= atol + rtol * |e| with NaN matching NaN. Returns ok or

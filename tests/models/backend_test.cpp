@@ -36,8 +36,8 @@ void check_suite(const std::string& suite, double min_pass_rate) {
     const std::string key = suite + "/" + r.name;
     if (r.verdict == Verdict::kPass) ++passed;
     switch (gate_result(r, *known)) {
-      case Gate::kStale: unexpected.push_back(key + " now passes: remove it from onnx_backend_known.txt"); break;
-      case Gate::kUnexpected: unexpected.push_back(key + " " + verdict_name(r.verdict) + ": " + r.detail); break;
+      case Acceptance::kStale: unexpected.push_back(key + " now passes: remove it from onnx_backend_known.txt"); break;
+      case Acceptance::kUnexpected: unexpected.push_back(key + " " + verdict_name(r.verdict) + ": " + r.detail); break;
       default: break;
     }
   }
@@ -73,16 +73,16 @@ TEST(KnownResults, ReadGateAndBadLines) {
     return r;
   };
   const KnownResult* entry = nullptr;
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kFail), *known, &entry), Gate::kKnown);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kFail), *known, &entry), Acceptance::kKnown);
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->reason, "the reference is wrong");
   // The suite is part of the name: the same test in another suite is not listed.
-  EXPECT_EQ(gate_result(result("/data/simple/test_a", Verdict::kFail), *known), Gate::kUnexpected);
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kUnsupported), *known), Gate::kUnexpected);
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kPass), *known), Gate::kStale);
-  EXPECT_EQ(gate_result(result("/x/test_b/", Verdict::kUnsupported), *known), Gate::kKnown);
-  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kUnsupported), *known), Gate::kUnexpected);
-  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kPass), *known), Gate::kPass);
+  EXPECT_EQ(gate_result(result("/data/simple/test_a", Verdict::kFail), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kPass), *known), Acceptance::kStale);
+  EXPECT_EQ(gate_result(result("/x/test_b/", Verdict::kUnsupported), *known), Acceptance::kKnown);
+  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kPass), *known), Acceptance::kPass);
 
   auto no_reason = write("test_a FAIL\n");
   ASSERT_FALSE(no_reason.is_ok());
