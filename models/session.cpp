@@ -112,7 +112,8 @@ Status status_from_exception(const std::exception& e) {
 /// (1.13 has no CPU kernel for half matmul, softmax, layer_norm or batch_norm; 2.x has
 /// most), so each entry probes the ATen call its ops make on tiny tensors, once per
 /// process; the executor then runs the other ops on float32 copies and rounds back.
-/// Ops not listed compute in their input's dtype (elementwise ops upcast on their own).
+/// Ops not listed compute in their input's dtype (elementwise ops upcast on their own); an
+/// op listed under several probes needs them all.
 class ReducedFloatTable {
  public:
   static const ReducedFloatTable& get() {
@@ -132,8 +133,12 @@ class ReducedFloatTable {
     const std::vector<std::pair<std::vector<const char*>, Probe>> probes = {
         {{"MatMul", "Gemm", "Einsum", "RNN", "GRU", "LSTM", "Attention"},
          [](const at::Tensor& x) { (void)at::matmul(x, x); }},
-        {{"Softmax", "LogSoftmax"},
+        {{"Softmax", "LogSoftmax", "Attention"},
          [](const at::Tensor& x) { (void)at::softmax(x, -1); (void)at::log_softmax(x, -1); }},
+        {{"Gelu"}, [](const at::Tensor& x) { (void)at::gelu(x); }},
+        {{"CumSum"}, [](const at::Tensor& x) { (void)at::cumsum(x, -1); }},
+        {{"TopK"}, [](const at::Tensor& x) { (void)at::topk(x, 2, -1); }},
+        {{"ArgMax", "ArgMin"}, [](const at::Tensor& x) { (void)at::argmax(x, -1); (void)at::argmin(x, -1); }},
         {{"LayerNormalization"}, [](const at::Tensor& x) { (void)at::layer_norm(x, {4}); }},
         {{"BatchNormalization", "InstanceNormalization"},
          [](const at::Tensor& x) { (void)at::batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false); }},
@@ -161,8 +166,12 @@ class ReducedFloatTable {
           return false;
         }
       };
-      const std::pair<bool, bool> support{runs(at::kHalf), runs(at::kBFloat16)};
-      for (const char* op : ops) support_[op] = support;
+      const bool half = runs(at::kHalf), bfloat16 = runs(at::kBFloat16);
+      // An op listed under several probes needs all of them (Attention: matmul and softmax).
+      for (const char* op : ops) {
+        auto [it, fresh] = support_.try_emplace(op, half, bfloat16);
+        if (!fresh) it->second = {it->second.first && half, it->second.second && bfloat16};
+      }
     }
   }
   std::unordered_map<std::string, std::pair<bool, bool>> support_;  ///< op -> {float16, bfloat16}
