@@ -7,6 +7,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 
@@ -69,6 +70,15 @@ void on_fatal_signal(int sig, siginfo_t* info, void* context) {
   signal(sig, SIG_DFL);
   raise(sig);
 }
+
+/// A real fault for tests of the crash report (tests/cli/crash_test.cpp): AK_TEST_CRASH=segv
+/// writes to address 0x10. Not a user option: a crash is otherwise never wanted.
+[[gnu::noinline]] void crash_for_test() {
+  const char* what = getenv("AK_TEST_CRASH");
+  if (what == nullptr || std::strcmp(what, "segv") != 0) return;
+  volatile uintptr_t address = 0x10;  // volatile: the compiler must emit the write
+  *reinterpret_cast<volatile int*>(address) = 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,6 +86,7 @@ int main(int argc, char** argv) {
   action.sa_sigaction = on_fatal_signal;
   action.sa_flags = SA_SIGINFO;
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &action, nullptr);
+  crash_for_test();
   CLI::App app{"autokernel: make a deployed ONNX model faster on its GPU, kernel by kernel"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every command");

@@ -28,7 +28,9 @@ Status run(const RunArgs& args) {
   if (!args.json)
     for (const auto& notice : loaded.inputs.notices) std::cerr << "autokernel: notice: " << notice << "\n";
 
-  AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> outputs, session.run(loaded.inputs.tensors));
+  auto ran = session.run(loaded.inputs.tensors);
+  if (!ran) return models::explain_defaulted_dims(ran.status(), loaded.inputs);
+  std::vector<models::TensorData> outputs = std::move(ran).value();
   const bool tty = isatty(STDERR_FILENO);
   auto progress = [&](int done, int total) {
     if (tty && !args.json) std::cerr << "\rtiming: " << done << "/" << total << std::flush;

@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
+
+#include "base/file.h"
 
 #include "models/aten_interop.h"
 #include "models/onnx_io.h"
@@ -20,6 +23,50 @@ const char* verdict_name(Verdict verdict) {
     case Verdict::kUnsupported: return "UNSUPPORTED";
   }
   return "?";
+}
+
+Result<KnownResults> read_known_results(const fs::path& file) {
+  AK_ASSIGN_OR_RETURN(std::string text, read_file(file));
+  KnownResults known;
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    std::istringstream fields(line);
+    std::string name, verdict, reason;
+    if (!(fields >> name) || name[0] == '#') continue;
+    fields >> verdict;
+    std::getline(fields >> std::ws, reason);
+    const std::string where = file.string() + ":" + std::to_string(number);
+    KnownResult entry;
+    if (verdict == "FAIL") entry.verdict = Verdict::kFail;
+    else if (verdict == "UNSUPPORTED") entry.verdict = Verdict::kUnsupported;
+    else return invalid_input(where + ": expected 'NAME FAIL|UNSUPPORTED REASON', got '" + line + "'");
+    // An entry without a reason is how a list grows without anyone deciding anything.
+    if (reason.empty()) return invalid_input(where + ": '" + name + "' has no reason");
+    entry.reason = reason;
+    if (!known.emplace(name, std::move(entry)).second) return invalid_input(where + ": '" + name + "' is listed twice");
+  }
+  return known;
+}
+
+Acceptance gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry) {
+  const KnownResult* found = nullptr;
+  // The directory's trailing paths, shortest first: "test_x", "node/test_x", ...
+  std::string suffix;
+  for (auto it = result.dir.end(); it != result.dir.begin() && !found;) {
+    --it;
+    if (it->empty()) continue;
+    suffix = suffix.empty() ? it->string() : it->string() + "/" + suffix;
+    auto hit = known.find(suffix);
+    if (hit != known.end()) found = &hit->second;
+  }
+  if (found == nullptr && result.dir.empty()) {
+    auto hit = known.find(result.name);
+    if (hit != known.end()) found = &hit->second;
+  }
+  if (entry) *entry = found;
+  if (result.verdict == Verdict::kPass) return found ? Acceptance::kStale : Acceptance::kPass;
+  return found && found->verdict == result.verdict ? Acceptance::kKnown : Acceptance::kUnexpected;
 }
 
 Result<std::vector<fs::path>> find_conformance_tests(const fs::path& path) {
@@ -149,13 +196,21 @@ std::vector<fs::path> numbered_files(const fs::path& dir, const std::string& pre
   return out;
 }
 
-void read_tolerances(const fs::path& dir, double* rtol, double* atol) {
+/// The test's data.json: `rtol`/`atol` for every device, and an object per device kind
+/// ("cpu", "cuda") that overrides them there; e.g. float16 cases are exact on the CPU but
+/// need 1e-2 where cuBLAS accumulates in float16.
+void read_tolerances(const fs::path& dir, const Device& device, double* rtol, double* atol) {
   std::ifstream in(dir / "data.json");
   if (!in) return;
   auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return;
-  if (j.contains("rtol") && j["rtol"].is_number()) *rtol = j["rtol"].get<double>();
-  if (j.contains("atol") && j["atol"].is_number()) *atol = j["atol"].get<double>();
+  auto apply = [&](const nlohmann::json& o) {
+    if (o.contains("rtol") && o["rtol"].is_number()) *rtol = o["rtol"].get<double>();
+    if (o.contains("atol") && o["atol"].is_number()) *atol = o["atol"].get<double>();
+  };
+  apply(j);
+  const char* kind = device.is_cuda() ? "cuda" : "cpu";
+  if (j.contains(kind) && j[kind].is_object()) apply(j[kind]);
 }
 
 /// ONNX 1.12's test data stores bfloat16 tensors as UINT16 bits; read them as the
@@ -241,7 +296,7 @@ ConformanceResult run_conformance_test(const fs::path& dir, const ConformanceOpt
   if (!session) return finish(verdict_of(session.status()), session.status().message());
 
   double rtol = options.default_rtol, atol = options.default_atol;
-  read_tolerances(dir, &rtol, &atol);
+  read_tolerances(dir, options.device, &rtol, &atol);
   if (options.rtol) rtol = *options.rtol;
   if (options.atol) atol = *options.atol;
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +15,8 @@ namespace ak::models {
 
 struct ConformanceOptions {
   Device device;
-  /// Explicit tolerances override a test's data.json, which overrides the defaults.
+  /// Explicit tolerances override a test's data.json (its per-device entry first), which
+  /// overrides the defaults.
   std::optional<double> rtol;
   std::optional<double> atol;
   double default_rtol = 1e-3;
@@ -44,6 +46,33 @@ Result<std::vector<std::filesystem::path>> find_conformance_tests(const std::fil
 /// FAIL (or UNSUPPORTED) with its reason. Outputs of models with random ops (Bernoulli,
 /// Random*) are checked by dtype and shape only: their values are draws.
 ConformanceResult run_conformance_test(const std::filesystem::path& dir, const ConformanceOptions& options);
+
+/// A test that is known not to pass: the verdict it must keep, and why.
+struct KnownResult {
+  Verdict verdict = Verdict::kFail;
+  std::string reason;
+};
+
+/// Known non-passing tests by name. A name is the test directory's name or its trailing
+/// path ("test_adam_multiple" or "node/test_adam_multiple").
+using KnownResults = std::map<std::string, KnownResult>;
+
+/// Reads a known-results file: one `NAME VERDICT REASON...` line per test (VERDICT is FAIL
+/// or UNSUPPORTED, the reason is required), `#` comments and blank lines ignored.
+/// invalid_input naming the file and line for anything else.
+Result<KnownResults> read_known_results(const std::filesystem::path& file);
+
+/// How a result stands against the known list (not the verifier's gates: a conformance
+/// run accepts or rejects each test).
+enum class Acceptance {
+  kPass,        ///< passed, not listed
+  kKnown,       ///< did not pass, listed with this verdict
+  kUnexpected,  ///< did not pass and is not listed (or listed with another verdict)
+  kStale,       ///< passed although listed: the entry should go
+};
+
+/// The gate of `result` against `known`; `entry` (if not null) receives the matching entry.
+Acceptance gate_result(const ConformanceResult& result, const KnownResults& known, const KnownResult** entry = nullptr);
 
 /// Compares `actual` with `expected`: dtype and shape exactly, integers/bools/strings
 /// exactly, floats by |a - e| <= atol + rtol * |e| with NaN matching NaN. Returns ok or

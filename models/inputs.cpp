@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "base/strings.h"
 #include "models/onnx_io.h"
 
 namespace ak::models {
@@ -97,9 +98,7 @@ std::optional<int64_t> index_bound(const Graph& graph, const std::string& name) 
 
 namespace {
 bool looks_like_mask(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower.find("mask") != std::string::npos;
+  return lower(name).find("mask") != std::string::npos;
 }
 
 uint16_t float_to_half(float f) {
@@ -181,6 +180,25 @@ Result<TensorData> random_tensor(const Graph& graph, const ValueInfo& info, std:
 }
 }  // namespace
 
+Status explain_defaulted_dims(const Status& status, const ResolvedInputs& inputs) {
+  if (status.is_ok() || inputs.defaulted_dims.empty()) return status;
+  std::vector<std::string> named, unnamed, flags;
+  for (const auto& d : inputs.defaulted_dims) {
+    if (d.rfind('?', 0) == 0) {
+      unnamed.push_back("'" + d.substr(1) + "'");
+    } else {
+      named.push_back("'" + d + "'");
+      flags.push_back("--dim " + d + "=N");
+    }
+  }
+  std::string hint = " (defaulted to 1:";
+  if (!named.empty()) hint += " symbolic dim" + std::string(named.size() > 1 ? "s " : " ") + join(named, ", ") + "; set with " + join(flags, " ");
+  if (!unnamed.empty())
+    hint += std::string(named.empty() ? "" : ";") + " an unnamed dynamic dimension of input" + (unnamed.size() > 1 ? "s " : " ") +
+            join(unnamed, ", ") + "; give its shape with --input NAME=SHAPE";
+  return Status(status.code(), status.message() + hint + ")");
+}
+
 Result<ResolvedInputs> resolve_inputs(const Model& model, const std::vector<InputSpec>& specs,
                                       const std::map<std::string, int64_t>& dims, uint64_t seed) {
   const Graph& graph = model.graph;
@@ -252,6 +270,7 @@ Result<ResolvedInputs> resolve_inputs(const Model& model, const std::vector<Inpu
             dim_noticed[key] = true;
             out.notices.push_back(d.param.empty() ? "input '" + info->name + "' has an unnamed dynamic dimension; using 1"
                                                   : "symbolic dim '" + d.param + "' set to 1 (use --dim " + d.param + "=N)");
+            out.defaulted_dims.push_back(d.param.empty() ? "?" + info->name : d.param);
           }
         }
       }

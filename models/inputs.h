@@ -35,6 +35,9 @@ struct ResolvedInputs {
   std::vector<TensorData> tensors;        ///< one per runtime input, in the model's order
   std::vector<InputSource> sources;
   std::vector<std::string> notices;       ///< e.g. "symbolic dim 'batch' of input 'x' set to 1 (use --dim batch=N)"
+  /// Dynamic dimensions set to 1 for want of a value: symbolic names ("width"), and
+  /// "?INPUT" for an unnamed one of that input.
+  std::vector<std::string> defaulted_dims;
 };
 
 /// Builds every runtime input of `model`: from `specs` where given, else random data with
@@ -44,6 +47,11 @@ struct ResolvedInputs {
 /// like an attention mask get ones; bools are random.
 Result<ResolvedInputs> resolve_inputs(const Model& model, const std::vector<InputSpec>& specs,
                                       const std::map<std::string, int64_t>& dims, uint64_t seed);
+
+/// `status` (a failed run) with a note naming the dimensions that were defaulted to 1 and
+/// how to set them, when any were: a model that needs a real width fails on width 1 (a
+/// pooling window larger than the input) with an error that only names the tensor.
+Status explain_defaulted_dims(const Status& status, const ResolvedInputs& inputs);
 
 /// The exclusive upper bound for ids of integer input `name` if it indexes an embedding
 /// table (an initializer gathered along axis 0, possibly through Cast/Reshape/Unsqueeze).

@@ -16,6 +16,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "base/file.h"
 #include "models/onnx_io.h"
 #include "onnx/onnx-data.pb.h"
 #include "onnx/onnx-ml.pb.h"
@@ -491,17 +492,6 @@ void to_proto(const Graph& g, onnx::GraphProto* p) {
     for (const auto& o : n.outputs) np->add_output(o);
     for (const auto& a : n.attributes) to_proto(a, np->add_attribute());
   }
-}
-
-Result<std::string> read_file(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return invalid_input("'" + path.string() + "' does not exist");
-  if (fs::is_directory(path, ec)) return invalid_input("'" + path.string() + "' is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid_input("cannot open '" + path.string() + "'");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return invalid_input("cannot read '" + path.string() + "'");
-  return bytes;
 }
 
 template <typename Message>

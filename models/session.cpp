@@ -93,6 +93,90 @@ std::string first_line(const std::exception& e) {
   return msg;
 }
 
+/// The Status for an exception that escaped op code. Our ops throw std::invalid_argument
+/// when the values they are given do not fit the node (a shape the user chose, a
+/// malformed subgraph): bad input. A c10::Error means ATen itself failed (no kernel for a
+/// dtype, a CUDA error, a check autokernel should have made first): an internal error,
+/// whatever the input; so is anything else.
+Status status_from_exception(const std::exception& e) {
+  if (const auto* with_status = dynamic_cast<const StatusError*>(&e)) return with_status->status();
+  if (dynamic_cast<const c10::Error*>(&e) != nullptr) return internal_error("internal error in ATen: " + first_line(e));
+  if (dynamic_cast<const std::invalid_argument*>(&e) != nullptr) return invalid_input(first_line(e));
+  return internal_error("internal error: " + first_line(e));
+}
+
+// ---------------------------------------------------------------------------------------
+// float16/bfloat16 on the CPU
+
+/// Which ops this libtorch build can run in float16/bfloat16 on the CPU. Builds differ
+/// (1.13 has no CPU kernel for half matmul, softmax, layer_norm or batch_norm; 2.x has
+/// most), so each entry probes the ATen call its ops make on tiny tensors, once per
+/// process; the executor then runs the other ops on float32 copies and rounds back.
+/// Ops not listed compute in their input's dtype (elementwise ops upcast on their own); an
+/// op listed under several probes needs them all.
+class ReducedFloatTable {
+ public:
+  static const ReducedFloatTable& get() {
+    static const ReducedFloatTable table;
+    return table;
+  }
+  /// Whether `op_type` runs natively in `type` (kHalf or kBFloat16) on the CPU.
+  bool supports(const std::string& op_type, at::ScalarType type) const {
+    auto it = support_.find(op_type);
+    if (it == support_.end()) return true;
+    return type == at::kHalf ? it->second.first : it->second.second;
+  }
+
+ private:
+  ReducedFloatTable() {
+    using Probe = std::function<void(const at::Tensor&)>;  // given a 1x1x4x4 tensor
+    const std::vector<std::pair<std::vector<const char*>, Probe>> probes = {
+        {{"MatMul", "Gemm", "Einsum", "RNN", "GRU", "LSTM", "Attention"},
+         [](const at::Tensor& x) { (void)at::matmul(x, x); }},
+        {{"Softmax", "LogSoftmax", "Attention"},
+         [](const at::Tensor& x) { (void)at::softmax(x, -1); (void)at::log_softmax(x, -1); }},
+        {{"Gelu"}, [](const at::Tensor& x) { (void)at::gelu(x); }},
+        {{"CumSum"}, [](const at::Tensor& x) { (void)at::cumsum(x, -1); }},
+        {{"TopK"}, [](const at::Tensor& x) { (void)at::topk(x, 2, -1); }},
+        {{"ArgMax", "ArgMin"}, [](const at::Tensor& x) { (void)at::argmax(x, -1); (void)at::argmin(x, -1); }},
+        {{"LayerNormalization"}, [](const at::Tensor& x) { (void)at::layer_norm(x, {4}); }},
+        {{"BatchNormalization", "InstanceNormalization"},
+         [](const at::Tensor& x) { (void)at::batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false); }},
+        {{"GroupNormalization"}, [](const at::Tensor& x) { (void)at::group_norm(x, 1); }},
+        {{"Conv", "ConvTranspose"},
+         [](const at::Tensor& x) {
+           (void)at::conv2d(x, x.narrow(2, 0, 3).narrow(3, 0, 3));
+           (void)at::conv_transpose2d(x, x.narrow(2, 0, 3).narrow(3, 0, 3));
+         }},
+        {{"MaxPool", "AveragePool", "LpPool"},
+         [](const at::Tensor& x) { (void)at::max_pool2d(x, {2, 2}); (void)at::avg_pool2d(x, {2, 2}); }},
+        {{"Resize", "Upsample"},
+         [](const at::Tensor& x) {
+           const std::vector<int64_t> size{8, 8};
+           (void)at::upsample_bilinear2d(x, size, false);
+           (void)at::upsample_bicubic2d(x, size, false);
+         }},
+    };
+    for (const auto& [ops, probe] : probes) {
+      auto runs = [&probe](at::ScalarType type) {
+        try {
+          probe(at::arange(16, at::kFloat).div(16).reshape({1, 1, 4, 4}).to(type));
+          return true;
+        } catch (const c10::Error&) {
+          return false;
+        }
+      };
+      const bool half = runs(at::kHalf), bfloat16 = runs(at::kBFloat16);
+      // An op listed under several probes needs all of them (Attention: matmul and softmax).
+      for (const char* op : ops) {
+        auto [it, fresh] = support_.try_emplace(op, half, bfloat16);
+        if (!fresh) it->second = {it->second.first && half, it->second.second && bfloat16};
+      }
+    }
+  }
+  std::unordered_map<std::string, std::pair<bool, bool>> support_;  ///< op -> {float16, bfloat16}
+};
+
 bool same_content(const at::Tensor& a, const at::Tensor& b) {
   if (a.is_same(b)) return true;
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes() || !a.is_cpu() || !b.is_cpu()) return false;
@@ -292,7 +376,7 @@ class Executor final : public GraphRunner {
         try {
           return entry->factory(info);
         } catch (const std::exception& e) {
-          return invalid_input(first_line(e));
+          return status_from_exception(e);
         }
       }();
       if (!kernel) return kernel.status().with_context(where);
@@ -317,6 +401,11 @@ class Executor final : public GraphRunner {
       step->ctx.subgraphs_ = &step->subgraphs;
       step->ctx.host_syncs_ = host_syncs_;
       step->where = where;
+      if (step->device.is_cpu()) {
+        const auto& table = ReducedFloatTable::get();
+        step->upcast_half = !table.supports(node.op_type, at::kHalf);
+        step->upcast_bfloat16 = !table.supports(node.op_type, at::kBFloat16);
+      }
       steps_.push_back(std::move(step));
     }
 
@@ -402,6 +491,10 @@ class Executor final : public GraphRunner {
     std::vector<OpContext::UploadCache> upload_cache;
     std::vector<std::unique_ptr<GraphRunner>> subgraphs;
     OpContext ctx;
+    /// CPU steps whose op this build cannot run in float16 / bfloat16 (ReducedFloatTable):
+    /// such inputs are computed on float32 copies.
+    bool upcast_half = false;
+    bool upcast_bfloat16 = false;
     /// Host steps are pure functions of their inputs (shapes and small integer values),
     /// which repeat run after run: the last inputs and outputs, to skip the recomputation.
     bool memoize = false;
@@ -433,7 +526,7 @@ class Executor final : public GraphRunner {
       if (!tensor) return tensor.status().with_context("initializer '" + t.name + "'");
       v.set_tensor(std::move(tensor).value());
     } catch (const std::exception& e) {
-      return internal_error("initializer '" + t.name + "': " + first_line(e));
+      return status_from_exception(e).with_context("initializer '" + t.name + "'");
     }
     on_host_[slot] = host;
     return Status::ok();
@@ -486,13 +579,7 @@ class Executor final : public GraphRunner {
         for (size_t i = 0; i < step->outputs.size(); ++i)
           if (step->outputs[i]) *step->outputs[i] = step->memo_outputs[i];
       } else {
-        Status st;
-        try {
-          st = step->kernel->run(step->ctx);
-        } catch (const std::exception& e) {
-          st = invalid_input(first_line(e));
-          if (step->device.is_cpu() && lacks_low_precision_kernel(st.message())) st = run_upcast(*step);
-        }
+        Status st = needs_upcast(*step) ? run_upcast(*step) : run_kernel(*step);
         if (!st.is_ok()) {
           clear_values();
           return st.with_context(step->where);
@@ -505,12 +592,23 @@ class Executor final : public GraphRunner {
     return Status::ok();
   }
 
-  /// libtorch builds without CPU kernels for float16/bfloat16 in many ops (1.13 has none
-  /// for matmul, softmax, layer_norm, batch_norm); ATen then says "... not implemented for
-  /// 'Half'".
-  static bool lacks_low_precision_kernel(const std::string& message) {
-    return message.find("not implemented for 'Half'") != std::string::npos ||
-           message.find("not implemented for 'BFloat16'") != std::string::npos;
+  static Status run_kernel(Step& step) {
+    try {
+      return step.kernel->run(step.ctx);
+    } catch (const std::exception& e) {
+      return status_from_exception(e);
+    }
+  }
+
+  /// Whether `step` has a float16/bfloat16 input its op cannot take on this CPU.
+  static bool needs_upcast(const Step& step) {
+    if (!step.upcast_half && !step.upcast_bfloat16) return false;
+    for (const Value* v : step.inputs) {
+      if (v == nullptr || !v->is_tensor()) continue;
+      const at::ScalarType t = v->tensor.scalar_type();
+      if ((t == at::kHalf && step.upcast_half) || (t == at::kBFloat16 && step.upcast_bfloat16)) return true;
+    }
+    return false;
   }
 
   /// Runs `step` on float32 copies of its float16/bfloat16 inputs and rounds output 0 back
@@ -528,12 +626,7 @@ class Executor final : public GraphRunner {
         low = t;
       }
     }
-    Status st;
-    try {
-      st = step.kernel->run(step.ctx);
-    } catch (const std::exception& e) {
-      st = invalid_input(first_line(e));
-    }
+    Status st = run_kernel(step);
     for (auto& [v, original] : saved) v->tensor = original;
     Value* out = step.outputs.empty() ? nullptr : step.outputs[0];
     if (st.is_ok() && low != at::kFloat && out && out->is_tensor() && out->tensor.scalar_type() == at::kFloat)
@@ -669,7 +762,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     Status st = impl->executor->prepare(impl->model->graph, nullptr);
     if (!st.is_ok()) return st;
   } catch (const std::exception& e) {
-    return internal_error("preparing the model: " + first_line(e));
+    return status_from_exception(e).with_context("preparing the model");
   }
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
@@ -742,7 +835,7 @@ Status Session::upload_inputs(const std::vector<TensorData>& inputs, std::vector
       AK_RETURN_IF_ERROR(check_input(*info, *tensor, impl_->check_shapes));
       out->push_back(std::move(tensor).value());
     } catch (const std::exception& e) {
-      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+      return status_from_exception(e).with_context("uploading input '" + info->name + "'");
     }
   }
   return Status::ok();
@@ -758,7 +851,7 @@ Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::T
     if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
     return impl_->executor->run_tensors(inputs, outputs, &impl_->observers);
   } catch (const std::exception& e) {
-    return internal_error(first_line(e));
+    return status_from_exception(e);
   }
 }
 
@@ -825,7 +918,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
       if (v->is_tensor()) AK_RETURN_IF_ERROR(check_input(*info, v->tensor, impl_->check_shapes));
       values.push_back(std::move(v).value());
     } catch (const std::exception& e) {
-      return internal_error("uploading input '" + info->name + "': " + first_line(e));
+      return status_from_exception(e).with_context("uploading input '" + info->name + "'");
     }
   }
   std::vector<Value> outputs;
@@ -838,7 +931,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
     for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_host_value(outputs[i], outs[i]));
     return result;
   } catch (const std::exception& e) {
-    return internal_error(first_line(e));
+    return status_from_exception(e);
   }
 }
 
@@ -897,7 +990,7 @@ Result<std::vector<TensorData>> Session::run(const std::vector<TensorData>& inpu
   try {
     for (size_t i = 0; i < outputs.size(); ++i) result.push_back(to_tensor_data(outputs[i], outs[i].name, outs[i].dtype));
   } catch (const std::exception& e) {
-    return internal_error("downloading outputs: " + first_line(e));
+    return status_from_exception(e).with_context("downloading outputs");
   }
   return result;
 }

@@ -62,7 +62,7 @@ bool read_condition(const at::Tensor& t, const char* what) {
 }
 
 void check_status(const Status& st) {
-  if (!st.is_ok()) throw std::runtime_error(st.message());
+  if (!st.is_ok()) throw StatusError(st);
 }
 
 /// A position into a sequence of `size` elements; `allow_end` admits `size` (insertion).
@@ -151,7 +151,7 @@ Result<KernelPtr> make_loop(const OpBuildInfo& info) {
       body_in[1].set_tensor(at::scalar_tensor(cond, at::kBool));
       AK_RETURN_IF_ERROR(runner.run(body_in, &body_out));
       if (body_out.size() != 1 + carried + scans)
-        throw std::runtime_error("Loop body returned " + std::to_string(body_out.size()) + " values");
+        throw std::invalid_argument("Loop body returned " + std::to_string(body_out.size()) + " values");
       // Without a cond input the body's condition output is ignored: a plain for loop.
       if (has_cond) {
         if (!body_out[0].is_tensor()) throw std::invalid_argument("Loop body condition output is not a tensor");
@@ -210,7 +210,7 @@ std::vector<Value> run_scan(GraphRunner& runner, const ScanSpec& spec, std::vect
       body_in[spec.states + j].set_tensor(xs[j].select(axes[j], spec.input_reverse[j] ? length - 1 - t : t));
     check_status(runner.run(body_in, &body_out));
     if (body_out.size() != spec.states + spec.scan_outputs)
-      throw std::runtime_error("Scan body returned " + std::to_string(body_out.size()) + " values");
+      throw std::invalid_argument("Scan body returned " + std::to_string(body_out.size()) + " values");
     for (size_t i = 0; i < spec.states; ++i) body_in[i] = std::move(body_out[i]);
     for (size_t k = 0; k < spec.scan_outputs; ++k) {
       Value& v = body_out[spec.states + k];

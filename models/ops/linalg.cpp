@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "base/strings.h"
 #include "models/aten_interop.h"
 #include "models/ops/op_kernel.h"
 
@@ -22,17 +23,27 @@ at::Tensor broadcast_matmul(const at::Tensor& a_in, const at::Tensor& b_in) {
   const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
   const at::Tensor a = a_vec ? a_in.unsqueeze(0) : a_in;
   const at::Tensor b = b_vec ? b_in.unsqueeze(1) : b_in;
-  if (a.dim() < 2 || b.dim() < 2) throw std::invalid_argument("MatMul operands must have rank >= 1");
-  if (a.size(-1) != b.size(-2))
-    throw std::invalid_argument("MatMul inner dimensions differ: " + std::to_string(a.size(-1)) + " vs " +
-                                std::to_string(b.size(-2)));
   at::Tensor y = at::sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2}, false, a.scalar_type());
   if (b_vec) y = y.squeeze(-1);
   if (a_vec) y = y.squeeze(a_vec && b_vec ? -1 : -2);
   return y;
 }
 
+/// Throws std::invalid_argument (bad input) when the operands do not multiply: a symbolic
+/// dimension the user set that does not fit the weights is named here, in the shapes,
+/// rather than left to ATen's internal error.
+void check_inner_dims(const at::Tensor& a, const at::Tensor& b) {
+  auto shape = [](const at::Tensor& t) { return "[" + join(std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), ",") + "]"; };
+  if (a.dim() == 0 || b.dim() == 0)
+    throw std::invalid_argument("MatMul operands must have rank >= 1, got " + shape(a) + " and " + shape(b));
+  const int64_t k_a = a.size(-1), k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
+  if (k_a != k_b)
+    throw std::invalid_argument("MatMul operands " + shape(a) + " and " + shape(b) + " do not multiply (inner dimensions " +
+                                std::to_string(k_a) + " and " + std::to_string(k_b) + ")");
+}
+
 at::Tensor matrix_product(const at::Tensor& a, const at::Tensor& b) {
+  check_inner_dims(a, b);
   if (!a.is_cpu() && is_integral(a)) return broadcast_matmul(a, b);
   return at::matmul(a, b);
 }

@@ -6,12 +6,24 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "models/graph.h"
 
 namespace ak::models {
+
+/// An error with its Status, thrown from op helpers that cannot return one (a Scan body
+/// run inside a loop of tensor code); the executor reports the Status as it is.
+class StatusError : public std::runtime_error {
+ public:
+  explicit StatusError(Status status) : std::runtime_error(status.message()), status_(std::move(status)) {}
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
 
 /// A runtime value: a tensor, a string tensor, a sequence of tensors, or nothing (an
 /// empty optional).
@@ -182,7 +194,10 @@ class OpRegistry {
 void register_elementwise_ops(OpRegistry& r);
 void register_reduction_ops(OpRegistry& r);
 void register_tensor_ops(OpRegistry& r);
-void register_nn_ops(OpRegistry& r);
+void register_conv_ops(OpRegistry& r);
+void register_pool_ops(OpRegistry& r);
+void register_resize_ops(OpRegistry& r);
+void register_recurrent_ops(OpRegistry& r);
 void register_linalg_ops(OpRegistry& r);
 void register_control_ops(OpRegistry& r);
 void register_misc_ops(OpRegistry& r);

@@ -37,7 +37,10 @@ const OpRegistry& OpRegistry::builtin() {
     register_elementwise_ops(r);
     register_reduction_ops(r);
     register_tensor_ops(r);
-    register_nn_ops(r);
+    register_conv_ops(r);
+    register_pool_ops(r);
+    register_resize_ops(r);
+    register_recurrent_ops(r);
     register_linalg_ops(r);
     register_control_ops(r);
     register_misc_ops(r);

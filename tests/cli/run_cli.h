@@ -5,31 +5,39 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "base/file.h"
 #include "tests/models/model_builder.h"
 
 namespace ak::testing {
 
 struct CliOutput {
-  int exit_code;
+  int exit_code;  ///< -1 when killed by a signal
   std::string out, err;
+  int signal = 0;  ///< the signal that ended it (also when the shell reported it as 128 + N)
 };
+
+/// Runs the shell command `cmd`, capturing its stdout and stderr.
+inline CliOutput run_command(const std::string& cmd) {
+  models::testing::TempDir tmp;
+  const std::string full = cmd + " >" + (tmp.path / "out").string() + " 2>" + (tmp.path / "err").string();
+  const int status = std::system(full.c_str());
+  auto text = [](const std::filesystem::path& p) {
+    auto bytes = read_file(p);
+    return bytes.is_ok() ? std::move(bytes).value() : std::string();
+  };
+  CliOutput o{WIFEXITED(status) ? WEXITSTATUS(status) : -1, text(tmp.path / "out"), text(tmp.path / "err")};
+  if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
+  else if (o.exit_code > 128) o.signal = o.exit_code - 128;
+  return o;
+}
 
 /// Runs `autokernel <args>`; `env` (e.g. "AUTOKERNEL_CACHE=/tmp/x") is prepended to the command.
 inline CliOutput run_cli(const std::string& args, const std::string& env = "") {
-  models::testing::TempDir tmp;
-  const std::string cmd = (env.empty() ? "" : env + " ") + std::string(AK_CLI_PATH) + " " + args + " >" +
-                          (tmp.path / "out").string() + " 2>" + (tmp.path / "err").string();
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const std::filesystem::path& p) {
-    std::ifstream in(p);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp.path / "out"), slurp(tmp.path / "err")};
+  return run_command((env.empty() ? "" : env + " ") + std::string(AK_CLI_PATH) + " " + args);
 }
 
 /// The error contract: exit 2 and exactly one line on stderr that names `needle`.

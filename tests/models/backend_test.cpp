@@ -7,10 +7,9 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <map>
-#include <sstream>
 
 #include "models/conformance.h"
+#include "tests/models/model_builder.h"
 
 namespace ak::models {
 namespace {
@@ -22,39 +21,24 @@ fs::path data_dir() {
   return env && *env ? fs::path(env) : fs::path("/usr/share/libonnx-testdata/data");
 }
 
-/// suite/test -> expected verdict for tests that do not pass.
-std::map<std::string, std::string> known_non_passing() {
-  std::map<std::string, std::string> known;
-  std::ifstream in(fs::path(AK_SOURCE_DIR) / "tests/models/onnx_backend_known.txt");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    std::string test, verdict;
-    fields >> test >> verdict;
-    known[test] = verdict;
-  }
-  return known;
-}
-
 void check_suite(const std::string& suite, double min_pass_rate) {
   const fs::path dir = data_dir() / suite;
   if (!fs::exists(dir)) GTEST_SKIP() << "libonnx-testdata is not installed";
   auto tests = find_conformance_tests(dir);
   ASSERT_TRUE(tests.is_ok()) << tests.status().message();
-  const auto known = known_non_passing();
+  auto known = read_known_results(fs::path(AK_SOURCE_DIR) / "tests/models/onnx_backend_known.txt");
+  ASSERT_TRUE(known.is_ok()) << known.status().message();
   ConformanceOptions options;  // CPU
   int passed = 0;
   std::vector<std::string> unexpected;
   for (const auto& test : *tests) {
     ConformanceResult r = run_conformance_test(test, options);
     const std::string key = suite + "/" + r.name;
-    auto it = known.find(key);
-    if (r.verdict == Verdict::kPass) {
-      ++passed;
-      if (it != known.end()) unexpected.push_back(key + " now passes: remove it from onnx_backend_known.txt");
-    } else if (it == known.end() || it->second != verdict_name(r.verdict)) {
-      unexpected.push_back(key + " " + verdict_name(r.verdict) + ": " + r.detail);
+    if (r.verdict == Verdict::kPass) ++passed;
+    switch (gate_result(r, *known)) {
+      case Acceptance::kStale: unexpected.push_back(key + " now passes: remove it from onnx_backend_known.txt"); break;
+      case Acceptance::kUnexpected: unexpected.push_back(key + " " + verdict_name(r.verdict) + ": " + r.detail); break;
+      default: break;
     }
   }
   const double rate = static_cast<double>(passed) / tests->size();
@@ -67,6 +51,51 @@ TEST(OnnxBackend, Node) { check_suite("node", 0.80); }
 TEST(OnnxBackend, PytorchConverted) { check_suite("pytorch-converted", 0.95); }
 TEST(OnnxBackend, PytorchOperator) { check_suite("pytorch-operator", 0.95); }
 TEST(OnnxBackend, Simple) { check_suite("simple", 0.95); }
+
+TEST(KnownResults, ReadGateAndBadLines) {
+  testing::TempDir tmp;
+  const fs::path& dir = tmp.path;
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "known.txt") << text;
+    return read_known_results(dir / "known.txt");
+  };
+  auto known = write("# comment\n\nnode/test_a FAIL  the reference is wrong\ntest_b UNSUPPORTED needs strings\n");
+  ASSERT_TRUE(known.is_ok()) << known.status().message();
+  ASSERT_EQ(known->size(), 2u);
+  EXPECT_EQ(known->at("node/test_a").reason, "the reference is wrong");
+  EXPECT_EQ(known->at("test_b").verdict, Verdict::kUnsupported);
+
+  auto result = [](const std::string& path, Verdict v) {
+    ConformanceResult r;
+    r.dir = path;
+    r.name = fs::path(path).filename().string();
+    r.verdict = v;
+    return r;
+  };
+  const KnownResult* entry = nullptr;
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kFail), *known, &entry), Acceptance::kKnown);
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->reason, "the reference is wrong");
+  // The suite is part of the name: the same test in another suite is not listed.
+  EXPECT_EQ(gate_result(result("/data/simple/test_a", Verdict::kFail), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kPass), *known), Acceptance::kStale);
+  EXPECT_EQ(gate_result(result("/x/test_b/", Verdict::kUnsupported), *known), Acceptance::kKnown);
+  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kPass), *known), Acceptance::kPass);
+
+  auto no_reason = write("test_a FAIL\n");
+  ASSERT_FALSE(no_reason.is_ok());
+  EXPECT_EQ(no_reason.status().message(), (dir / "known.txt").string() + ":1: 'test_a' has no reason");
+  auto bad_verdict = write("# x\ntest_a BROKEN why\n");
+  ASSERT_FALSE(bad_verdict.is_ok());
+  EXPECT_EQ(bad_verdict.status().message(),
+            (dir / "known.txt").string() + ":2: expected 'NAME FAIL|UNSUPPORTED REASON', got 'test_a BROKEN why'");
+  auto twice = write("a FAIL x\na FAIL y\n");
+  ASSERT_FALSE(twice.is_ok());
+  EXPECT_NE(twice.status().message().find("'a' is listed twice"), std::string::npos);
+  EXPECT_EQ(read_known_results(dir / "missing.txt").status().code(), StatusCode::kInvalidInput);
+}
 
 TEST(CompareValues, ToleranceNanAndDtype) {
   auto tensor = [](std::vector<float> v) {

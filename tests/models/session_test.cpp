@@ -224,5 +224,44 @@ TEST(Device, ParsesAndRejects) {
   }
 }
 
+TEST(Session, ErrorsAtTheRightDepth) {
+  // Tensors that do not fit the node (here: shapes a user chose) are bad input ...
+  Graph mm;
+  mm.inputs.push_back(tensor_info("x", DType::kFloat32, {2, 1}, {"", "k"}));
+  mm.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 4}));
+  mm.initializers.push_back(float_tensor("w", {3, 4}, std::vector<float>(12, 1.f)));
+  mm.nodes.push_back(node("MatMul", {"x", "w"}, {"y"}));
+  auto s = make_session(mm);
+  ASSERT_TRUE(s);
+  auto wrong = s->run({float_tensor("x", {2, 5}, std::vector<float>(10, 1.f))});
+  ASSERT_FALSE(wrong.is_ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(wrong.status().message(),
+            "node 'MatMul_y' (MatMul, opset 17): MatMul operands [2,5] and [3,4] do not multiply (inner dimensions 5 and 3)");
+  auto right = s->run({float_tensor("x", {2, 3}, std::vector<float>(6, 1.f))});
+  ASSERT_TRUE(right.is_ok()) << right.status().message();
+  EXPECT_EQ(floats_of((*right)[0]), std::vector<float>(8, 3.f));
+
+  // ... while a failure inside ATen (no CPU matrix product for bool) is an internal error.
+  Graph b;
+  b.inputs.push_back(tensor_info("a", DType::kBool, {2, 2}));
+  b.outputs.push_back(tensor_info("y", DType::kBool, {2, 2}));
+  b.nodes.push_back(node("MatMul", {"a", "a"}, {"y"}));
+  auto sb = make_session(b);
+  ASSERT_TRUE(sb);
+  TensorData a;
+  a.name = "a";
+  a.dtype = DType::kBool;
+  a.dims = {2, 2};
+  const uint8_t ones[4] = {1, 1, 1, 1};
+  a.bytes = Buffer::copy_of(ones, 4);
+  auto internal = sb->run({a});
+  ASSERT_FALSE(internal.is_ok());
+  EXPECT_EQ(internal.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(internal.status().message().rfind("node 'MatMul_y' (MatMul, opset 17): internal error in ATen: ", 0), 0u)
+      << internal.status().message();
+  EXPECT_EQ(internal.status().exit_code(), 1);
+}
+
 }  // namespace
 }  // namespace ak::models

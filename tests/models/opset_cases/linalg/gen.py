@@ -35,10 +35,12 @@ def case(name, op, inputs, outputs, attrs=None, opset=13, tol=None, const_inputs
     for i, (n, v) in enumerate(outputs):
         open(f'{d}/test_data_set_0/output_{i}.pb', 'wb').write(numpy_helper.from_array(v, n).SerializeToString())
     if tol:
-        json.dump({'rtol': tol[0], 'atol': tol[1]}, open(d + '/data.json', 'w'))
+        json.dump(tol, open(d + '/data.json', 'w'))
 
 T = lambda a: torch.from_numpy(np.ascontiguousarray(a)).double()
-H = (1e-2, 1e-2)
+# float16 cases: exact on the CPU (computed in float32 and rounded, like the reference);
+# cuBLAS/cuDNN accumulate in float16 on the GPU. The CPU keeps the default 1e-3 / 1e-5.
+H = {'cuda': {'rtol': 1e-2, 'atol': 1e-2}}
 f16 = lambda *s: rng.standard_normal(s).astype(np.float16)
 
 a, b = f16(4, 8, 32), f16(32, 16)

@@ -1,4 +1,4 @@
-// Misbehaves on request, for tests/verifier/subprocess_test.cpp:
+// Misbehaves on request, for tests/base/subprocess_test.cpp:
 //   alloc BYTES        malloc (untouched); exit 0 and print "allocated", or exit 3
 //   touch BYTES        malloc and write every page; exit 0 or 3
 //   segv | abort       crash
