@@ -41,10 +41,13 @@ Attribute names_attr(const Graph& g, const PatternMatch& m) {
 }
 
 /// The com.autokernel.Attention node of `m`; nullopt for a form the kernel does not
-/// compute exactly (the IsNaN guard zeroes fully-masked rows, which SDPA does not).
+/// compute exactly (the IsNaN guard zeroes fully-masked rows, which SDPA does not; a
+/// Softmax without axis may be the opset-1 2-D coercion; the kernel has no upcast of the
+/// scores).
 std::optional<Node> fused_attention(const Graph& g, const PatternMatch& m) {
   const AttentionFields& f = *m.attention();
-  if (f.nan_guard || m.outputs.size() != 1) return std::nullopt;
+  if (f.nan_guard || f.softmax_default_axis || f.scores_dtype != DType::kUndefined || m.outputs.size() != 1)
+    return std::nullopt;
   Node fused;
   fused.name = g.nodes[m.nodes.back()].name + "/attention";
   fused.op_type = "Attention";

@@ -286,7 +286,7 @@ void classify_additive(const Index& ix, const std::string& mask, AttentionFields
 }
 
 /// The value before a GQA expand (Unsqueeze -> Expand -> Reshape) on the path up from
-/// `value` through Reshape/Transpose/Mul, or "" when there is none.
+/// `value` through Reshape/Transpose/Mul/Cast, or "" when there is none.
 std::string before_expand(const Index& ix, std::string value) {
   for (int depth = 0; depth < 6; ++depth) {
     const int p = ix.producer_any(value);
@@ -296,7 +296,7 @@ std::string before_expand(const Index& ix, std::string value) {
       const int u = ix.producer_any(ix.in(p, 0));
       return u != kNone && ix.node(u).op_type == "Unsqueeze" ? ix.in(u, 0) : std::string();
     }
-    if (op != "Reshape" && op != "Transpose" && op != "Mul") return {};
+    if (op != "Reshape" && op != "Transpose" && op != "Mul" && op != "Cast") return {};
     value = ix.in(p, 0);
   }
   return {};
@@ -304,10 +304,12 @@ std::string before_expand(const Index& ix, std::string value) {
 
 std::optional<PatternMatch> match_attention(Index& ix, int s) {
   if (!ix.is_op(s, "Softmax")) return std::nullopt;
-  // axis -1 is the last axis under both the opset-1 and opset-13 definitions.
+  // axis -1 is the last axis under both the opset-1 and opset-13 definitions; without the
+  // attribute it is the last axis from opset 13 on (the graph does not say which).
   const Attribute* axis = ix.node(s).find_attribute("axis");
-  if (axis == nullptr || axis->i != -1) return std::nullopt;
+  if (axis != nullptr && axis->i != -1) return std::nullopt;
   AttentionFields f;
+  f.softmax_default_axis = axis == nullptr;
   std::vector<int> members = {s};
   std::string probs = ix.out(s);
   // Some dynamo versions guard fully-masked rows: Where(IsNaN(p), 0, p).
@@ -328,8 +330,16 @@ std::optional<PatternMatch> match_attention(Index& ix, int s) {
   // The scores side of the Add is private and computed by the MatMul (or its scaling); a
   // mask is shared by the layers or is a graph input.
   auto scored = [&](const std::string& x) {
-    return ix.private_value(x) &&
-           (ix.producer(x, "MatMul") != kNone || ix.producer(x, "Div") != kNone || ix.producer(x, "Mul") != kNone);
+    return ix.private_value(x) && (ix.producer(x, "MatMul") != kNone || ix.producer(x, "Div") != kNone ||
+                                   ix.producer(x, "Mul") != kNone || ix.producer(x, "Cast") != kNone);
+  };
+  // TorchScript's float16 graphs upcast the scores to float32 right after the MatMul.
+  auto take_cast = [&] {
+    const int cast = ix.producer(scores, "Cast");
+    if (cast == kNone || f.scores_dtype != DType::kUndefined) return;
+    f.scores_dtype = static_cast<DType>(ix.node(cast).attr_int("to", 0));
+    scores = ix.in(cast, 0);
+    members.push_back(cast);
   };
   if (const int w = ix.producer(scores, "Where"); w != kNone) {
     auto fill = ix.scalar(ix.in(w, 1));
@@ -349,6 +359,7 @@ std::optional<PatternMatch> match_attention(Index& ix, int s) {
     scores = ix.in(add, static_cast<size_t>(side));
     members.push_back(add);
   }
+  take_cast();
   int scale = ix.producer(scores, "Div");
   if (scale == kNone) scale = ix.producer(scores, "Mul");
   if (scale != kNone) {
@@ -359,6 +370,7 @@ std::optional<PatternMatch> match_attention(Index& ix, int s) {
     scores = ix.in(scale, static_cast<size_t>(side));
     members.push_back(scale);
   }
+  take_cast();
   const int m1 = ix.producer(scores, "MatMul");
   if (m1 == kNone) return std::nullopt;
   members.push_back(m1);
@@ -492,20 +504,30 @@ std::optional<PatternMatch> match_rms_norm(Index& ix, int sq) {
     if (last == kNone || ix.other_input(last, ix.out(rec)) != x) return std::nullopt;
     members.insert(members.end(), {rec, last});
   }
-  // An upcast before and a downcast after (float16 models computing in float32).
-  if (up != kNone) {
-    const int down = ix.sole_consumer(ix.out(last));
-    if (ix.is_op(down, "Cast")) {
-      f.compute_dtype = static_cast<DType>(ix.node(up).attr_int("to", 0));
-      members.insert(members.end(), {up, down});
-      last = down;
-      x = ix.in(up, 0);
+  // An upcast before and a downcast after (float16 models computing in float32). The
+  // TorchScript exporter writes them in float32 models too and may reuse the no-op upcast
+  // as the residual stream: then the match leaves the upcast out, or both casts.
+  const int down = ix.is_op(ix.sole_consumer(ix.out(last)), "Cast") ? ix.sole_consumer(ix.out(last)) : kNone;
+  for (const auto& [with_up, with_down] : {std::pair{true, true}, std::pair{false, true}, std::pair{false, false}}) {
+    if ((with_up && up == kNone) || (with_down && down == kNone)) continue;
+    NormFields g = f;
+    std::vector<int> tried = members;
+    int tail = last;
+    g.x = x;
+    if (with_up) {
+      g.compute_dtype = static_cast<DType>(ix.node(up).attr_int("to", 0));
+      g.x = ix.in(up, 0);
+      tried.push_back(up);
     }
+    if (with_down) {
+      tried.push_back(down);
+      tail = down;
+    }
+    append_affine(ix, tried, tail, &g, false);
+    note_residual(ix, g.x, &g);
+    if (auto m = finish(ix, PatternKind::kRmsNorm, tried, g)) return m;
   }
-  f.x = x;
-  append_affine(ix, members, last, &f, false);
-  note_residual(ix, f.x, &f);
-  return finish(ix, PatternKind::kRmsNorm, members, f);
+  return std::nullopt;
 }
 
 // --- softmax, GELU ------------------------------------------------------------------------

@@ -75,7 +75,13 @@ struct AttentionFields {
   /// -> Reshape on the K and V paths); k_source / v_source are the values before it.
   bool grouped_kv = false;
   std::string k_source, v_source;
+  /// The scores are cast (to this dtype) after the first MatMul, as TorchScript's float16
+  /// graphs do to run the softmax in float32; kUndefined without a cast.
+  DType scores_dtype = DType::kUndefined;
   bool nan_guard = false;  ///< Where(IsNaN(p), 0, p) between Softmax and the second MatMul
+  /// The Softmax has no axis attribute: the last axis from opset 13 on, a 2-D coercion
+  /// before (the runtime rewrite leaves such matches alone).
+  bool softmax_default_axis = false;
 };
 
 /// LayerNorm and RMSNorm: y = (x - mean) / sqrt(var + eps) * gamma + beta (RMSNorm: no
