@@ -266,7 +266,11 @@ std::optional<models::PatternMatch> task_match(const StarterContext& c, models::
     sub->initializers.push_back(t);
     sub->initializers.back().name = name;
   }
-  for (const auto& o : c.outputs) sub->outputs.push_back(models::ValueInfo{o});
+  for (const auto& o : c.outputs) {
+    models::ValueInfo info;
+    info.name = o;
+    sub->outputs.push_back(info);
+  }
   std::vector<size_t> all(c.nodes.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   auto match = models::match_exactly(*sub, kind, all);
