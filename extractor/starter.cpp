@@ -320,6 +320,7 @@ Starter softmax_group(const StarterContext& c, Matcher& m) {
   auto match = task_match(c, models::PatternKind::kSoftmax, &sub, m);
   if (!match) return {};
   const models::SoftmaxFields& f = *match->softmax();
+  if (!f.decomposed) return m.skip("softmax with a scale or mask: the row-wise template takes neither");
   if (!last_axis(m, f.x, f.axis, "softmax group") || !m.inputs_are({f.x})) return {};
   return rowwise(kernels::RowwiseSpec::Kind::kSoftmax, *dtype, 0, {f.x}, c, m);
 }

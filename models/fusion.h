@@ -8,7 +8,8 @@
 ///   attention matches  => com.autokernel.Attention(q, kt, v[, mask]) {scale, mask_kind
 ///                         (0 none, 1 additive, 2 boolean: masked where true), mask_fill}
 ///                         (not the form with an IsNaN guard: SDPA does not zero masked rows)
-///   gelu matches       => com.autokernel.Gelu(x) {approximate "none" (erf) | "tanh"}
+///   gelu matches       => com.autokernel.Gelu(x), the erf form only (the tanh form stays
+///                         op by op: tasks extract its nodes by name)
 ///
 /// A match's intermediates have no consumer outside it and are not graph outputs, so the
 /// rewrite never changes what the graph computes.

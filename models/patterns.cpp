@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <set>
 
@@ -216,12 +214,6 @@ std::optional<PatternMatch> finish(Index& ix, PatternKind kind, std::vector<int>
   return match;
 }
 
-using Matches = std::vector<PatternMatch>;
-
-void add(Matches& out, std::optional<PatternMatch> m) {
-  if (m) out.push_back(std::move(*m));
-}
-
 // --- attention ----------------------------------------------------------------------------
 
 /// Calls `visit` on every node above `value` (its producer, their producers, ...) up to
@@ -272,7 +264,7 @@ bool causal_condition(const Index& ix, std::string value, int depth = 8) {
 
 /// For an additive mask: whether Trilu builds it, and the fill constant of a Where or a
 /// Mul by a large negative constant upstream (0 when none is found).
-void classify_additive(const Index& ix, const std::string& mask, AttentionFields* f) {
+void classify_additive(const Index& ix, const std::string& mask, ScoreFields* f) {
   bool trilu = false;
   walk_up(ix, mask, 8, [&](int n) {
     const Node& node = ix.node(n);
@@ -302,6 +294,61 @@ std::string before_expand(const Index& ix, std::string value) {
   return {};
 }
 
+/// What comes before a Softmax over attention scores, walking up from `*scores`:
+/// [Where(cond, fill, .) | Add(., mask)] [-> Cast] [-> Div|Mul by a constant] [-> Cast].
+/// Fills `f`, appends the nodes and leaves `*scores` at the value before them; false when
+/// a Where or an Add there is not a mask.
+bool scores_prologue(const Index& ix, std::string* scores, ScoreFields* f, std::vector<int>& members) {
+  // The scores side of the Add is private and computed by the MatMul (or its scaling); a
+  // mask is shared by the layers or is a graph input.
+  auto scored = [&](const std::string& x) {
+    return ix.private_value(x) && (ix.producer(x, "MatMul") != kNone || ix.producer(x, "Div") != kNone ||
+                                   ix.producer(x, "Mul") != kNone || ix.producer(x, "Cast") != kNone);
+  };
+  // TorchScript's float16 graphs upcast the scores to float32 right after the MatMul.
+  auto take_cast = [&] {
+    const int cast = ix.producer(*scores, "Cast");
+    if (cast == kNone || f->scores_dtype != DType::kUndefined) return;
+    f->scores_dtype = static_cast<DType>(ix.node(cast).attr_int("to", 0));
+    *scores = ix.in(cast, 0);
+    members.push_back(cast);
+  };
+  if (const int w = ix.producer(*scores, "Where"); w != kNone) {
+    auto fill = ix.scalar(ix.in(w, 1));
+    // A hugely negative fill (-inf, the float32 minimum, float16's -65504) is a mask.
+    if (!fill || *fill > -1e4) return false;
+    f->mask = ix.in(w, 0);
+    f->mask_is_condition = true;
+    f->mask_value = *fill;
+    f->mask_kind = causal_condition(ix, f->mask) ? MaskKind::kCausal : MaskKind::kBoolean;
+    *scores = ix.in(w, 2);
+    members.push_back(w);
+  } else if (const int add = ix.producer(*scores, "Add"); add != kNone) {
+    const int side = scored(ix.in(add, 0)) ? 0 : scored(ix.in(add, 1)) ? 1 : -1;
+    if (side < 0) return false;
+    f->mask = ix.in(add, static_cast<size_t>(1 - side));
+    classify_additive(ix, f->mask, f);
+    *scores = ix.in(add, static_cast<size_t>(side));
+    members.push_back(add);
+  }
+  take_cast();
+  int scale = ix.producer(*scores, "Div");
+  if (scale == kNone) scale = ix.producer(*scores, "Mul");
+  if (scale != kNone) {
+    const int side = ix.scalar(ix.in(scale, 1)) ? 0 : 1;
+    auto c = ix.scalar(ix.in(scale, static_cast<size_t>(1 - side)));
+    const bool is_div = ix.node(scale).op_type == "Div";
+    // Not a constant factor (a runtime scale, c / scores): the scale node stays outside.
+    if (c && *c != 0 && !(is_div && side != 0)) {
+      f->scale = is_div ? 1.0 / *c : *c;
+      *scores = ix.in(scale, static_cast<size_t>(side));
+      members.push_back(scale);
+    }
+  }
+  take_cast();
+  return true;
+}
+
 std::optional<PatternMatch> match_attention(Index& ix, int s) {
   if (!ix.is_op(s, "Softmax")) return std::nullopt;
   // axis -1 is the last axis under both the opset-1 and opset-13 definitions; without the
@@ -327,50 +374,7 @@ std::optional<PatternMatch> match_attention(Index& ix, int s) {
   members.push_back(m2);
   f.v = ix.in(m2, 1);
   std::string scores = ix.in(s, 0);
-  // The scores side of the Add is private and computed by the MatMul (or its scaling); a
-  // mask is shared by the layers or is a graph input.
-  auto scored = [&](const std::string& x) {
-    return ix.private_value(x) && (ix.producer(x, "MatMul") != kNone || ix.producer(x, "Div") != kNone ||
-                                   ix.producer(x, "Mul") != kNone || ix.producer(x, "Cast") != kNone);
-  };
-  // TorchScript's float16 graphs upcast the scores to float32 right after the MatMul.
-  auto take_cast = [&] {
-    const int cast = ix.producer(scores, "Cast");
-    if (cast == kNone || f.scores_dtype != DType::kUndefined) return;
-    f.scores_dtype = static_cast<DType>(ix.node(cast).attr_int("to", 0));
-    scores = ix.in(cast, 0);
-    members.push_back(cast);
-  };
-  if (const int w = ix.producer(scores, "Where"); w != kNone) {
-    auto fill = ix.scalar(ix.in(w, 1));
-    // A hugely negative fill (-inf, the float32 minimum, float16's -65504) is a mask.
-    if (!fill || *fill > -1e4) return std::nullopt;
-    f.mask = ix.in(w, 0);
-    f.mask_is_condition = true;
-    f.mask_value = *fill;
-    f.mask_kind = causal_condition(ix, f.mask) ? MaskKind::kCausal : MaskKind::kBoolean;
-    scores = ix.in(w, 2);
-    members.push_back(w);
-  } else if (const int add = ix.producer(scores, "Add"); add != kNone) {
-    int side = scored(ix.in(add, 0)) ? 0 : scored(ix.in(add, 1)) ? 1 : -1;
-    if (side < 0) return std::nullopt;
-    f.mask = ix.in(add, static_cast<size_t>(1 - side));
-    classify_additive(ix, f.mask, &f);
-    scores = ix.in(add, static_cast<size_t>(side));
-    members.push_back(add);
-  }
-  take_cast();
-  int scale = ix.producer(scores, "Div");
-  if (scale == kNone) scale = ix.producer(scores, "Mul");
-  if (scale != kNone) {
-    const int side = ix.scalar(ix.in(scale, 1)) ? 0 : 1;
-    auto c = ix.scalar(ix.in(scale, static_cast<size_t>(1 - side)));
-    if (!c || *c == 0 || (ix.node(scale).op_type == "Div" && side != 0)) return std::nullopt;
-    f.scale = ix.node(scale).op_type == "Div" ? 1.0 / *c : *c;
-    scores = ix.in(scale, static_cast<size_t>(side));
-    members.push_back(scale);
-  }
-  take_cast();
+  if (!scores_prologue(ix, &scores, &f, members)) return std::nullopt;
   const int m1 = ix.producer(scores, "MatMul");
   if (m1 == kNone) return std::nullopt;
   members.push_back(m1);
@@ -532,7 +536,20 @@ std::optional<PatternMatch> match_rms_norm(Index& ix, int sq) {
 
 // --- softmax, GELU ------------------------------------------------------------------------
 
+/// A Softmax node with its scale and mask ([Div|Mul scale ->] [Add mask | Where ->]
+/// Softmax) where no attention MatMuls surround it; a bare Softmax is no pattern.
+std::optional<PatternMatch> match_softmax_node(Index& ix, int s) {
+  SoftmaxFields f;
+  const Node& n = ix.node(s);
+  f.axis = n.attr_int("axis", -1);
+  f.x = ix.in(s, 0);
+  std::vector<int> members = {s};
+  if (!scores_prologue(ix, &f.x, &f, members) || members.size() < 2) return std::nullopt;
+  return finish(ix, PatternKind::kSoftmax, members, f);
+}
+
 std::optional<PatternMatch> match_softmax(Index& ix, int e) {
+  if (ix.is_op(e, "Softmax")) return match_softmax_node(ix, e);
   if (!ix.is_op(e, "Exp")) return std::nullopt;
   const int sum = ix.consumer(ix.out(e), "ReduceSum");
   if (sum == kNone) return std::nullopt;
@@ -540,6 +557,7 @@ std::optional<PatternMatch> match_softmax(Index& ix, int e) {
   if (div == kNone || ix.in(div, 0) != ix.out(e) || ix.in(div, 1) != ix.out(sum)) return std::nullopt;
   auto axis = ix.single_reduced_axis(sum);
   SoftmaxFields f;
+  f.decomposed = true;
   f.x = ix.in(e, 0);
   f.axis = axis.value_or(-1);
   const int sub = ix.producer(ix.in(e, 0), "Sub");
@@ -828,9 +846,10 @@ std::vector<PatternMatch> find_patterns(const Graph& graph, const PatternOptions
   Index ix(graph);
   std::vector<PatternKind> kinds = options.kinds;
   if (kinds.empty()) kinds.assign(std::begin(kAllKinds), std::end(kAllKinds));
-  Matches out;
+  std::vector<PatternMatch> out;
   for (PatternKind kind : kinds)
-    for (int i = 0; i < ix.size(); ++i) add(out, match_at(ix, kind, i, options));
+    for (int i = 0; i < ix.size(); ++i)
+      if (auto m = match_at(ix, kind, i, options)) out.push_back(std::move(*m));
   std::sort(out.begin(), out.end(), [](const PatternMatch& a, const PatternMatch& b) { return a.nodes.front() < b.nodes.front(); });
   return out;
 }

@@ -54,14 +54,11 @@ enum class MaskKind {
 /// "none", "causal", "additive", "boolean".
 const char* mask_kind_name(MaskKind kind);
 
-/// softmax(scale * Q @ Kt [+ mask | masked]) @ V.
-struct AttentionFields {
-  std::string q;   ///< Q as the pattern reads it (before a constant scale that was folded in)
-  std::string kt;  ///< K already transposed to [.., D, Sk] (before a folded constant scale)
-  std::string v;
-  /// The product of the constant factors on the scores, on Q and on Kt (Div counts 1/c).
-  /// A scale computed at run time (TorchScript's Sqrt(Cast(Shape)) chains) stays outside
-  /// the match, in the producer of q / kt, and is not part of this number.
+/// What is applied to scores before a softmax: a constant scale, a mask, an upcast.
+struct ScoreFields {
+  /// The product of the constant factors (Div counts 1/c): on the scores, and for attention
+  /// also on Q and on Kt. A scale computed at run time (TorchScript's Sqrt(Cast(Shape))
+  /// chains) stays outside the match and is not part of this number.
   double scale = 1;
   MaskKind mask_kind = MaskKind::kNone;
   /// The additive mask (kAdditive, or kCausal built additively), or the boolean condition
@@ -71,13 +68,20 @@ struct AttentionFields {
   /// The fill of masked positions: the Where fill, or the fill constant that builds an
   /// additive mask when one is found upstream; 0 when unknown or unmasked.
   double mask_value = 0;
+  /// The scores are cast (to this dtype) before the softmax, as TorchScript's float16
+  /// graphs do to run it in float32; kUndefined without a cast.
+  DType scores_dtype = DType::kUndefined;
+};
+
+/// softmax(scale * Q @ Kt [+ mask | masked]) @ V.
+struct AttentionFields : ScoreFields {
+  std::string q;   ///< Q as the pattern reads it (before a constant scale that was folded in)
+  std::string kt;  ///< K already transposed to [.., D, Sk] (before a folded constant scale)
+  std::string v;
   /// K and V are expanded from fewer heads (grouped-query attention: Unsqueeze -> Expand
   /// -> Reshape on the K and V paths); k_source / v_source are the values before it.
   bool grouped_kv = false;
   std::string k_source, v_source;
-  /// The scores are cast (to this dtype) after the first MatMul, as TorchScript's float16
-  /// graphs do to run the softmax in float32; kUndefined without a cast.
-  DType scores_dtype = DType::kUndefined;
   bool nan_guard = false;  ///< Where(IsNaN(p), 0, p) between Softmax and the second MatMul
   /// The Softmax has no axis attribute: the last axis from opset 13 on, a 2-D coercion
   /// before (the runtime rewrite leaves such matches alone).
@@ -101,11 +105,13 @@ struct NormFields {
   std::string residual_a, residual_b;  ///< its operands
 };
 
-/// The decomposed softmax: [ReduceMax -> Sub ->] Exp -> ReduceSum -> Div.
-struct SoftmaxFields {
-  std::string x;
+/// A softmax with its scale and mask: a Softmax node after a constant scale and/or a mask
+/// (outside attention), or the decomposed [ReduceMax -> Sub ->] Exp -> ReduceSum -> Div.
+struct SoftmaxFields : ScoreFields {
+  std::string x;  ///< the scores before the scale and mask
   int64_t axis = -1;
-  bool subtracts_max = false;
+  bool decomposed = false;     ///< Exp / ReduceSum / Div rather than a Softmax node
+  bool subtracts_max = false;  ///< decomposed with the ReduceMax subtraction
 };
 
 /// GELU: 0.5 * x * (1 + erf(x / sqrt 2)) or its tanh approximation.

@@ -5,7 +5,8 @@
 /// tried in this order (a node joins at most one group):
 ///
 ///   attention, layer_norm (decomposed chains only: a LayerNormalization node is one kernel
-///   already), rms_norm (with dynamo's float32 casts), softmax, gelu (erf and tanh forms),
+///   already), rms_norm (with dynamo's float32 casts), softmax (decomposed, or a Softmax
+///   node with its scale and mask outside attention), gelu (erf and tanh forms),
 ///   gemm_epilogue, conv_epilogue, elementwise_chain (maximal runs of >= 2 elementwise ops of
 ///   kernels/op_traits.h, each feeding only the next).
 ///

@@ -65,12 +65,8 @@ void register_fused_ops(OpRegistry& r) {
   r.add("Attention", 1, attention_factory, Placement::kDevice, "com.autokernel");
   r.add(
       "Gelu", 1,
-      [](const OpBuildInfo& info) -> Result<KernelPtr> {
-        // "tanh": the approximation GPT-2's MLP writes out (models/patterns.h).
-        const std::string approximate = info.node.attr_string("approximate", "none");
-        if (approximate != "none" && approximate != "tanh")
-          return invalid_input("Gelu: approximate must be \"none\" or \"tanh\", not \"" + approximate + "\"");
-        return make_kernel([approximate](OpContext& ctx) { ctx.set_output(0, at::gelu(ctx.input(0), approximate)); });
+      [](const OpBuildInfo&) -> Result<KernelPtr> {
+        return make_kernel([](OpContext& ctx) { ctx.set_output(0, at::gelu(ctx.input(0))); });
       },
       Placement::kDevice, "com.autokernel");
 }

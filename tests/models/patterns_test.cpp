@@ -332,6 +332,31 @@ TEST(Patterns, AttentionFoldsScalesAndSeesACausalCondition) {
   for (const auto& m : find_patterns(attention_chain("zero"))) EXPECT_NE(m.kind, PatternKind::kAttention);
 }
 
+TEST(Patterns, SoftmaxWithScaleAndMask) {
+  Graph g;
+  g.nodes = {node("Div", {"x", "c"}, {"d"}), node("Add", {"d", "mask"}, {"m"}),
+             node("Softmax", {"m"}, {"y"}, {int_attr("axis", -1)})};
+  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 4}));
+  g = with_scalars(g, {{"c", 8.f}});
+  auto matches = find_patterns(g);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].kind, PatternKind::kSoftmax);
+  const SoftmaxFields& f = *matches[0].softmax();
+  EXPECT_EQ(f.x, "x");
+  EXPECT_DOUBLE_EQ(f.scale, 0.125);
+  EXPECT_EQ(f.mask, "mask");
+  EXPECT_EQ(f.mask_kind, MaskKind::kAdditive);
+  EXPECT_FALSE(f.decomposed);
+  // A bare Softmax node is no pattern; neither is a Div by a computed value alone.
+  Graph bare = g;
+  bare.nodes = {node("Softmax", {"x"}, {"y"}, {int_attr("axis", -1)})};
+  EXPECT_TRUE(find_patterns(bare).empty());
+  Graph runtime_scale = g;
+  runtime_scale.initializers.clear();
+  runtime_scale.nodes = {node("Div", {"x", "c"}, {"d"}), node("Softmax", {"d"}, {"y"}, {int_attr("axis", -1)})};
+  EXPECT_TRUE(find_patterns(runtime_scale).empty());
+}
+
 TEST(Patterns, GeluFormsAndANearMiss) {
   // dynamo's erf form: Div -> Erf -> Add(1) -> Mul(0.5) -> Mul(x).
   Graph g;
