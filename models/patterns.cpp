@@ -662,25 +662,27 @@ std::optional<PatternMatch> match_gelu(Index& ix, int i) {
 
 // --- rotary, gated MLP --------------------------------------------------------------------
 
-/// x's halves: `second` is the value Neg reads; returns the first half and sets `split`
-/// and the slicing nodes; "" when they are not two halves of one x.
-std::string halves_of(const Index& ix, const std::string& second, const std::string& concat_other, std::vector<int>& members,
-                      std::string* x, bool* split) {
+/// Whether `second` (what Neg reads) and `first` (Concat's other input) are the two
+/// halves of one x: the outputs of one Split (dynamo), or two Slices of x where the first
+/// ends where the second starts (TorchScript; the bounds may be computed at run time).
+/// Sets x and `split` and appends the slicing nodes.
+bool halves_of(const Index& ix, const std::string& second, const std::string& first, std::vector<int>& members,
+               std::string* x, bool* split) {
   const int p = ix.producer_any(second);
-  if (p == kNone || ix.taken(p)) return {};
-  if (ix.is_op(p, "Split") && ix.node(p).outputs.size() == 2 && ix.out(p, 1) == second && ix.out(p, 0) == concat_other) {
+  if (p == kNone || ix.taken(p)) return false;
+  if (ix.is_op(p, "Split") && ix.node(p).outputs.size() == 2 && ix.out(p, 1) == second && ix.out(p, 0) == first) {
     *x = ix.in(p, 0);
     *split = true;
     members.push_back(p);
-    return concat_other;
+    return true;
   }
-  const int first = ix.producer(concat_other, "Slice");
-  if (ix.is_op(p, "Slice") && first != kNone && ix.in(first, 0) == ix.in(p, 0) && first != p) {
-    *x = ix.in(p, 0);
-    members.insert(members.end(), {first, p});
-    return concat_other;
-  }
-  return {};
+  const int head = ix.producer(first, "Slice");
+  if (!ix.is_op(p, "Slice") || head == kNone || head == p || ix.in(head, 0) != ix.in(p, 0) ||
+      ix.in(head, 2) != ix.in(p, 1) || ix.in(head, 3) != ix.in(p, 3))
+    return false;
+  *x = ix.in(p, 0);
+  members.insert(members.end(), {head, p});
+  return true;
 }
 
 std::optional<PatternMatch> match_rotary(Index& ix, int neg) {
@@ -689,7 +691,7 @@ std::optional<PatternMatch> match_rotary(Index& ix, int neg) {
   if (!ix.is_op(cat, "Concat") || ix.node(cat).inputs.size() != 2 || ix.in(cat, 0) != ix.out(neg)) return std::nullopt;
   RotaryFields f;
   std::vector<int> members = {neg, cat};
-  if (halves_of(ix, ix.in(neg, 0), ix.in(cat, 1), members, &f.x, &f.split).empty()) return std::nullopt;
+  if (!halves_of(ix, ix.in(neg, 0), ix.in(cat, 1), members, &f.x, &f.split)) return std::nullopt;
   const int mul_sin = ix.sole_consumer(ix.out(cat));
   if (!ix.is_op(mul_sin, "Mul")) return std::nullopt;
   f.sin = ix.other_input(mul_sin, ix.out(cat));

@@ -389,6 +389,21 @@ TEST(Patterns, RotaryAndSwiGluNearMisses) {
   EXPECT_EQ(matches[0].rotary()->cos, "cos");
   EXPECT_EQ(matches[0].rotary()->sin, "sin");
 
+  // TorchScript's form: Slice(x, 0, h) and Slice(x, h, end); halves that do not meet
+  // (the second starts elsewhere) are not rotate-half.
+  Graph sliced;
+  sliced.nodes = {node("Slice", {"x", "zero", "h", "ax"}, {"x1"}), node("Slice", {"x", "h", "end", "ax"}, {"x2"}),
+                  node("Neg", {"x2"}, {"n"}),  node("Concat", {"n", "x1"}, {"c"}),
+                  node("Mul", {"c", "sin"}, {"a"}), node("Mul", {"x", "cos"}, {"b"}), node("Add", {"b", "a"}, {"y"})};
+  sliced.outputs.push_back(tensor_info("y", DType::kFloat32, {4}));
+  matches = find_patterns(sliced);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].kind, PatternKind::kRotary);
+  EXPECT_FALSE(matches[0].rotary()->split);
+  EXPECT_EQ(matches[0].nodes.size(), 7u);
+  sliced.nodes[1].inputs[1] = "other";
+  for (const auto& m : find_patterns(sliced)) EXPECT_NE(m.kind, PatternKind::kRotary);
+
   // Sigmoid(g) * h is not silu(g).
   Graph mlp;
   mlp.nodes = {node("Sigmoid", {"g"}, {"s"}), node("Mul", {"h", "s"}, {"a"}), node("Mul", {"a", "up"}, {"y"})};
