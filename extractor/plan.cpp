@@ -115,7 +115,7 @@ Result<TaskPlan> plan_task(const models::Graph& graph, const profiler::Hotspot& 
     if (group == groups.end()) return internal_error("no fusion group for hotspot '" + hotspot.name + "'");
     external = group->inputs;
     plan.outputs = group->outputs;
-    plan.op_type = "fused:" + hotspot.kind;
+    plan.op_type = "fused:" + hotspot.kind.name();
   } else {
     const models::Node& n = graph.nodes[plan.nodes.front()];
     plan.op_type = is_default_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type;

@@ -4,6 +4,8 @@
 
 #include "extractor/internal/starter.h"
 
+#include "models/patterns.h"
+
 namespace ak::extractor::internal {
 
 namespace {
@@ -66,18 +68,6 @@ class Matcher {
     if (it == c_.constants->end()) return std::nullopt;
     return scalar_value(it->second);
   }
-  std::optional<std::vector<int64_t>> ints(const std::string& v) const {
-    auto it = c_.constants->find(v);
-    if (it == c_.constants->end()) return std::nullopt;
-    const models::TensorData& t = it->second;
-    std::vector<int64_t> out;
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if (t.dtype == DType::kInt64) out.push_back(t.data<int64_t>()[i]);
-      else if (t.dtype == DType::kInt32) out.push_back(t.data<int32_t>()[i]);
-      else return std::nullopt;
-    }
-    return out;
-  }
   const std::vector<int64_t>* shape(const std::string& v) const {
     auto it = c_.shapes->find(v);
     return it == c_.shapes->end() ? nullptr : &it->second;
@@ -112,44 +102,6 @@ class Matcher {
       if (dtype(in) != t)
         return none("input '" + in + "' is " + models::dtype_name(dtype(in)) + ", the output " + models::dtype_name(t));
     return t;
-  }
-
-  /// The node among the task's that has op `op` and reads `value`; null if none.
-  const Node* consumer(const std::string& value, const char* op) const {
-    for (const Node* n : c_.nodes)
-      if (n->op_type == op && default_domain(*n) && std::find(n->inputs.begin(), n->inputs.end(), value) != n->inputs.end())
-        return n;
-    return nullptr;
-  }
-  static const std::string& other_input(const Node& n, const std::string& value) {
-    return n.inputs.size() > 1 && n.inputs[0] == value ? n.inputs[1] : n.inputs[0];
-  }
-  static const std::string& out(const Node& n) {
-    static const std::string kEmpty;
-    return n.outputs.empty() ? kEmpty : n.outputs[0];
-  }
-
-  /// Whether reduction `n` reduces exactly the last axis of its input and keeps it.
-  bool reduces_last_axis(const Node& n) {
-    const int64_t r = rank(n.inputs.empty() ? std::string() : n.inputs[0]);
-    if (r < 1) return fail("node '" + n.name + "': unknown input rank");
-    if (n.attr_int("keepdims", 1) != 1) return fail("node '" + n.name + "' drops the reduced axis (keepdims 0)");
-    std::vector<int64_t> axes;
-    if (n.has_input(1)) {
-      auto v = ints(n.inputs[1]);
-      if (!v) return fail("node '" + n.name + "': axes are not a constant");
-      axes = *v;
-    } else {
-      axes = n.attr_ints("axes");
-    }
-    if (axes.empty()) {
-      if (n.attr_int("noop_with_empty_axes", 0) != 0) return fail("node '" + n.name + "' reduces nothing");
-      if (r != 1) return fail("node '" + n.name + "' reduces every axis");
-      return true;
-    }
-    if (axes.size() != 1 || (axes[0] < 0 ? axes[0] + r : axes[0]) != r - 1)
-      return fail("node '" + n.name + "' does not reduce only the last axis");
-    return true;
   }
 
   /// Whether the kernel inputs are exactly `wanted` (in any order).
@@ -303,131 +255,74 @@ Starter layer_norm_node(const StarterContext& c, Matcher& m, const Node& n) {
   return rowwise(kernels::RowwiseSpec::Kind::kLayerNorm, t, n.attr_float("epsilon", 1e-5f), order, c, m);
 }
 
-/// The epsilon of the Add that follows `reduced` (the mean of squares).
-std::optional<double> epsilon_after(Matcher& m, const std::string& reduced, const Node** add) {
-  *add = m.consumer(reduced, "Add");
-  if (*add == nullptr) return m.none("no epsilon Add");
-  auto eps = m.scalar(Matcher::other_input(**add, reduced));
-  if (!eps) return m.none("epsilon is not a scalar constant");
-  return eps;
+/// The pattern of `kind` covering exactly the task's nodes, matched on a graph of those
+/// nodes alone (its constants as initializers, the kernel outputs as graph outputs), so
+/// the fields (x, gamma, epsilon, axis, ...) name the task's values. `sub` keeps the
+/// graph the match refers to.
+std::optional<models::PatternMatch> task_match(const StarterContext& c, models::PatternKind kind, models::Graph* sub,
+                                               Matcher& m) {
+  for (const Node* n : c.nodes) sub->nodes.push_back(*n);
+  for (const auto& [name, t] : *c.constants) {
+    sub->initializers.push_back(t);
+    sub->initializers.back().name = name;
+  }
+  for (const auto& o : c.outputs) {
+    models::ValueInfo info;
+    info.name = o;
+    sub->outputs.push_back(info);
+  }
+  std::vector<size_t> all(c.nodes.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  auto match = models::match_exactly(*sub, kind, all);
+  if (!match) return m.none(std::string("the nodes are not one ") + models::pattern_kind_name(kind) + " pattern");
+  return match;
 }
 
-/// The decomposed layer_norm group: ReduceMean -> Sub -> Pow|Mul -> ReduceMean -> Add(eps)
-/// -> Sqrt -> Div [-> Mul(gamma) [-> Add(beta)]].
-Starter layer_norm_group(const StarterContext& c, Matcher& m) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return {};
-  const Node& r1 = *c.nodes.front();
-  if (r1.op_type != "ReduceMean" || r1.inputs.empty()) return m.skip("layer_norm group does not start with ReduceMean");
-  const std::string x = r1.inputs[0];
-  const Node* sub = m.consumer(Matcher::out(r1), "Sub");
-  if (!sub || !m.reduces_last_axis(r1)) return m.skip("unexpected layer_norm group");
-  const Node* sq = m.consumer(Matcher::out(*sub), "Pow");
-  if (sq) {
-    auto e = m.scalar(sq->inputs.size() > 1 ? sq->inputs[1] : std::string());
-    if (!e || *e != 2.0) return m.skip("the variance squares with Pow of another exponent");
-  } else {
-    sq = m.consumer(Matcher::out(*sub), "Mul");
-  }
-  const Node* r2 = sq ? m.consumer(Matcher::out(*sq), "ReduceMean") : nullptr;
-  if (!r2 || !m.reduces_last_axis(*r2)) return m.skip("unexpected layer_norm group");
-  const Node* add = nullptr;
-  auto eps = epsilon_after(m, Matcher::out(*r2), &add);
-  if (!eps) return {};
-  const Node* sqrt = m.consumer(Matcher::out(*add), "Sqrt");
-  const Node* div = sqrt ? m.consumer(Matcher::out(*sqrt), "Div") : nullptr;
-  if (!div) return m.skip("unexpected layer_norm group");
-  std::vector<std::string> order = {x};
-  size_t members = 7;
-  const int64_t d = m.last_dim(x);
-  if (const Node* mul = m.consumer(Matcher::out(*div), "Mul")) {
-    const std::string& gamma = Matcher::other_input(*mul, Matcher::out(*div));
-    if (!m.is_input(gamma) || !m.per_feature(gamma, d, "gamma")) return {};
-    order.push_back(gamma);
-    ++members;
-    if (const Node* shift = m.consumer(Matcher::out(*mul), "Add")) {
-      const std::string& beta = Matcher::other_input(*shift, Matcher::out(*mul));
-      if (!m.is_input(beta) || !m.per_feature(beta, d, "beta")) return {};
-      order.push_back(beta);
-      ++members;
-    }
-  }
-  if (order.size() < 2) return m.skip("layer_norm group without gamma (the template needs a scale)");
-  if (members != c.nodes.size() || !m.inputs_are(order)) return m.skip("unexpected layer_norm group");
-  return rowwise(kernels::RowwiseSpec::Kind::kLayerNorm, *dtype, *eps, order, c, m);
+/// Whether `axis` (as written, may be negative) is the last axis of `x`.
+bool last_axis(Matcher& m, const std::string& x, int64_t axis, const char* what) {
+  const int64_t r = m.rank(x);
+  if (r < 1) return m.fail(std::string(what) + ": unknown rank of '" + x + "'");
+  if ((axis < 0 ? axis + r : axis) != r - 1)
+    return m.fail(std::string(what) + " over axis " + std::to_string(axis) + ", not the last");
+  return true;
 }
 
-/// The decomposed rms_norm group: Pow|Mul(x, x) -> ReduceMean -> Add(eps) -> Sqrt ->
-/// Div(x, .) | Reciprocal -> Mul(x, .) [-> Mul(gamma)].
-Starter rms_norm_group(const StarterContext& c, Matcher& m) {
+/// The decomposed layer_norm / rms_norm groups (with their gamma [and beta]), from the
+/// pattern's fields: LayerNorm needs a gamma (the template's scale input).
+Starter norm_group(const StarterContext& c, Matcher& m, models::PatternKind kind) {
   auto dtype = m.common_dtype();
   if (!dtype) return {};
-  const Node& sq = *c.nodes.front();
-  if (sq.inputs.empty()) return m.skip("unexpected rms_norm group");
-  const std::string x = sq.inputs[0];
-  if (sq.op_type == "Pow") {
-    auto e = m.scalar(sq.inputs.size() > 1 ? sq.inputs[1] : std::string());
-    if (!e || *e != 2.0) return m.skip("the mean of squares uses Pow of another exponent");
-  } else if (sq.op_type != "Mul" || sq.inputs.size() != 2 || sq.inputs[1] != x) {
-    return m.skip("unexpected rms_norm group");
+  models::Graph sub;
+  auto match = task_match(c, kind, &sub, m);
+  if (!match) return {};
+  const models::NormFields& f = *match->norm();
+  const bool layer_norm = kind == models::PatternKind::kLayerNorm;
+  const char* what = layer_norm ? "layer_norm group" : "rms_norm group";
+  if (!last_axis(m, f.x, f.axis, what)) return {};
+  if (layer_norm && f.gamma.empty()) return m.skip("layer_norm group without gamma (the template needs a scale)");
+  std::vector<std::string> order = {f.x};
+  const int64_t d = m.last_dim(f.x);
+  for (const std::string* v : {&f.gamma, &f.beta}) {
+    if (v->empty()) continue;
+    if (!m.is_input(*v) || !m.per_feature(*v, d, v == &f.gamma ? "gamma" : "beta")) return {};
+    order.push_back(*v);
   }
-  const Node* r = m.consumer(Matcher::out(sq), "ReduceMean");
-  if (!r || !m.reduces_last_axis(*r)) return m.skip("unexpected rms_norm group");
-  const Node* add = nullptr;
-  auto eps = epsilon_after(m, Matcher::out(*r), &add);
-  if (!eps) return {};
-  const Node* sqrt = m.consumer(Matcher::out(*add), "Sqrt");
-  if (!sqrt) return m.skip("unexpected rms_norm group");
-  size_t members = 5;
-  std::string normalized;
-  if (const Node* div = m.consumer(Matcher::out(*sqrt), "Div"); div && div->inputs[0] == x) {
-    normalized = Matcher::out(*div);
-  } else if (const Node* rec = m.consumer(Matcher::out(*sqrt), "Reciprocal")) {
-    const Node* mul = m.consumer(Matcher::out(*rec), "Mul");
-    if (!mul || Matcher::other_input(*mul, Matcher::out(*rec)) != x) return m.skip("unexpected rms_norm group");
-    normalized = Matcher::out(*mul);
-    members = 6;
-  } else {
-    return m.skip("unexpected rms_norm group");
-  }
-  std::vector<std::string> order = {x};
-  if (const Node* mul = m.consumer(normalized, "Mul")) {
-    const std::string& gamma = Matcher::other_input(*mul, normalized);
-    if (!m.is_input(gamma) || !m.per_feature(gamma, m.last_dim(x), "gamma")) return {};
-    order.push_back(gamma);
-    ++members;
-  }
-  if (members != c.nodes.size() || !m.inputs_are(order)) return m.skip("unexpected rms_norm group");
-  return rowwise(kernels::RowwiseSpec::Kind::kRmsNorm, *dtype, *eps, order, c, m);
+  if (!m.inputs_are(order)) return {};
+  return rowwise(layer_norm ? kernels::RowwiseSpec::Kind::kLayerNorm : kernels::RowwiseSpec::Kind::kRmsNorm, *dtype,
+                 f.epsilon, order, c, m);
 }
 
 /// The decomposed softmax group: [ReduceMax -> Sub ->] Exp -> ReduceSum -> Div.
 Starter softmax_group(const StarterContext& c, Matcher& m) {
   auto dtype = m.common_dtype();
   if (!dtype) return {};
-  const Node* exp = nullptr;
-  const Node* rmax = nullptr;
-  for (const Node* n : c.nodes) {
-    if (n->op_type == "Exp") exp = n;
-    if (n->op_type == "ReduceMax") rmax = n;
-  }
-  if (!exp) return m.skip("unexpected softmax group");
-  std::string x = exp->inputs[0];
-  size_t members = 3;
-  if (rmax) {
-    const Node* sub = m.consumer(Matcher::out(*rmax), "Sub");
-    if (!sub || Matcher::out(*sub) != exp->inputs[0] || sub->inputs[0] != rmax->inputs[0] || !m.reduces_last_axis(*rmax))
-      return m.skip("unexpected softmax group");
-    x = rmax->inputs[0];
-    members = 5;
-  }
-  const Node* sum = m.consumer(Matcher::out(*exp), "ReduceSum");
-  const Node* div = m.consumer(Matcher::out(*exp), "Div");
-  if (!sum || !div || !m.reduces_last_axis(*sum) || div->inputs[0] != Matcher::out(*exp) ||
-      div->inputs[1] != Matcher::out(*sum))
-    return m.skip("unexpected softmax group");
-  if (members != c.nodes.size() || !m.inputs_are({x})) return m.skip("unexpected softmax group");
-  return rowwise(kernels::RowwiseSpec::Kind::kSoftmax, *dtype, 0, {x}, c, m);
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kSoftmax, &sub, m);
+  if (!match) return {};
+  const models::SoftmaxFields& f = *match->softmax();
+  if (!f.decomposed) return m.skip("softmax with a scale or mask: the row-wise template takes neither");
+  if (!last_axis(m, f.x, f.axis, "softmax group") || !m.inputs_are({f.x})) return {};
+  return rowwise(kernels::RowwiseSpec::Kind::kSoftmax, *dtype, 0, {f.x}, c, m);
 }
 
 // --- matmul -----------------------------------------------------------------------------
@@ -468,15 +363,20 @@ Starter gemm_node(const StarterContext& c, Matcher& m, const Node& n) {
 }
 
 Starter gemm_epilogue(const StarterContext& c, Matcher& m) {
-  if (c.nodes.size() != 2 || c.nodes[0]->op_type != "MatMul" || c.nodes[1]->op_type != "Add")
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kGemmEpilogue, &sub, m);
+  if (!match) return {};
+  const models::EpilogueFields& f = *match->epilogue();
+  const Node& mm = sub.nodes[f.producer];
+  if (mm.op_type != "MatMul" || f.bias.empty() || !f.activation.empty())
     return m.skip("the epilogue is not MatMul + Add (an activation or Gemm)");
-  const Node& mm = *c.nodes[0];
-  return matmul(c, m, mm, Matcher::other_input(*c.nodes[1], Matcher::out(mm)));
+  return matmul(c, m, mm, f.bias);
 }
 
 Starter choose(const StarterContext& c, Matcher& m) {
+  using models::PatternKind;
   if (c.nodes.empty()) return m.skip("no nodes");
-  if (c.kind == "node") {
+  if (c.kind.is_node()) {
     const Node& n = *c.nodes.front();
     if (default_domain(n)) {
       if (n.op_type == "Softmax" || n.op_type == "LogSoftmax") return softmax_node(c, m, n);
@@ -484,16 +384,12 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "MatMul") return matmul(c, m, n, "");
       if (n.op_type == "Gemm") return gemm_node(c, m, n);
     }
-  } else if (c.kind == "layer_norm") {
-    return layer_norm_group(c, m);
-  } else if (c.kind == "rms_norm") {
-    return rms_norm_group(c, m);
-  } else if (c.kind == "softmax") {
-    return softmax_group(c, m);
-  } else if (c.kind == "gemm_epilogue") {
-    return gemm_epilogue(c, m);
-  } else if (c.kind != "elementwise_chain" && c.kind != "gelu") {
-    return m.skip("no template for " + c.kind);
+  } else {
+    const std::optional<PatternKind> kind = c.kind.pattern();
+    if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm) return norm_group(c, m, *kind);
+    if (kind == PatternKind::kSoftmax) return softmax_group(c, m);
+    if (kind == PatternKind::kGemmEpilogue) return gemm_epilogue(c, m);
+    if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu) return m.skip("no template for " + c.kind.name());
   }
   auto chain = build_chain(c, m);
   if (!chain) return {};

@@ -1,15 +1,18 @@
 #pragma once
 /// Runtime fusions: rewrites of the graph IR that replace common multi-node patterns of
-/// exported models by one node that runs as one ATen call. Each fused node is in the
-/// domain "com.autokernel" and lists the original node names in its string-list
-/// attribute "fused_nodes", so reports can map it back.
+/// exported models by one node that runs as one ATen call. The patterns come from
+/// models/patterns.h (both exporters' forms); each fused node is in the domain
+/// "com.autokernel" and lists the original node names in its string-list attribute
+/// "fused_nodes", so reports can map it back.
 ///
-///   Attention: MatMul(Q, Kt) [-> Div|Mul by a scalar] [-> Add(mask) | Where(cond, fill <= -1e30, .)]
-///              -> Softmax(axis=-1) -> MatMul(., V)   => com.autokernel.Attention
-///   Gelu:      Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5)  => com.autokernel.Gelu
+///   attention matches  => com.autokernel.Attention(q, kt, v[, mask]) {scale, mask_kind
+///                         (0 none, 1 additive, 2 boolean: masked where true), mask_fill}
+///                         (not the form with an IsNaN guard: SDPA does not zero masked rows)
+///   gelu matches       => com.autokernel.Gelu(x), the erf form only (the tanh form stays
+///                         op by op: tasks extract its nodes by name)
 ///
-/// A pattern is fused only when every intermediate value has exactly one consumer and is
-/// not a graph output, so the rewrite never changes what the graph computes.
+/// A match's intermediates have no consumer outside it and are not graph outputs, so the
+/// rewrite never changes what the graph computes.
 
 #include <string>
 #include <vector>

@@ -3,70 +3,23 @@
 #include <algorithm>
 #include <set>
 
+#include "kernels/op_traits.h"
+
 namespace ak::profiler {
 
 namespace {
 
 constexpr double kSoftmaxFlopsPerElement = 5;  // max, subtract, exp, sum, divide
 
-struct ElementwiseEntry {
-  const char* op;
-  double flops_per_element;
-};
-
-// Transcendentals cost "a few" FLOPs: the count a polynomial/SFU-based implementation
-// spends, rounded, so that a roofline sees them as slightly heavier than an Add.
-constexpr ElementwiseEntry kElementwise[] = {
-    {"Add", 1},        {"Sub", 1},        {"Mul", 1},      {"Div", 1},         {"Neg", 1},
-    {"Abs", 1},        {"Relu", 1},       {"Where", 1},    {"Equal", 1},       {"Less", 1},
-    {"LessOrEqual", 1}, {"Greater", 1},   {"GreaterOrEqual", 1}, {"Not", 1},   {"And", 1},
-    {"Or", 1},         {"Xor", 1},        {"Sqrt", 1},     {"Reciprocal", 1},  {"Floor", 1},
-    {"Ceil", 1},       {"Round", 1},      {"Sign", 1},     {"Mod", 1},         {"Pow", 1},
-    {"Clip", 2},       {"LeakyRelu", 2},  {"PRelu", 2},    {"ThresholdedRelu", 1},
-    {"BitShift", 1},   {"IsNaN", 1},      {"IsInf", 1},    {"HardSigmoid", 3}, {"HardSwish", 4},
-    {"Exp", 4},        {"Log", 4},        {"Sigmoid", 4},  {"Softplus", 4},    {"Softsign", 3},
-    {"Elu", 4},        {"Selu", 5},       {"Celu", 5},     {"Sin", 4},         {"Cos", 4},
-    {"Tan", 4},        {"Asin", 4},       {"Acos", 4},     {"Atan", 4},        {"Sinh", 4},
-    {"Cosh", 4},       {"Asinh", 4},      {"Acosh", 4},    {"Atanh", 4},       {"Tanh", 6},
-    {"Erf", 8},        {"Gelu", 8},       {"Mish", 10},    {"Cast", 0},        {"CastLike", 0},
-    {"Sum", 1},        {"Max", 1},        {"Min", 1},      {"Mean", 1},        {"BiasGelu", 9},
-    {"FastGelu", 8},   {"QuickGelu", 5},
-};
-
 bool is_variadic(const std::string& op) { return op == "Sum" || op == "Max" || op == "Min" || op == "Mean"; }
 
-struct ClassEntry {
-  const char* op;
-  const char* op_class;
-};
-
-constexpr ClassEntry kClasses[] = {
-    {"MatMul", "matmul"}, {"Gemm", "matmul"}, {"MatMulInteger", "matmul"}, {"Einsum", "matmul"},
-    {"Conv", "conv"}, {"ConvTranspose", "conv"}, {"ConvInteger", "conv"},
-    {"Attention", "attention"}, {"MultiHeadAttention", "attention"},
-    {"ReduceSum", "reduction"}, {"ReduceMean", "reduction"}, {"ReduceMax", "reduction"},
-    {"ReduceMin", "reduction"}, {"ReduceProd", "reduction"}, {"ReduceL1", "reduction"},
-    {"ReduceL2", "reduction"}, {"ReduceSumSquare", "reduction"}, {"ReduceLogSum", "reduction"},
-    {"ReduceLogSumExp", "reduction"}, {"ArgMax", "reduction"}, {"ArgMin", "reduction"},
-    {"GlobalAveragePool", "reduction"}, {"GlobalMaxPool", "reduction"}, {"GlobalLpPool", "reduction"},
-    {"MaxPool", "reduction"}, {"AveragePool", "reduction"}, {"LpPool", "reduction"},
-    {"CumSum", "reduction"}, {"TopK", "reduction"},
-    {"Softmax", "normalization"}, {"LogSoftmax", "normalization"},
-    {"LayerNormalization", "normalization"}, {"SimplifiedLayerNormalization", "normalization"},
-    {"RMSNormalization", "normalization"}, {"SkipLayerNormalization", "normalization"},
-    {"BatchNormalization", "normalization"}, {"InstanceNormalization", "normalization"},
-    {"GroupNormalization", "normalization"}, {"LpNormalization", "normalization"},
-    {"Reshape", "data_movement"}, {"Squeeze", "data_movement"}, {"Unsqueeze", "data_movement"},
-    {"Flatten", "data_movement"}, {"Identity", "data_movement"}, {"Transpose", "data_movement"},
-    {"Concat", "data_movement"}, {"Split", "data_movement"}, {"Slice", "data_movement"},
-    {"Gather", "data_movement"}, {"GatherElements", "data_movement"}, {"GatherND", "data_movement"},
-    {"ScatterND", "data_movement"}, {"ScatterElements", "data_movement"}, {"Expand", "data_movement"},
-    {"Tile", "data_movement"}, {"Pad", "data_movement"}, {"Resize", "data_movement"},
-    {"DepthToSpace", "data_movement"}, {"SpaceToDepth", "data_movement"}, {"Shape", "data_movement"},
-    {"Size", "data_movement"}, {"ConstantOfShape", "data_movement"}, {"Constant", "data_movement"},
-    {"Range", "data_movement"}, {"Trilu", "data_movement"}, {"OneHot", "data_movement"},
-    {"NonZero", "data_movement"},
-};
+/// The op-traits entry of `node`; com.microsoft nodes fall back to the ai.onnx op of the
+/// same name (that domain re-registers many standard ops).
+const kernels::OpTraits* traits_of(const models::Node& node) {
+  const kernels::OpTraits* t = kernels::find_op_traits(node.op_type, node.domain);
+  if (t == nullptr && node.domain == "com.microsoft") t = kernels::find_op_traits(node.op_type);
+  return t;
+}
 
 const std::set<std::string>& view_ops() {
   static const std::set<std::string> kViews = {"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
@@ -193,21 +146,14 @@ double shape_numel(const std::vector<int64_t>& shape) {
 }
 
 double elementwise_flops_per_element(const std::string& op_type) {
-  for (const auto& e : kElementwise)
-    if (op_type == e.op) return e.flops_per_element;
-  return -1;
+  const kernels::OpTraits* t = kernels::find_op_traits(op_type);
+  if (t == nullptr) t = kernels::find_op_traits(op_type, "com.microsoft");
+  return t != nullptr && t->elementwise() ? t->flops_per_element : -1;
 }
 
 const char* op_class_of(const models::Node& node) {
-  if (node.domain == "com.autokernel") {
-    if (node.op_type == "Attention") return "attention";
-    if (node.op_type == "Gelu") return "elementwise";
-  }
-  if (!node.domain.empty() && node.domain != "ai.onnx" && node.domain != "com.microsoft") return "other";
-  if (elementwise_flops_per_element(node.op_type) >= 0) return "elementwise";
-  for (const auto& c : kClasses)
-    if (node.op_type == c.op) return c.op_class;
-  return "other";
+  const kernels::OpTraits* t = traits_of(node);
+  return t == nullptr ? "other" : kernels::op_family_name(t->family);
 }
 
 NodeCost estimate_cost(const NodeShapes& s) {
@@ -241,8 +187,7 @@ NodeCost estimate_cost(const NodeShapes& s) {
   } else if (cls == "attention") {
     flops = op == "Attention" && s.node->domain == "com.autokernel" ? attention_flops(s) : -1;
   } else if (cls == "elementwise") {
-    double per = elementwise_flops_per_element(op);
-    if (per < 0) per = 8;  // com.autokernel.Gelu
+    double per = std::max(0.0, traits_of(*s.node)->flops_per_element);
     if (is_variadic(op)) {
       double n_inputs = 0;
       for (size_t i = 0; i < s.input_shapes.size(); ++i) n_inputs += present(s, i) ? 1 : 0;

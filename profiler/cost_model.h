@@ -12,7 +12,7 @@
 ///   attention   com.autokernel.Attention(Q [.., Sq, D], Kt [.., D, Sk], V [.., Sk, Dv][, mask]):
 ///               2*B*Sq*Sk*D + 2*B*Sq*Sk*Dv + kSoftmaxFlopsPerElement*B*Sq*Sk
 ///               (+ B*Sq*Sk for the scale, + B*Sq*Sk with a mask), B = batch of the output.
-///   elementwise flops_per_element(op) per output element (table in cost_model.cpp:
+///   elementwise flops_per_element(op) per output element (kernels/op_traits.cpp, the one op table:
 ///               1 for Add/Sub/Mul/Div/Relu/Where/compares..., 4 for Exp/Log/Sigmoid/Sin/...,
 ///               6 for Tanh, 8 for Erf and Gelu, 0 for Cast; variadic Sum/Max/Min/Mean: one
 ///               per input beyond the first).

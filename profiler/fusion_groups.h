@@ -1,24 +1,18 @@
 #pragma once
-/// Fusion groups: chains of top-level nodes that one kernel could compute, so the ranking
-/// can weigh "fuse these" against "speed up this node". Patterns, tried in this order (a
-/// node joins at most one group):
+/// Fusion groups: sets of top-level nodes that one kernel could compute, so the ranking
+/// can weigh "fuse these" against "speed up this node". A thin adapter over the graph
+/// patterns (models/patterns.h: the forms of both torch.onnx exporters), of these kinds,
+/// tried in this order (a node joins at most one group):
 ///
-///   kAttention        MatMul(Q, Kt) [-> Div|Mul scale] [-> Add mask | Where] -> Softmax -> MatMul(., V)
-///   kLayerNorm        ReduceMean -> Sub -> Pow|Mul(d, d) -> ReduceMean -> Add(eps) -> Sqrt -> Div
-///                     [-> Mul(gamma) [-> Add(beta)]]
-///   kRmsNorm          Pow|Mul(x, x) -> ReduceMean -> Add(eps) -> Sqrt -> Div(x, .) | Reciprocal -> Mul(x, .)
-///                     [-> Mul(gamma)]
-///   kSoftmax          [ReduceMax -> Sub ->] Exp -> ReduceSum -> Div(exp, sum)
-///   kGelu             erf form:  Div|Mul(x, c) -> Erf -> Add(1) -> Mul(x | 0.5x) [-> Mul(0.5)]
-///                     tanh form: Pow(x, 3) -> Mul -> Add(x, .) -> Mul -> Tanh -> Add(1) -> Mul [-> Mul]
-///                     (a Mul(x, 0.5) feeding the final Mul joins the group)
-///   kGemmEpilogue     MatMul|Gemm -> [Add bias] -> [activation], at least one of the two
-///   kConvEpilogue     Conv|ConvTranspose -> [Add bias] -> [activation], at least one
-///   kElementwiseChain maximal runs of >= 2 elementwise ops, each feeding only the next
+///   attention, layer_norm (decomposed chains only: a LayerNormalization node is one kernel
+///   already), rms_norm (with dynamo's float32 casts), softmax (decomposed, or a Softmax
+///   node with its scale and mask outside attention), gelu (erf and tanh forms),
+///   gemm_epilogue, conv_epilogue, elementwise_chain (maximal runs of >= 2 elementwise ops of
+///   kernels/op_traits.h, each feeding only the next).
 ///
-/// Every group has exactly one value that leaves it (its last node's output): a match is
-/// dropped when any intermediate value has a consumer outside the group or is a graph
-/// output, because then the fused kernel would still have to write it.
+/// Every group has exactly one node whose outputs leave it (its last): a match is dropped
+/// when any intermediate value has a consumer outside the group or is a graph output,
+/// because then the fused kernel would still have to write it.
 
 #include <cstddef>
 #include <cstdint>
@@ -27,15 +21,13 @@
 #include <vector>
 
 #include "models/graph.h"
+#include "models/patterns.h"
 #include "profiler/cost_model.h"
 
 namespace ak::profiler {
 
-enum class FusionKind { kAttention, kLayerNorm, kRmsNorm, kSoftmax, kGelu, kGemmEpilogue, kConvEpilogue, kElementwiseChain };
-
-/// "attention", "layer_norm", "rms_norm", "softmax", "gelu", "gemm_epilogue", "conv_epilogue",
-/// "elementwise_chain".
-const char* fusion_kind_name(FusionKind kind);
+/// A group's kind is its pattern's (printed with models::pattern_kind_name).
+using FusionKind = models::PatternKind;
 
 /// A set of top-level nodes one kernel could compute.
 struct FusionGroup {
@@ -43,6 +35,7 @@ struct FusionGroup {
   std::vector<size_t> nodes;         ///< indices into graph.nodes, in graph (topological) order
   std::vector<std::string> inputs;   ///< values read from outside the group (initializers included)
   std::vector<std::string> outputs;  ///< values the group must write (used outside or graph outputs)
+  models::PatternMatch match;        ///< the pattern's typed fields (epsilon, scale, mask, ...)
   /// A label for reports: "<kind>:<first node name>..<last node name>".
   std::string name;
 };

@@ -24,6 +24,25 @@ void add_unique(std::vector<std::string>* list, const std::string& value) {
 
 }  // namespace
 
+HotspotKind::HotspotKind(std::string_view name) {
+  if (name == "node") return;
+  if (auto p = models::parse_pattern_kind(name)) {
+    type_ = Type::kPattern;
+    pattern_ = *p;
+  } else {
+    type_ = Type::kCustom;
+  }
+}
+
+std::string HotspotKind::name() const {
+  switch (type_) {
+    case Type::kNode: return "node";
+    case Type::kPattern: return models::pattern_kind_name(pattern_);
+    case Type::kCustom: return "custom";
+  }
+  return "custom";
+}
+
 Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, const DevicePeaks& peaks,
                          bool allow_tf32) {
   if (profile.nodes.size() != graph.nodes.size())
@@ -69,7 +88,7 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     Hotspot h;
     h.is_group = true;
     h.name = g.name;
-    h.kind = fusion_kind_name(g.kind);
+    h.kind = g.kind;
     h.nodes = g.nodes;
     h.time_ns = group_time_ns(g, times);
     h.cost = group_cost(g, costs, value_bytes);
@@ -92,7 +111,6 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     if (grouped[i]) continue;
     Hotspot h;
     h.name = graph.nodes[i].name;
-    h.kind = "node";
     h.nodes = {i};
     h.op_types = {graph.nodes[i].op_type};
     h.time_ns = times[i];

@@ -8,7 +8,9 @@
 /// A node's roofline counts the launches it made per iteration; a group's counts one.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -30,12 +32,48 @@ struct NodeAnalysis {
   double e2e_gain = 1;  ///< model speedup if this node alone reached its attainable time
 };
 
+/// What a hotspot is: one node, a fusion group of a pattern kind (models/patterns.h), or a
+/// custom node set (`autokernel extract --nodes`). Its name is what reports and task.json
+/// print: "node", the pattern's name ("attention", "layer_norm", ...) or "custom".
+///
+/// It converts from and to those strings implicitly so that code which still spells kinds
+/// as strings (extractor/extractor.cpp, task.json) keeps working; new code should use
+/// pattern() and is_node(). A string that names no kind is kCustom.
+class HotspotKind {
+ public:
+  enum class Type { kNode, kPattern, kCustom };
+
+  HotspotKind() = default;  ///< a single node
+  HotspotKind(models::PatternKind pattern) : type_(Type::kPattern), pattern_(pattern) {}  // NOLINT: implicit
+  HotspotKind(std::string_view name);                                                      // NOLINT: implicit
+  HotspotKind(const char* name) : HotspotKind(std::string_view(name)) {}                   // NOLINT: implicit
+  HotspotKind(const std::string& name) : HotspotKind(std::string_view(name)) {}            // NOLINT: implicit
+
+  Type type() const { return type_; }
+  bool is_node() const { return type_ == Type::kNode; }
+  /// The pattern of a fusion group; nullopt for a node or a custom set.
+  std::optional<models::PatternKind> pattern() const {
+    return type_ == Type::kPattern ? std::optional<models::PatternKind>(pattern_) : std::nullopt;
+  }
+  /// "node", the pattern's name, or "custom".
+  std::string name() const;
+  operator std::string() const { return name(); }  // NOLINT: implicit, see above
+
+  friend bool operator==(const HotspotKind& a, const HotspotKind& b) {
+    return a.type_ == b.type_ && (a.type_ != Type::kPattern || a.pattern_ == b.pattern_);
+  }
+
+ private:
+  Type type_ = Type::kNode;
+  models::PatternKind pattern_ = models::PatternKind::kElementwiseChain;
+};
+
 /// A ranked node or fusion group.
 struct Hotspot {
   int rank = 0;  ///< 1 = largest e2e gain
   bool is_group = false;
   std::string name;  ///< node name, or the group's label
-  std::string kind;  ///< "node", or the fusion kind ("attention", "layer_norm", ...)
+  HotspotKind kind;  ///< a node, or the group's pattern
   std::vector<size_t> nodes;  ///< graph node indices, in graph order
   std::vector<std::string> op_types;  ///< distinct, in order of first appearance
   int64_t time_ns = 0;  ///< measured time per iteration (a group: the sum of its members)

@@ -208,7 +208,7 @@ std::string profile_json(const ReportInput& in) {
     for (size_t i : h.nodes) names.push_back(in.graph->nodes[i].name);
     hotspots.push_back({{"rank", h.rank},
                         {"name", h.name},
-                        {"kind", h.kind},
+                        {"kind", h.kind.name()},
                         {"nodes", names},
                         {"op_types", h.op_types},
                         {"dtype", models::dtype_name(h.dtype)},

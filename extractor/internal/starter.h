@@ -10,7 +10,10 @@
 ///     decomposed softmax group (ReduceMax/ReduceSum over the last axis, keepdims).
 ///   - rowwise_layer_norm: LayerNormalization (axis = last) with scale [and bias], and the
 ///     decomposed layer_norm group with its gamma [and beta].
-///   - rowwise_rms_norm: the decomposed rms_norm group [with its gamma].
+///   - rowwise_rms_norm: the decomposed rms_norm group [with its gamma] (also dynamo's form
+///     with float32 casts: the template computes in float).
+///   Groups are read through models/patterns.h (match_exactly on the task's nodes): x,
+///   gamma, beta, epsilon and axis come from the match's fields.
 ///   - matmul / matmul_bias: MatMul nodes; gemm_epilogue groups that are MatMul + Add of a 1-D
 ///     bias of the output's last size (no activation).
 
@@ -21,6 +24,7 @@
 #include "extractor/internal/axes.h"
 #include "kernels/templates.h"
 #include "models/graph.h"
+#include "profiler/hotspots.h"
 
 namespace ak::extractor::internal {
 
@@ -28,7 +32,7 @@ namespace ak::extractor::internal {
 struct StarterContext {
   const models::Model* model = nullptr;     ///< the executed model (opsets)
   std::vector<const models::Node*> nodes;   ///< the hotspot's nodes in graph order (no Constant copies)
-  std::string kind;                         ///< "node" or the fusion kind
+  profiler::HotspotKind kind;               ///< a node, or the group's pattern
   std::string op_type;                      ///< task.json's op_type (for the skeleton)
   std::vector<std::string> inputs;          ///< kernel inputs, in the plan's order
   std::vector<std::string> outputs;         ///< kernel outputs

@@ -28,7 +28,7 @@ struct Case {
     for (const auto& n : model.graph.nodes)
       if (n.op_type != "Constant") context.nodes.push_back(&n);
     context.kind = std::move(kind);
-    context.op_type = context.kind == "node" ? context.nodes.front()->op_type : "fused:" + context.kind;
+    context.op_type = context.kind == "node" ? context.nodes.front()->op_type : "fused:" + context.kind.name();
     context.inputs = std::move(inputs);
     context.outputs = std::move(outputs);
     context.constants = &constants;
@@ -48,6 +48,45 @@ TEST(Starter, LayerNormGroupOrdersItsInputsAsTheTemplateExpects) {
   EXPECT_EQ(s.template_name, "rowwise_layer_norm") << s.why_skeleton;
   EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "gamma", "beta"}));
   EXPECT_NE(s.source.find("kEpsilon"), std::string::npos);
+}
+
+/// dynamo's float16 RMSNorm: Cast up, Pow, ReduceMean, Add(eps), Sqrt, Reciprocal, Mul,
+/// Cast down, Mul(weight); the reductions over `axis`.
+models::Graph rms_norm_with_casts(int64_t axis) {
+  models::Graph g;
+  g.initializers = {float_tensor("two", {}, {2.f}), float_tensor("eps", {}, {1e-6f}), int64_tensor("ax", {1}, {axis})};
+  g.nodes = {node("Cast", {"x"}, {"x32"}, {int_attr("to", 1)}), node("Pow", {"x32", "two"}, {"sq"}),
+             node("ReduceMean", {"sq", "ax"}, {"ms"}),           node("Add", {"ms", "eps"}, {"e"}),
+             node("Sqrt", {"e"}, {"r"}),                          node("Reciprocal", {"r"}, {"ir"}),
+             node("Mul", {"x32", "ir"}, {"n32"}),                 node("Cast", {"n32"}, {"n"}, {int_attr("to", 10)}),
+             node("Mul", {"w", "n"}, {"y"})};
+  return g;
+}
+
+TEST(Starter, RmsNormWithCastsReadsItsFieldsFromThePattern) {
+  const ShapeMap shapes = {{"x", {2, 6, 32}}, {"w", {32}}, {"y", {2, 6, 32}}};
+  Case c(rms_norm_with_casts(-1), "rms_norm", {"w", "x"}, {"y"}, shapes);
+  for (const char* v : {"x", "w", "y"}) c.context.dtypes[v] = DType::kFloat16;
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "rowwise_rms_norm") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w"}));
+  EXPECT_NE(s.source.find("kEpsilon = 1e-06f"), std::string::npos) << s.source;
+
+  // The same chain over axis 1 (not the last) gets no row-wise template.
+  Case d(rms_norm_with_casts(1), "rms_norm", {"x", "w"}, {"y"}, shapes);
+  for (const char* v : {"x", "w", "y"}) d.context.dtypes[v] = DType::kFloat16;
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("not the last"), std::string::npos) << t.why_skeleton;
+
+  // Nodes that are not one rms_norm pattern (the weight Mul is missing its normalized
+  // input) are a skeleton saying so.
+  models::Graph broken = rms_norm_with_casts(-1);
+  broken.nodes.back().inputs = {"w", "x32"};
+  Case e(broken, "rms_norm", {"x", "w"}, {"y"}, shapes);
+  Starter u = make_starter(e.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("not one rms_norm pattern"), std::string::npos) << u.why_skeleton;
 }
 
 TEST(Starter, SoftmaxOverAnInnerAxisIsASkeleton) {

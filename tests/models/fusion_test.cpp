@@ -96,5 +96,26 @@ TEST(Fusion, FusesEveryLayerOfTheZooTransformers) {
   }
 }
 
+TEST(Fusion, FusesBothExportersFixtures) {
+  // 2 layers each (models/zoo/export_fixtures.py): one attention and one GELU per layer;
+  // GPT-2's tanh GELU is not fused and LLaMA has SwiGLU. TorchScript's float16 LLaMA upcasts the scores to float32
+  // before the softmax, which the fused kernel does not do: left unfused.
+  for (const char* exporter : {"torchscript", "dynamo"})
+    for (const char* name : {"gpt2", "bert", "llama", "gpt2_fp16", "llama_fp16"}) {
+      auto path = std::filesystem::path(AK_SOURCE_DIR) / "tests/models/fixtures/exporters" / exporter / name / "model.onnx";
+      auto model = load_model(path);
+      ASSERT_TRUE(model.is_ok()) << model.status().message();
+      FusionReport r;
+      const Graph fused = fuse_graph(model->graph, &r);
+      const std::string n = name, e = exporter;
+      EXPECT_EQ(r.attention, n == "llama_fp16" && e == "torchscript" ? 0 : 2) << e << "/" << n;
+      EXPECT_EQ(r.gelu, n == "bert" ? 2 : 0) << e << "/" << n;
+      size_t covered = 0;
+      for (const auto& node : fused.nodes)
+        if (const Attribute* a = node.find_attribute("fused_nodes")) covered += a->strings.size();
+      EXPECT_EQ(fused.nodes.size() + covered - static_cast<size_t>(r.attention + r.gelu), model->graph.nodes.size());
+    }
+}
+
 }  // namespace
 }  // namespace ak::models

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "tests/models/model_builder.h"
 
 namespace ak::profiler {
@@ -12,11 +15,32 @@ using models::Graph;
 using models::testing::node;
 using models::testing::tensor_info;
 
+/// The scalar constants the patterns check (models/patterns.h reads their values).
+const std::map<std::string, float> kScalars = {
+    {"two", 2.f},   {"three", 3.f},   {"eps", 1e-5f},  {"scale", 0.125f},         {"fill", -1e30f},
+    {"one", 1.f},   {"half", 0.5f},   {"sqrt2", 1.4142135f}, {"c1", 0.044715f}, {"c2", 0.7978846f}};
+
+/// ReduceMean over the last axis (the only form the norm patterns take).
+models::Node mean_of(const std::string& x, const std::string& y) {
+  models::Attribute axes;
+  axes.name = "axes";
+  axes.type = models::Attribute::Type::kInts;
+  axes.ints = {-1};
+  return node("ReduceMean", {x}, {y}, {axes});
+}
+
+/// A graph of `nodes` whose inputs named in kScalars are scalar initializers.
 Graph graph_of(std::vector<models::Node> nodes, const std::vector<std::string>& outputs) {
   Graph g;
   g.name = "g";
   g.nodes = std::move(nodes);
   for (const auto& o : outputs) g.outputs.push_back(tensor_info(o, DType::kFloat32, {4}));
+  for (const auto& [name, value] : kScalars)
+    for (const auto& n : g.nodes)
+      if (std::find(n.inputs.begin(), n.inputs.end(), name) != n.inputs.end()) {
+        g.initializers.push_back(models::testing::float_tensor(name, {}, {value}));
+        break;
+      }
   return g;
 }
 
@@ -107,8 +131,8 @@ TEST(FusionGroups, NoAttentionWhenProbabilitiesAreUsedElsewhere) {
 }
 
 std::vector<models::Node> layer_norm_nodes() {
-  return {node("ReduceMean", {"x"}, {"mu"}),   node("Sub", {"x", "mu"}, {"d"}),    node("Pow", {"d", "two"}, {"sq"}),
-          node("ReduceMean", {"sq"}, {"var"}), node("Add", {"var", "eps"}, {"ve"}), node("Sqrt", {"ve"}, {"sd"}),
+  return {mean_of("x", "mu"),   node("Sub", {"x", "mu"}, {"d"}),    node("Pow", {"d", "two"}, {"sq"}),
+          mean_of("sq", "var"), node("Add", {"var", "eps"}, {"ve"}), node("Sqrt", {"ve"}, {"sd"}),
           node("Div", {"d", "sd"}, {"n"}),     node("Mul", {"n", "gamma"}, {"g"}), node("Add", {"g", "beta"}, {"y"})};
 }
 
@@ -130,7 +154,7 @@ TEST(FusionGroups, NoLayerNormWhenTheStdDevIsUsedElsewhere) {
 }
 
 TEST(FusionGroups, RmsNormBothForms) {
-  const Graph div_form = graph_of({node("Pow", {"x", "two"}, {"sq"}), node("ReduceMean", {"sq"}, {"ms"}),
+  const Graph div_form = graph_of({node("Pow", {"x", "two"}, {"sq"}), mean_of("sq", "ms"),
                                    node("Add", {"ms", "eps"}, {"e"}), node("Sqrt", {"e"}, {"r"}),
                                    node("Div", {"x", "r"}, {"n"}), node("Mul", {"n", "gamma"}, {"y"})},
                                   {"y"});
@@ -139,7 +163,7 @@ TEST(FusionGroups, RmsNormBothForms) {
   EXPECT_EQ(groups[0].kind, FusionKind::kRmsNorm);
   EXPECT_EQ(groups[0].nodes.size(), 6u);
 
-  const Graph rec_form = graph_of({node("Mul", {"x", "x"}, {"sq"}), node("ReduceMean", {"sq"}, {"ms"}),
+  const Graph rec_form = graph_of({node("Mul", {"x", "x"}, {"sq"}), mean_of("sq", "ms"),
                                    node("Add", {"ms", "eps"}, {"e"}), node("Sqrt", {"e"}, {"r"}),
                                    node("Reciprocal", {"r"}, {"ir"}), node("Mul", {"x", "ir"}, {"y"})},
                                   {"y"});
