@@ -208,8 +208,10 @@ ordered_json tensors_json(const std::vector<TaskTensor>& tensors, const std::vec
 Result<Task> read_task(const std::filesystem::path& path) {
   const bool is_dir = std::filesystem::is_directory(path);
   const std::filesystem::path file = is_dir ? path / "task.json" : path;
+  if (!std::filesystem::exists(file))
+    return invalid_input(file.string() + " does not exist (expected a task directory from `autokernel extract`)");
   std::ifstream in(file);
-  if (!in) return invalid_input("cannot read " + file.string() + " (expected a task directory from `autokernel extract`)");
+  if (!in) return invalid_input("cannot read " + file.string());
   const ordered_json j = ordered_json::parse(in, nullptr, /*allow_exceptions=*/false);
   const Reader r(file.string());
   if (j.is_discarded() || !j.is_object()) return invalid_input(file.string() + ": not a JSON object");

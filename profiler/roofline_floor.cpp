@@ -9,7 +9,8 @@ namespace ak::profiler {
 
 double roofline_floor_ns(double flops, double bytes, const char* op_class, models::DType dtype, bool allow_tf32,
                          const DevicePeaks& peaks) {
-  const NodeCost cost{flops, bytes, op_class};
+  // A CPU task's bytes come from cache (see the header): only its FLOPs bound it.
+  const NodeCost cost{flops, peaks.kind == DeviceKind::kCpu ? 0.0 : bytes, op_class};
   const RooflinePoint p = roofline(cost, 0, peaks, {.compute_dtype = dtype, .allow_tf32 = allow_tf32, .kernel_count = 0});
   return kRooflineFloorMargin * p.attainable_ns;
 }

@@ -17,21 +17,23 @@ struct Task;
 
 namespace ak::profiler {
 
-/// The floor is this fraction of max(flops / peak, bytes / bandwidth) at measured peaks.
-/// Why not 1: the peaks are what a sustained ATen copy and GEMM reach, not a hard limit. A
-/// task's working set of a few MB can be served from cache even after the judge's flush (a
-/// CPU's last-level cache can be larger than the 64 MiB flush: 480 MiB on the 2-core CI
-/// VM), and the probe runs on a machine that may be busy, which lowers the figure it
-/// caches. An honest Add+ReLU kernel (64x4096 float32) ran at 138.5 us against a 157.3 us
-/// floor from the estimated 20 GB/s CPU bandwidth; see docs/verifier.md for the numbers
-/// behind this value. Cheats the floor is for (no work, outputs cached from an earlier
-/// call) run orders of magnitude below it.
+/// The floor is this fraction of the roofline time at measured peaks. Why not 1: the peaks
+/// are what a sustained ATen copy and GEMM reached when they were measured, not hard
+/// limits, and they are measured once and cached, possibly on a busy machine: on the shared
+/// 2-core CI VM two quick probes a minute apart measured 6.4 and 10.2 GB/s, and 62 GFLOP/s
+/// of fp32 GEMM against a nominal 333. A kernel must beat those figures four times over to
+/// be flagged; the cheats the floor is for (no work, outputs kept from an earlier call) run
+/// orders of magnitude below it. docs/verifier.md has the measurements.
 inline constexpr double kRooflineFloorMargin = 0.25;
 
-/// kRooflineFloorMargin * max(flops at the peak for `op_class` and `dtype` (TF32 for
-/// float32 matmul/conv/attention only with `allow_tf32`), bytes at peak bandwidth), in ns.
-/// No launch term: one fused kernel may beat the reference's launch count. 0 when the peaks
-/// know neither rate.
+/// kRooflineFloorMargin * max(compute_ns, memory_ns), in ns: compute_ns is `flops` at the
+/// peak for `op_class` and `dtype` (TF32 for float32 matmul/conv/attention only with
+/// `allow_tf32`), memory_ns is `bytes` at the peak bandwidth. No launch term: one fused
+/// kernel may beat the reference's launch count. On a CPU (peaks.kind) there is no memory
+/// term: the judge's 64 MiB flush does not evict a last-level cache larger than it (480 MiB
+/// on the CI VM), so a task of a few MB runs from cache, above the streaming bandwidth the
+/// probe measures (an honest Add+ReLU, 3.1 MB, reached 22.7 GB/s against a measured 6.4).
+/// 0 when the peaks know no rate.
 double roofline_floor_ns(double flops, double bytes, const char* op_class, models::DType dtype, bool allow_tf32,
                          const DevicePeaks& peaks);
 

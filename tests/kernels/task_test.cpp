@@ -192,7 +192,7 @@ std::string patched(const std::string& patch) {
 TEST(Task, MalformedFilesNameTheFileAndTheField) {
   ScratchDir dir;
   const std::string file = (dir / "task.json").string();
-  ASSERT_TRUE(read_task(dir.path()).status().message().find("cannot read") != std::string::npos);
+  ASSERT_TRUE(read_task(dir.path()).status().message().find("task.json does not exist") != std::string::npos);
   struct Case {
     std::string text;   ///< the file
     std::string field;  ///< what the message must name
