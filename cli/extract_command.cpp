@@ -85,25 +85,28 @@ void print_json(const extractor::ExtractReport& report, const Checks& checks) {
   std::cout << list.dump(2) << "\n";
 }
 
-/// Judges every written starter (verifier::check_starter: the judge in quick mode, in its
-/// worker process), one progress line per task.
+/// Judges every written starter (verifier::check_starters), one line per task on stderr.
 Result<Checks> check_starters(const ExtractArgs& args, const extractor::ExtractReport& report, Progress& progress) {
   verifier::StarterCheckOptions options;
   options.judge.worker_program = self_program();
   options.judge.threads = args.model.threads;
-  options.roofline_floor_ns = [&](const kernels::Task& task) {
+  options.roofline_floor_ns = [](const kernels::Task& task) {
     std::string note;
     auto floor = profiler::task_roofline_floor_ns(task, &note);
-    return floor.is_ok() ? *floor : 0.0;
+    return floor.is_ok() ? *floor : 0.0;  // no peaks: no floor check
   };
-  Checks checks;
-  for (const auto& t : report.tasks) {
-    options.judge.progress = [&](const std::string& what) { progress.step("check " + t.name + ": " + what); };
-    AK_ASSIGN_OR_RETURN(verifier::StarterCheck c, verifier::check_starter(t.dir, options));
+  std::string current;
+  options.on_start = [&](const std::filesystem::path& dir) { current = dir.filename().string(); };
+  options.judge.progress = [&](const std::string& what) { progress.step("check " + current + ": " + what); };
+  options.on_check = [&](const std::filesystem::path&, const verifier::StarterCheck& c) {
     progress.clear();
-    std::cerr << "check " << t.name << ": starter " << c.template_name << ", " << check_text(c) << std::endl;
-    checks.emplace(t.name, std::move(c));
-  }
+    std::cerr << "check " << current << ": starter " << c.template_name << ", " << check_text(c) << std::endl;
+  };
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& t : report.tasks) dirs.push_back(t.dir);
+  AK_ASSIGN_OR_RETURN(std::vector<verifier::StarterCheck> checked, verifier::check_starters(dirs, options));
+  Checks checks;
+  for (size_t i = 0; i < checked.size(); ++i) checks.emplace(report.tasks[i].name, std::move(checked[i]));
   return checks;
 }
 

@@ -24,4 +24,16 @@ Result<StarterCheck> check_starter(const std::filesystem::path& task_dir, const 
   return check;
 }
 
+Result<std::vector<StarterCheck>> check_starters(const std::vector<std::filesystem::path>& task_dirs,
+                                                 const StarterCheckOptions& options) {
+  std::vector<StarterCheck> checks;
+  for (const std::filesystem::path& dir : task_dirs) {
+    if (options.on_start) options.on_start(dir);
+    AK_ASSIGN_OR_RETURN(StarterCheck c, check_starter(dir, options));
+    if (options.on_check) options.on_check(dir, c);
+    checks.push_back(std::move(c));
+  }
+  return checks;
+}
+
 }  // namespace ak::verifier

@@ -121,7 +121,7 @@ Record make_record(const WorkloadSpec& workload, int64_t index, std::mt19937_64&
     e.speedup_high = *e.speedup * 1.03;
     e.max_abs_error = 1e-3;
   } else {
-    e.status = static_cast<Verdict>(1 + rng() % (kernels::kVerdictCount - 1));
+    e.status = static_cast<Verdict>(1 + rng() % (ak::kernels::kVerdictCount - 1));
     e.failure_gate = "gate" + std::to_string(rng() % 4);
     e.failure_summary = "kernel.cu(42): error: identifier \"__shfl\" is undefined";
   }

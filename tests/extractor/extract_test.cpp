@@ -63,10 +63,9 @@ Result<Extraction> extract(std::shared_ptr<const models::Model> model, const fs:
     check.judge.worker_program = AK_CLI_PATH;
     check.judge.threads = 1;
     check.judge.build.cache_dir = cache_dir();
-    for (const TaskSummary& t : e.report.tasks) {
-      AK_ASSIGN_OR_RETURN(verifier::StarterCheck c, verifier::check_starter(t.dir, check));
-      e.checks.push_back(std::move(c));
-    }
+    std::vector<fs::path> dirs;
+    for (const TaskSummary& t : e.report.tasks) dirs.push_back(t.dir);
+    AK_ASSIGN_OR_RETURN(e.checks, verifier::check_starters(dirs, check));
   }
   return e;
 }

@@ -88,6 +88,25 @@ TEST(StarterCheck, AWrongTemplateFailsWithTheJudgesReason) {
   EXPECT_EQ(b->message.find('\n'), std::string::npos);  // one line for the table
 }
 
+TEST(StarterCheck, ManyInOrderWithCallbacksAndTheFirstErrorStops) {
+  TempDir tmp;
+  const fs::path dir = task_with_starter(tmp.path, kCandidates / "good.cpp", "elementwise_chain");
+  StarterCheckOptions o = options(tmp.path / "cache");
+  std::vector<std::string> events;
+  o.on_start = [&](const fs::path& d) { events.push_back("start " + d.filename().string()); };
+  o.on_check = [&](const fs::path& d, const StarterCheck& c) {
+    events.push_back("done " + d.filename().string() + " " + verdict_name(c.verdict));
+  };
+  auto checks = check_starters({dir, tmp.path / "missing"}, o);
+  ASSERT_FALSE(checks.is_ok());
+  EXPECT_EQ(checks.status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(events, (std::vector<std::string>{"start task", "done task PASSED", "start missing"}));
+  auto one = check_starters({dir}, o);
+  ASSERT_TRUE(one.is_ok()) << one.status().message();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_TRUE(one->front().passed());
+}
+
 TEST(StarterCheck, NoTaskOrNoStarterIsAStatus) {
   TempDir tmp;
   auto missing = check_starter(tmp.path / "none", options(tmp.path / "cache"));
