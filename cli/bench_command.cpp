@@ -2,9 +2,6 @@
 // command every optimizer and agent runs in its loop. Greppable `key: value` lines.
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,11 +10,12 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "kernels/task.h"
 #include "memory/memory.h"
 #include "models/session.h"
-#include "profiler/device_probe.h"
+#include "profiler/roofline_floor.h"
+#include "verifier/evaluation_record.h"
 #include "verifier/judge.h"
-#include "verifier/task.h"
 
 namespace ak::cli {
 
@@ -37,12 +35,6 @@ struct BenchArgs {
   bool keep = false;
 };
 
-std::string self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("autokernel") : p.string();
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -50,57 +42,9 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-/// The fastest the task can possibly run here: its bytes at peak bandwidth or its FLOPs at
-/// peak throughput, whichever is larger (no launch term: a fused kernel may beat it).
-double roofline_floor_ns(const verifier::Task& task, const models::Device& device) {
-  std::string note;
-  auto peaks = profiler::peaks_for_device(device, &note);
-  if (!peaks.is_ok()) return 0;
-  const models::DType dtype = task.inputs.empty() ? models::DType::kFloat32 : task.inputs.front().dtype;
-  const double tflops = profiler::peak_tflops(*peaks, task.op_class.c_str(), dtype, /*allow_tf32=*/true);
-  const double compute_ns = tflops > 0 ? task.flops / (tflops * 1e3) : 0;
-  const double memory_ns = peaks->bandwidth_gbps > 0 ? task.bytes / peaks->bandwidth_gbps : 0;
-  return std::max(compute_ns, memory_ns);
-}
-
-memory::Record memory_record(const verifier::Task& task, const verifier::Evaluation& e, const BenchArgs& args,
-                             const std::string& source, const std::string& device_name) {
-  memory::Record r;
-  r.workload.op_type = task.op_type;
-  r.workload.attributes_json = task.attributes_json;
-  for (const verifier::TaskTensor& t : task.inputs) {
-    r.workload.dtypes.push_back(models::dtype_name(t.dtype));
-    r.workload.shape.push_back(t.dims);
-  }
-  r.workload.arch = task.arch;
-  r.workload.source_model = task.source_model;
-  r.workload.source_nodes = task.source_nodes;
-  r.candidate.source = source;
-  r.candidate.language = task.device == "cpu" ? "cpp" : "cuda";
-  r.candidate.generator = args.generator;
-  r.candidate.parent_hash = args.parent;
-  memory::EvaluationSpec& s = r.evaluation;
-  s.status = *memory::parse_eval_status(verifier::verdict_name(e.verdict));
-  s.device = device_name;
-  s.compiler_version = e.build.compiler_version;
-  if (e.latency_us) s.latency_ns = static_cast<int64_t>(*e.latency_us * 1e3);
-  if (e.reference_latency_us) s.baseline_latency_ns = static_cast<int64_t>(*e.reference_latency_us * 1e3);
-  s.speedup = e.speedup;
-  s.speedup_low = e.speedup_ci_low;
-  s.speedup_high = e.speedup_ci_high;
-  if (e.verdict != verifier::Verdict::kCompileError && e.verdict != verifier::Verdict::kTimeout) {
-    s.max_abs_error = e.max_abs_error;
-    s.max_rel_error = e.max_rel_error;
-  }
-  s.failure_gate = e.gate;
-  s.failure_input = e.failure_input;
-  s.failure_summary = e.verdict == verifier::Verdict::kPassed ? "" : e.message.substr(0, 1024);
-  return r;
-}
-
 Result<int> run(const BenchArgs& args) {
-  AK_ASSIGN_OR_RETURN(verifier::Task task, verifier::load_task(args.task_dir));
-  AK_ASSIGN_OR_RETURN(models::Device device, models::Device::parse(task.device));
+  AK_ASSIGN_OR_RETURN(kernels::Task task, kernels::read_task(args.task_dir));
+  AK_ASSIGN_OR_RETURN(models::Device device, models::Device::parse(task.target.device));
   std::unique_ptr<memory::Store> store;
   if (!args.no_memory) {
     // Opened first: a memory file that is not usable is bad input before any work is done.
@@ -111,12 +55,14 @@ Result<int> run(const BenchArgs& args) {
   options.quick = args.quick;
   options.timeout_s = args.timeout_s;
   options.threads = args.threads;
-  options.worker_program = self_exe();
+  options.worker_program = self_program();
   options.keep_scratch = args.keep;
-  options.roofline_floor_ns = roofline_floor_ns(task, device);
-  if (device.is_cuda()) {
-    options.build.cuda_arch = task.arch != "cpu" ? task.arch : "";
-  }
+  std::string peaks_note;
+  progress.step("device peaks");  // measured on first use (seconds), then cached
+  // Without peaks there is no floor to check against: the judge skips that check (0).
+  auto floor = profiler::task_roofline_floor_ns(task, &peaks_note);
+  options.roofline_floor_ns = floor.is_ok() ? *floor : 0;
+  if (task.is_cuda() && task.target.arch != "cpu") options.build.cuda_arch = task.target.arch;
   options.progress = [&](const std::string& what) { progress.step(what); };
   AK_ASSIGN_OR_RETURN(verifier::Evaluation e, verifier::judge_candidate(task, args.candidate, options));
   progress.clear();
@@ -124,7 +70,8 @@ Result<int> run(const BenchArgs& args) {
   const std::string device_name = models::device_name(device);
   std::string evaluation_ref;
   if (store) {
-    auto ids = store->record(memory_record(task, e, args, read_text(args.candidate), device_name));
+    const verifier::CandidateOrigin origin{read_text(args.candidate), args.generator, args.parent};
+    auto ids = store->record(verifier::evaluation_record(task, e, origin, device_name));
     if (!ids.is_ok()) return ids.status().with_context("recording in " + store->path().string());
     evaluation_ref = memory::format_item_ref({memory::ItemKind::kEvaluation, ids->evaluation_id});
   }

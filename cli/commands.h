@@ -28,6 +28,10 @@ void add_worker_command(CLI::App& app, int& exit_code);
 /// Prints "autokernel: error: <message>" as one line on stderr.
 void print_error(const std::string& message);
 
+/// This program's path (/proc/self/exe; "autokernel" if unreadable): the judge runs its
+/// `worker` subcommand.
+std::string self_program();
+
 /// The end of a command: prints a failed `status` as one error line and returns its exit
 /// code (0 when ok).
 int finish(const Status& status);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -10,6 +11,8 @@
 #include "cli/progress.h"
 #include "extractor/extractor.h"
 #include "models/session.h"
+#include "profiler/roofline_floor.h"
+#include "verifier/starter_check.h"
 
 namespace ak::cli {
 
@@ -28,19 +31,29 @@ struct ExtractArgs {
   std::string cuda_arch;
 };
 
-std::string check_text(const extractor::TaskSummary& t) {
-  if (!t.checked) return "";
-  if (t.check.passed) return "passed";
-  if (t.starter_template == "skeleton") return "skeleton (returns " + std::to_string(t.check.return_code) + ")";
-  return "FAILED: " + t.check.detail;
+/// The starter checks by task name (only with --check-starters).
+using Checks = std::map<std::string, verifier::StarterCheck>;
+
+std::string check_text(const verifier::StarterCheck& c) {
+  if (c.passed()) return "passed";
+  const std::string why = std::string(verifier::verdict_name(c.verdict)) + (c.gate.empty() ? "" : " at " + c.gate) +
+                          ": " + c.message;
+  if (c.skeleton()) return "skeleton (" + why + ")";
+  return "FAILED: " + why;
 }
 
-void print_table(const extractor::ExtractReport& report, bool checked) {
+std::string check_column(const Checks& checks, const extractor::TaskSummary& t) {
+  auto it = checks.find(t.name);
+  return it == checks.end() ? "" : check_text(it->second);
+}
+
+void print_table(const extractor::ExtractReport& report, const Checks& checks, bool checked) {
   std::printf("%4s  %-58s %-28s %-20s %12s %7s%s\n", "rank", "task", "op type", "starter", "baseline(us)", "%model",
               checked ? "  check" : "");
   for (const auto& t : report.tasks) {
     std::printf("%4d  %-58s %-28s %-20s %12.1f %7.2f%s%s\n", t.rank, t.dir.string().c_str(), t.op_type.c_str(),
-                t.starter_template.c_str(), t.baseline_us, t.share * 100.0, checked ? "  " : "", check_text(t).c_str());
+                t.starter_template.c_str(), t.baseline_us, t.share * 100.0, checked ? "  " : "",
+                check_column(checks, t).c_str());
   }
   int templated = 0;
   for (const auto& t : report.tasks) templated += t.starter_template != "skeleton";
@@ -49,7 +62,7 @@ void print_table(const extractor::ExtractReport& report, bool checked) {
               static_cast<double>(report.model_ns) / 1e3, report.timing_source.c_str());
 }
 
-void print_json(const extractor::ExtractReport& report) {
+void print_json(const extractor::ExtractReport& report, const Checks& checks) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& t : report.tasks) {
     nlohmann::ordered_json j;
@@ -62,11 +75,39 @@ void print_json(const extractor::ExtractReport& report) {
     j["share"] = t.share;
     j["inputs"] = t.inputs;
     j["outputs"] = t.outputs;
-    if (t.checked)
-      j["check"] = {{"passed", t.check.passed}, {"return_code", t.check.return_code}, {"detail", t.check.detail}};
+    if (auto it = checks.find(t.name); it != checks.end()) {
+      const verifier::StarterCheck& c = it->second;
+      j["check"] = {{"passed", c.passed()}, {"status", verifier::verdict_name(c.verdict)}, {"gate", c.gate},
+                    {"detail", c.message}, {"seconds", c.seconds}};
+    }
     list.push_back(std::move(j));
   }
   std::cout << list.dump(2) << "\n";
+}
+
+/// Judges every written starter (verifier::check_starters), one line per task on stderr.
+Result<Checks> check_starters(const ExtractArgs& args, const extractor::ExtractReport& report, Progress& progress) {
+  verifier::StarterCheckOptions options;
+  options.judge.worker_program = self_program();
+  options.judge.threads = args.model.threads;
+  options.roofline_floor_ns = [](const kernels::Task& task) {
+    std::string note;
+    auto floor = profiler::task_roofline_floor_ns(task, &note);
+    return floor.is_ok() ? *floor : 0.0;  // no peaks: no floor check
+  };
+  std::string current;
+  options.on_start = [&](const std::filesystem::path& dir) { current = dir.filename().string(); };
+  options.judge.progress = [&](const std::string& what) { progress.step("check " + current + ": " + what); };
+  options.on_check = [&](const std::filesystem::path&, const verifier::StarterCheck& c) {
+    progress.clear();
+    std::cerr << "check " << current << ": starter " << c.template_name << ", " << check_text(c) << std::endl;
+  };
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& t : report.tasks) dirs.push_back(t.dir);
+  AK_ASSIGN_OR_RETURN(std::vector<verifier::StarterCheck> checked, verifier::check_starters(dirs, options));
+  Checks checks;
+  for (size_t i = 0; i < checked.size(); ++i) checks.emplace(report.tasks[i].name, std::move(checked[i]));
+  return checks;
 }
 
 Status run(const ExtractArgs& args) {
@@ -85,7 +126,6 @@ Status run(const ExtractArgs& args) {
   options.seed = args.model.seed;
   options.allow_tf32 = args.model.tf32;
   options.cuda_arch = args.cuda_arch;
-  options.check_starters = args.check_starters;
   options.profile.iters = args.iters;
   options.profile.warmup = args.warmup;
   options.profile.host_timing = args.host_timing;
@@ -96,17 +136,18 @@ Status run(const ExtractArgs& args) {
   };
   options.on_task = [&](const extractor::TaskSummary& t) {
     progress.clear();
-    std::cerr << "task " << t.name << ": " << t.op_type << ", starter " << t.starter_template;
-    if (t.checked) std::cerr << ", check " << check_text(t);
-    std::cerr << std::endl;
+    std::cerr << "task " << t.name << ": " << t.op_type << ", starter " << t.starter_template << std::endl;
   };
   AK_ASSIGN_OR_RETURN(extractor::ExtractReport report, extractor::extract_model(session, loaded.inputs.tensors, options));
   progress.clear();
-  if (args.json) print_json(report);
-  else print_table(report, args.check_starters);
-  for (const auto& t : report.tasks)
-    if (t.checked && !t.check.passed && t.starter_template != "skeleton")
-      return failed("the starter of task " + t.name + " failed its check: " + t.check.detail);
+  Checks checks;
+  if (args.check_starters) {
+    AK_ASSIGN_OR_RETURN(checks, check_starters(args, report, progress));
+  }
+  if (args.json) print_json(report, checks);
+  else print_table(report, checks, args.check_starters);
+  for (const auto& [name, c] : checks)
+    if (c.failed()) return failed("the starter of task " + name + " failed its check: " + check_text(c));
   return Status::ok();
 }
 
@@ -127,7 +168,7 @@ void add_extract_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "Print the tasks as a JSON list instead of a table");
   cmd->add_flag("--host-timing", args->host_timing, "Time nodes with the host clock even on a GPU (no CUPTI)");
   cmd->add_flag("--check-starters", args->check_starters,
-                "Build each starter and run it on the captured inputs against the reference outputs");
+                "Judge each starter as `autokernel bench --quick` would (in a worker process), after extraction");
   cmd->add_option("--cuda-arch", args->cuda_arch, "target.arch of CUDA tasks, e.g. sm_90a (default: from nvidia-smi)");
   cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }

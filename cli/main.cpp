@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "base/status.h"
@@ -25,6 +26,12 @@ void print_error(const std::string& message) {
 int finish(const Status& status) {
   if (!status.is_ok()) print_error(status.message());
   return status.exit_code();
+}
+
+std::string self_program() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("autokernel") : p.string();
 }
 }  // namespace ak::cli
 

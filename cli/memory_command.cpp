@@ -8,7 +8,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "kernels/task.h"
 #include "memory/memory.h"
+#include "verifier/evaluation_record.h"
 
 namespace ak::cli {
 namespace {
@@ -82,7 +84,7 @@ void print_search(const Query& query, const SearchResult& result, const std::fil
     std::string summary = failure.example_summary.substr(0, 100);
     for (char& c : summary)
       if (c == '\n') c = ' ';
-    std::cout << "  " << failure.count << "x " << to_string(failure.status)
+    std::cout << "  " << failure.count << "x " << kernels::verdict_name(failure.status)
               << (failure.gate.empty() ? "" : " (" + failure.gate + ")") << "  e.g. "
               << format_item_ref({ItemKind::kEvaluation, failure.example_evaluation_id}) << ": " << summary << "\n";
   }
@@ -92,8 +94,8 @@ void print_evaluation_line(const EvaluationInfo& e) {
   const EvaluationSpec& r = e.result;
   std::cout << "  " << format_item_ref({ItemKind::kEvaluation, e.id}) << "  "
             << format_item_ref({ItemKind::kWorkload, e.workload_id}) << "  "
-            << format_item_ref({ItemKind::kCandidate, e.candidate_id}) << "  " << to_string(r.status);
-  if (r.status == EvalStatus::kPassed) {
+            << format_item_ref({ItemKind::kCandidate, e.candidate_id}) << "  " << kernels::verdict_name(r.status);
+  if (r.status == Verdict::kPassed) {
     std::cout << "  " << format_speedup(r);
     if (r.latency_ns) std::cout << "  " << format_duration(*r.latency_ns);
   } else if (!r.failure_gate.empty() || !r.failure_summary.empty()) {
@@ -110,7 +112,7 @@ void print_notes(const std::vector<NoteInfo>& notes) {
 
 void print_evaluation(const EvaluationInfo& e) {
   const EvaluationSpec& r = e.result;
-  std::cout << format_item_ref({ItemKind::kEvaluation, e.id}) << "  " << to_string(r.status) << "  (uuid " << e.uuid
+  std::cout << format_item_ref({ItemKind::kEvaluation, e.id}) << "  " << kernels::verdict_name(r.status) << "  (uuid " << e.uuid
             << ")\n";
   std::cout << "workload:  " << format_item_ref({ItemKind::kWorkload, e.workload_id}) << "\n";
   std::cout << "candidate: " << format_item_ref({ItemKind::kCandidate, e.candidate_id}) << "\n";
@@ -123,7 +125,7 @@ void print_evaluation(const EvaluationInfo& e) {
   if (r.max_abs_error || r.max_rel_error)
     std::cout << "error:     max abs " << (r.max_abs_error ? std::to_string(*r.max_abs_error) : "n/a") << ", max rel "
               << (r.max_rel_error ? std::to_string(*r.max_rel_error) : "n/a") << "\n";
-  if (r.status != EvalStatus::kPassed)
+  if (r.status != Verdict::kPassed)
     std::cout << "failure:   gate '" << r.failure_gate << "', input '" << r.failure_input << "'\n"
               << r.failure_summary << "\n";
 }
@@ -179,7 +181,8 @@ void add_memory_command(CLI::App& app, int& exit_code) {
     run(exit_code, [&]() -> Status {
       Query query;
       if (!search_flags->task.empty()) {
-        AK_ASSIGN_OR_RETURN(query, query_from_task(search_flags->task));
+        AK_ASSIGN_OR_RETURN(kernels::Task t, kernels::read_task(search_flags->task));
+        AK_ASSIGN_OR_RETURN(query, query_for(verifier::workload_of(t)));
       } else {
         if (search_flags->op.empty() || search_flags->shape.empty() || search_flags->dtype.empty())
           return invalid_input("memory search needs --op, --shape and --dtype, or --task TASKDIR");

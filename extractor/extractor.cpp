@@ -12,14 +12,14 @@
 #include "extractor/internal/capture.h"
 #include "extractor/internal/plan.h"
 #include "extractor/internal/starter.h"
-#include "extractor/internal/task_json.h"
+#include "extractor/internal/attributes.h"
 #include "kernels/build.h"
+#include "kernels/task.h"
+#include "models/conformance.h"
 #include "models/inputs.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
 #include "profiler/device_probe.h"
-#include "verifier/compare.h"
-#include "verifier/tolerance.h"
 
 namespace ak::extractor {
 
@@ -30,7 +30,10 @@ using internal::AxisNamer;
 using internal::CapturedRun;
 using internal::DimVariant;
 using internal::TaskPlan;
-using internal::TensorEntry;
+using kernels::TaskTensor;
+
+/// A task tensor's dtype as the runtime spells it (the same ONNX numbering).
+models::DType dtype_of(const TaskTensor& t) { return static_cast<models::DType>(t.dtype); }
 
 Status write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -144,8 +147,8 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 }
 
 /// "x: float32 [batch=2, n64=64]": one line of a skeleton's tensor list.
-std::string tensor_line(const TensorEntry& e) {
-  std::string s = e.name + ": " + models::dtype_name(e.dtype) + " [";
+std::string tensor_line(const TaskTensor& e) {
+  std::string s = e.name + ": " + models::dtype_name(dtype_of(e)) + " [";
   for (size_t i = 0; i < e.dims.size(); ++i) s += (i ? ", " : "") + e.axes[i] + "=" + std::to_string(e.dims[i]);
   return s + "]";
 }
@@ -162,13 +165,13 @@ std::string kind_phrase(const std::string& kind) {
   return kind;
 }
 
-std::string describe_task(const TaskPlan& plan, const models::Graph& graph, const std::vector<TensorEntry>& inputs,
-                          const std::vector<TensorEntry>& outputs, const std::string& model_label) {
+std::string describe_task(const TaskPlan& plan, const models::Graph& graph, const std::vector<TaskTensor>& inputs,
+                          const std::vector<TaskTensor>& outputs, const std::string& model_label) {
   const profiler::Hotspot& h = *plan.hotspot;
-  auto list = [](const std::vector<TensorEntry>& entries) {
+  auto list = [](const std::vector<TaskTensor>& entries) {
     std::string s;
     for (size_t i = 0; i < entries.size(); ++i)
-      s += (i ? ", " : "") + entries[i].name + " " + models::dtype_name(entries[i].dtype) + " " + dims_text(entries[i].dims);
+      s += (i ? ", " : "") + entries[i].name + " " + models::dtype_name(dtype_of(entries[i])) + " " + dims_text(entries[i].dims);
     return s.empty() ? std::string("no inputs") : s;
   };
   std::string what;
@@ -188,13 +191,13 @@ std::string describe_task(const TaskPlan& plan, const models::Graph& graph, cons
 
 /// How the verifier should draw random values for input `name` (resolve_inputs' rules),
 /// or "captured" for integers the model computes on the host from shapes.
-void choose_fill(const Shared& s, const std::string& name, TensorEntry* e) {
+void choose_fill(const Shared& s, const std::string& name, TaskTensor* e) {
   const models::Graph& graph = s.model->graph;
-  if (models::is_floating(e->dtype)) {
+  if (models::is_floating(dtype_of(*e))) {
     e->fill = "normal";
     return;
   }
-  if (e->dtype == models::DType::kBool) {
+  if (dtype_of(*e) == models::DType::kBool) {
     e->fill = "bool";
     return;
   }
@@ -218,14 +221,14 @@ std::string value_file(const char* folder, size_t index, const std::string& name
 }
 
 /// Tensor entries for `names` (captured in the base run), axes named by `namer`.
-std::vector<TensorEntry> entries_for(const Shared& s, const std::vector<std::string>& names, const char* folder,
+std::vector<TaskTensor> entries_for(const Shared& s, const std::vector<std::string>& names, const char* folder,
                                      AxisNamer& namer) {
-  std::vector<TensorEntry> out;
+  std::vector<TaskTensor> out;
   for (size_t i = 0; i < names.size(); ++i) {
     const models::TensorData& t = s.base->values.at(names[i]);
-    TensorEntry e;
+    TaskTensor e;
     e.name = names[i];
-    e.dtype = t.dtype;
+    e.dtype = static_cast<int32_t>(t.dtype);
     e.dims = t.dims;
     e.axes = namer.name_dims(names[i], t.dims);
     e.file = value_file(folder, i, names[i]);
@@ -234,10 +237,10 @@ std::vector<TensorEntry> entries_for(const Shared& s, const std::vector<std::str
   return out;
 }
 
-std::vector<internal::ValueType> value_types(const std::vector<TensorEntry>& entries, const AxisNamer& namer) {
+std::vector<internal::ValueType> value_types(const std::vector<TaskTensor>& entries, const AxisNamer& namer) {
   std::vector<internal::ValueType> out;
-  for (const TensorEntry& e : entries) {
-    internal::ValueType v{e.name, e.dtype, e.dims, e.axes, {}};
+  for (const TaskTensor& e : entries) {
+    internal::ValueType v{e.name, dtype_of(e), e.dims, e.axes, {}};
     for (const auto& a : e.axes) v.axis_var.push_back(namer.is_var(a));
     out.push_back(std::move(v));
   }
@@ -247,7 +250,7 @@ std::vector<internal::ValueType> value_types(const std::vector<TensorEntry>& ent
 /// Runs subgraph.onnx (as written) on the captured inputs with the runtime, checks its
 /// outputs against the whole model's and writes them as the reference.
 Status write_reference_outputs(const Shared& s, const TaskPlan& plan, const fs::path& dir,
-                               const std::vector<TensorEntry>& inputs, const std::vector<TensorEntry>& outputs) {
+                               const std::vector<TaskTensor>& inputs, const std::vector<TaskTensor>& outputs) {
   const std::string task = "task " + plan.name;
   AK_ASSIGN_OR_RETURN(models::Model loaded, models::load_model(dir / "subgraph.onnx"));
   models::SessionOptions so;
@@ -256,7 +259,7 @@ Status write_reference_outputs(const Shared& s, const TaskPlan& plan, const fs::
   auto session = models::Session::create(std::make_shared<const models::Model>(std::move(loaded)), so);
   if (!session.is_ok()) return internal_error(task + ": subgraph.onnx does not load: " + session.status().message());
   std::vector<models::TensorData> feed;
-  for (const TensorEntry& e : inputs) feed.push_back(s.base->values.at(e.name));
+  for (const TaskTensor& e : inputs) feed.push_back(s.base->values.at(e.name));
   auto result = (*session)->run(feed);
   if (!result.is_ok()) return internal_error(task + ": subgraph.onnx does not run: " + result.status().message());
   const std::vector<models::TensorData>& got = *result;
@@ -265,11 +268,17 @@ Status write_reference_outputs(const Shared& s, const TaskPlan& plan, const fs::
                           std::to_string(outputs.size()));
   for (size_t i = 0; i < outputs.size(); ++i) {
     const models::TensorData& whole = s.base->values.at(outputs[i].name);
-    const verifier::Tolerance tol = verifier::default_tolerance(whole.dtype, plan.hotspot->cost.op_class);
-    const verifier::Comparison c = verifier::compare_outputs(whole, got[i], tol);
-    if (!c.passed())
+    // The same ops on the same inputs and device: within the task's own tolerance.
+    const kernels::Tolerance tol = kernels::default_tolerance(outputs[i].dtype, plan.hotspot->cost.op_class);
+    models::HostValue expected, actual;
+    expected.tensor = whole;
+    actual.tensor = got[i];
+    double max_abs = 0, max_rel = 0;
+    const Status same = models::compare_values(expected, actual, tol.rtol, tol.atol, "output '" + outputs[i].name + "'",
+                                               &max_abs, &max_rel);
+    if (!same.is_ok())
       return internal_error(task + ": the subgraph's output '" + outputs[i].name +
-                            "' differs from the whole model's value: " + c.summary);
+                            "' differs from the whole model's value: " + same.message());
     models::TensorData reference = got[i];
     reference.name = outputs[i].name;
     AK_RETURN_IF_ERROR(models::save_tensor_file(reference, dir / outputs[i].file));
@@ -309,13 +318,13 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
   plan.inputs = starter.inputs;
 
   AxisNamer namer(*s.variants);
-  std::vector<TensorEntry> inputs = entries_for(s, plan.inputs, "inputs", namer);
-  std::vector<TensorEntry> outputs = entries_for(s, plan.outputs, "outputs", namer);
-  for (TensorEntry& e : inputs) choose_fill(s, e.name, &e);
+  std::vector<TaskTensor> inputs = entries_for(s, plan.inputs, "inputs", namer);
+  std::vector<TaskTensor> outputs = entries_for(s, plan.outputs, "outputs", namer);
+  for (TaskTensor& e : inputs) choose_fill(s, e.name, &e);
 
   const fs::path dir = s.options->out_dir / plan.name;
   AK_RETURN_IF_ERROR(prepare_task_dir(dir));
-  for (const TensorEntry& e : inputs) AK_RETURN_IF_ERROR(models::save_tensor_file(s.base->values.at(e.name), dir / e.file));
+  for (const TaskTensor& e : inputs) AK_RETURN_IF_ERROR(models::save_tensor_file(s.base->values.at(e.name), dir / e.file));
   const models::Model subgraph =
       internal::build_subgraph(*s.model, plan, value_types(inputs, namer), value_types(outputs, namer));
   AK_RETURN_IF_ERROR(models::save_model(subgraph, dir / "subgraph.onnx"));
@@ -334,43 +343,41 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
   summary.outputs = plan.outputs;
   AK_RETURN_IF_ERROR(write_text(dir / summary.starter_file, starter.source));
 
-  internal::TaskRecord r;
-  r.name = plan.name;
-  r.op_type = plan.op_type;
-  r.kind = h.is_group ? h.kind : "node";
-  r.description = describe_task(plan, graph, inputs, outputs, s.options->model_label);
-  r.axes = namer.axes();
-  r.inputs = inputs;
-  r.outputs = outputs;
-  const models::DType out_dtype = outputs.front().dtype;
-  r.tags = {"kind:" + r.kind,
+  const std::string kind = h.is_group ? h.kind : "node";
+  std::vector<const models::Node*> nodes;
+  for (size_t i : plan.nodes) nodes.push_back(&graph.nodes[i]);
+  kernels::Task t;
+  t.name = plan.name;
+  t.op_type = plan.op_type;
+  t.description = describe_task(plan, graph, inputs, outputs, s.options->model_label);
+  for (const internal::Axis& a : namer.axes()) t.axes.push_back({a.name, a.var, a.value});
+  const models::DType out_dtype = dtype_of(outputs.front());
+  t.tags = {"kind:" + kind,
             "op_class:" + std::string(h.cost.op_class),
             "bound:" + std::string(profiler::bound_name(h.roofline.bound)),
             "dtype:" + models::dtype_name(h.dtype == models::DType::kUndefined ? out_dtype : h.dtype),
             "device:" + s.device.str(),
             "template:" + starter.template_name};
-  for (size_t i : plan.nodes)
-    if (std::find(r.tags.begin(), r.tags.end(), "op:" + graph.nodes[i].op_type) == r.tags.end())
-      r.tags.push_back("op:" + graph.nodes[i].op_type);
-  r.model = s.options->model_label;
-  for (size_t i : plan.nodes) r.nodes.push_back(&graph.nodes[i]);
-  r.constants = &plan.constants;
-  r.rank = h.rank;
-  r.flops = h.cost.flops;
-  r.bytes = h.cost.bytes;
-  r.op_class = h.cost.op_class;
-  r.latency_us = summary.baseline_us;
-  r.share = h.share;
-  r.device = s.device.str();
-  r.device_name = s.device_name;
-  r.timing_source = s.profile->timing_source;
-  r.tolerance = verifier::default_tolerance(out_dtype, h.cost.op_class);
-  r.target_device = cuda ? "cuda" : "cpu";
-  r.target_arch = s.arch;
-  r.seed = s.options->seed;
-  r.starter_file = summary.starter_file;
-  r.starter_template = starter.template_name;
-  AK_RETURN_IF_ERROR(write_text(dir / "task.json", internal::task_json(r)));
+  t.source.model = s.options->model_label;
+  for (const models::Node* n : nodes) {
+    t.source.nodes.push_back(n->name);
+    if (std::find(t.source.op_types.begin(), t.source.op_types.end(), n->op_type) == t.source.op_types.end())
+      t.source.op_types.push_back(n->op_type);
+    if (std::find(t.tags.begin(), t.tags.end(), "op:" + n->op_type) == t.tags.end()) t.tags.push_back("op:" + n->op_type);
+  }
+  t.source.rank = h.rank;
+  t.attributes_json = internal::attributes_json(nodes, kind == "node", plan.inputs, &plan.constants);
+  t.flops = h.cost.flops;
+  t.bytes = h.cost.bytes;
+  t.op_class = h.cost.op_class;
+  t.baseline = {summary.baseline_us, h.share, s.device.str(), s.device_name, s.profile->timing_source};
+  t.tolerance = kernels::default_tolerance(outputs.front().dtype, h.cost.op_class);
+  t.target = {cuda ? "cuda" : "cpu", s.arch, s.options->allow_tf32};
+  t.seed = s.options->seed;
+  t.starter = {summary.starter_file, starter.template_name};
+  t.inputs = std::move(inputs);
+  t.outputs = std::move(outputs);
+  AK_RETURN_IF_ERROR(kernels::write_task(dir, t));
   return summary;
 }
 
@@ -524,10 +531,6 @@ Result<ExtractReport> extract_hotspots(models::Session& session, const std::vect
       if (summary.status().code() != StatusCode::kUnsupported) return summary.status();
       notice("hotspot " + std::to_string(h.rank) + " '" + h.name + "' skipped: " + summary.status().message());
       continue;
-    }
-    if (options.check_starters) {
-      AK_ASSIGN_OR_RETURN(summary->check, check_starter(summary->dir, options.build_cache_dir));
-      summary->checked = true;
     }
     if (options.on_task) options.on_task(*summary);
     report.tasks.push_back(std::move(summary).value());

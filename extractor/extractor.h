@@ -6,7 +6,7 @@
 /// graph, profiler/hotspots.h) it writes a task directory:
 ///
 ///     <out>/<rank>_<slug>/
-///         task.json        the definition (schema autokernel.task/1, docs/extractor.md)
+///         task.json        the definition (kernels/task.h: kernels::write_task, docs/extractor.md)
 ///         subgraph.onnx    the hotspot's nodes as a model of their own
 ///         inputs/<i>_<name>.pb   the real values the model fed the hotspot (TensorProto)
 ///         outputs/<i>_<name>.pb  the subgraph's outputs on those inputs (the reference)
@@ -18,6 +18,7 @@
 /// dimensions vary with the model's symbolic input dimensions is found by one more run per
 /// symbolic dimension, with that dimension one larger.
 ///
+/// Checking the starters is the verifier's (verifier/starter_check.h: the judge on each).
 /// This header is torch-free. Thread-compatible: one call at a time per Session.
 
 #include <cstdint>
@@ -37,21 +38,6 @@ class Session;
 
 namespace ak::extractor {
 
-/// The schema id written into every task.json.
-inline constexpr const char* kTaskSchema = "autokernel.task/1";
-
-/// What happened when a task's starter was built and run on its captured inputs
-/// (check_starter).
-struct StarterCheck {
-  std::string template_name;  ///< task.json's starter.template ("skeleton" when no template covers the task)
-  bool built = false;         ///< it compiled and loaded
-  int return_code = 0;        ///< what autokernel_kernel returned (a skeleton returns non-zero)
-  /// Templates: it built, returned 0 and every output matched the reference at the task's
-  /// tolerance. Skeletons never pass.
-  bool passed = false;
-  std::string detail;  ///< one line: "2 outputs match", a compiler error, a comparison summary
-};
-
 /// One task directory that was written.
 struct TaskSummary {
   int rank = 0;                       ///< the hotspot's rank in the profile (1 = largest payoff)
@@ -64,8 +50,6 @@ struct TaskSummary {
   double share = 0;                   ///< of model time, 0..1
   std::vector<std::string> inputs;    ///< kernel inputs, in argument order
   std::vector<std::string> outputs;
-  bool checked = false;               ///< check_starter ran (ExtractOptions::check_starters)
-  StarterCheck check;
 };
 
 /// How to extract. Every field has a default except out_dir.
@@ -78,17 +62,12 @@ struct ExtractOptions {
   profiler::ProfileOptions profile;   ///< for extract_model: warm-up, iterations, timing, progress
   /// target.arch of CUDA tasks, e.g. "sm_90a"; empty: detected with nvidia-smi (kernels/build.h).
   std::string cuda_arch;
-  /// Build every starter and run it on the captured inputs in this process (check_starter).
-  /// Only autokernel's own generated starters are loaded, never a user's candidate.
-  bool check_starters = false;
-  /// Build cache for check_starters; empty: kernels::default_cache_dir().
-  std::filesystem::path build_cache_dir;
   /// Instead of the top hotspots, one task made of exactly these nodes (names in the
   /// executed graph; `autokernel extract --nodes A,B,C`), e.g. a Softmax with the scale and
   /// mask before it. Its op_type is the node's for one node, "fused:elementwise_chain" for
   /// several elementwise nodes (which get the chain template), else "fused:custom".
   std::vector<std::string> nodes;
-  /// Called after each task is written (and checked), in rank order.
+  /// Called after each task is written, in rank order.
   std::function<void(const TaskSummary&)> on_task;
   /// Called with one line for each thing worth telling the user that is not an error (a
   /// hotspot that could not be extracted, a symbolic dim the model cannot vary).
@@ -119,15 +98,5 @@ Result<ExtractReport> extract_model(models::Session& session, const std::vector<
 Result<ExtractReport> extract_hotspots(models::Session& session, const std::vector<models::TensorData>& inputs,
                                        const profiler::Profile& profile, const profiler::Analysis& analysis,
                                        const ExtractOptions& options);
-
-/// Builds the task's starter (kernels::build_kernel, into `build_cache_dir` or the default
-/// cache), loads it and calls it on the captured inputs with outputs pre-filled with NaN, then
-/// compares with the reference outputs at the task's tolerance (verifier::compare_outputs).
-/// CUDA tasks copy the tensors to the GPU and use target.arch. A Status error means the check
-/// could not be attempted (an unreadable task, no compiler); a failed build or a wrong answer
-/// is a StarterCheck with passed == false. Loads the starter into this process: use it only on
-/// starters autokernel generated.
-Result<StarterCheck> check_starter(const std::filesystem::path& task_dir,
-                                   const std::filesystem::path& build_cache_dir = {});
 
 }  // namespace ak::extractor

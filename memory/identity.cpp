@@ -1,43 +1,14 @@
-// Names and identities: evaluation statuses, shape text, canonical signatures, candidate
+// Names and identities: shape text, canonical signatures, candidate
 // hashes, workload keys and item references (W12 / C7 / E3).
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "memory/internal/database.h"
+#include "base/sha256.h"
 #include "memory/internal/identity.h"
 
 namespace ak::memory {
-namespace {
-
-constexpr std::string_view kStatusNames[kEvalStatusCount] = {
-    "PASSED", "COMPILE_ERROR", "RUNTIME_ERROR", "TIMEOUT", "INCORRECT_SHAPE", "INCORRECT_DTYPE", "INCORRECT_NUMERICAL",
-    "CHEAT_SUSPECTED",
-};
-
-}  // namespace
-
-std::string_view to_string(EvalStatus status) {
-  auto index = static_cast<int>(status);
-  return index >= 0 && index < kEvalStatusCount ? kStatusNames[index] : "UNKNOWN";
-}
-
-std::optional<EvalStatus> parse_eval_status(std::string_view text) {
-  for (int i = 0; i < kEvalStatusCount; ++i)
-    if (kStatusNames[i] == text) return static_cast<EvalStatus>(i);
-  return std::nullopt;
-}
-
-bool is_correctness_failure(EvalStatus status) {
-  switch (status) {
-    case EvalStatus::kIncorrectShape:
-    case EvalStatus::kIncorrectDtype:
-    case EvalStatus::kIncorrectNumerical:
-    case EvalStatus::kCheatSuspected: return true;
-    default: return false;
-  }
-}
-
 std::string format_shape(const Shape& shape) {
   std::string text;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -65,6 +36,15 @@ Result<Shape> parse_shape(std::string_view text) {
 Result<std::string> canonical_signature(const WorkloadSpec& workload) {
   AK_ASSIGN_OR_RETURN(internal::WorkloadRow row, internal::signature_row(workload));
   return row.signature;
+}
+
+Result<Query> query_for(const WorkloadSpec& workload) {
+  Query query;
+  AK_ASSIGN_OR_RETURN(query.signature, canonical_signature(workload));
+  query.op_type = workload.op_type;
+  query.dtype = workload.dtypes.front();  // canonical_signature refused an empty list
+  query.shape = workload.shape;
+  return query;
 }
 
 Result<std::string> candidate_hash(const CandidateSpec& candidate) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/sha256.h"
 #include "memory/internal/rows.h"
 #include "memory/internal/store_impl.h"
 
@@ -197,7 +198,7 @@ Status export_traces(Database& db, std::ostream& out) {
           {"axes", json::object()},
           {"inputs", json::object()}}},
         {"evaluation",
-         {{"status", std::string(to_string(r.status))},
+         {{"status", std::string(kernels::verdict_name(r.status))},
           {"log_file", ""},
           {"log", r.failure_summary},
           {"correctness",
@@ -365,7 +366,7 @@ class Importer {
 
     EvaluationSpec e;
     AK_ASSIGN_OR_RETURN(std::string status, text_field(*evaluation, "status"));
-    auto parsed = parse_eval_status(status);
+    auto parsed = kernels::parse_verdict(status);
     if (!parsed) return invalid_input("unknown evaluation status \"" + status + "\"");
     e.status = *parsed;
     AK_ASSIGN_OR_RETURN(const json* correctness, object_field(*evaluation, "correctness", false));

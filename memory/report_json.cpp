@@ -51,7 +51,7 @@ json evaluation_json(const EvaluationInfo& e) {
           {"uuid", e.uuid},
           {"workload", format_item_ref({ItemKind::kWorkload, e.workload_id})},
           {"candidate", format_item_ref({ItemKind::kCandidate, e.candidate_id})},
-          {"status", std::string(to_string(r.status))},
+          {"status", std::string(kernels::verdict_name(r.status))},
           {"device", r.device},
           {"driver_version", r.driver_version},
           {"cuda_version", r.cuda_version},
@@ -115,7 +115,7 @@ std::string to_json(const SearchResult& result) {
   for (const auto& match : result.nearest) nearest.push_back(match_json(match));
   json failures = json::array();
   for (const auto& failure : result.failures)
-    failures.push_back({{"status", std::string(to_string(failure.status))},
+    failures.push_back({{"status", std::string(kernels::verdict_name(failure.status))},
                         {"gate", failure.gate},
                         {"count", failure.count},
                         {"example", format_item_ref({ItemKind::kEvaluation, failure.example_evaluation_id})},

@@ -121,7 +121,7 @@ Result<std::vector<FailureCount>> frequent_failures(Database& db, const std::vec
     AK_ASSIGN_OR_RETURN(bool row, stmt.step());
     if (!row) break;
     FailureCount failure;
-    auto status = parse_eval_status(stmt.column_text(0));
+    auto status = kernels::parse_verdict(stmt.column_text(0));
     if (!status) return invalid_input("unknown evaluation status '" + stmt.column_text(0) + "' in the memory");
     failure.status = *status;
     failure.gate = stmt.column_text(1);

@@ -61,7 +61,7 @@ Result<EvaluationInfo> read_evaluation_columns(const Statement& stmt, int first)
   info.workload_id = stmt.column_int(first + 2);
   info.candidate_id = stmt.column_int(first + 3);
   std::string status = stmt.column_text(first + 4);
-  auto parsed = parse_eval_status(status);
+  auto parsed = kernels::parse_verdict(status);
   if (!parsed) return invalid_input("E" + std::to_string(info.id) + " has an unknown status '" + status + "'");
   EvaluationSpec& r = info.result;
   r.status = *parsed;
@@ -206,7 +206,7 @@ Result<int64_t> insert_evaluation(Database& db, const std::string& uuid, int64_t
                  "max_abs_error, max_rel_error, failure_gate, failure_input, failure_summary, created_ns) VALUES "
                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
                  "ON CONFLICT (uuid) DO NOTHING"));
-  insert.bind(1, uuid).bind(2, workload_id).bind(3, candidate_id).bind(4, to_string(e.status)).bind(5, e.device);
+  insert.bind(1, uuid).bind(2, workload_id).bind(3, candidate_id).bind(4, std::string_view(kernels::verdict_name(e.status))).bind(5, e.device);
   insert.bind(6, e.driver_version).bind(7, e.cuda_version).bind(8, e.compiler_version);
   insert.bind(9, e.latency_ns).bind(10, e.baseline_latency_ns);
   insert.bind(11, e.speedup).bind(12, e.speedup_low).bind(13, e.speedup_high);
@@ -237,7 +237,7 @@ Result<int64_t> insert_note(Database& db, const std::string& uuid, const ItemRef
 }
 
 Result<EvaluationSpec> normalized_evaluation(const EvaluationSpec& evaluation, int64_t now) {
-  if (to_string(evaluation.status) == "UNKNOWN")
+  if (!kernels::parse_verdict(kernels::verdict_name(evaluation.status)))
     return invalid_input("evaluation status " + std::to_string(static_cast<int>(evaluation.status)) +
                          " is not one of PASSED, COMPILE_ERROR, ...");
   if (evaluation.device.empty()) return invalid_input("evaluation has no device");

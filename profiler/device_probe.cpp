@@ -113,25 +113,34 @@ Result<DevicePeaks> measure_device_peaks(const models::Device& device, const Pro
   }
 }
 
-Result<DevicePeaks> peaks_for_device(const models::Device& device, std::string* note) {
+Result<DevicePeaks> measured_peaks_for_device(const models::Device& device, std::string* note) {
   const std::string name = models::device_name(device);
   AK_ASSIGN_OR_RETURN(std::optional<DevicePeaks> cached, load_cached_peaks(name));
   if (cached) {
     if (note) *note = "measured peaks from " + peaks_cache_path(name).string();
     return *cached;
   }
-  if (!device.is_cuda()) {
+  AK_ASSIGN_OR_RETURN(DevicePeaks measured, measure_device_peaks(device, {.quick = true, .progress = {}}));
+  AK_RETURN_IF_ERROR(save_cached_peaks(measured));
+  if (note) *note = "measured the peaks of '" + name + "' quickly and cached them in " + peaks_cache_path(name).string();
+  return measured;
+}
+
+Result<DevicePeaks> peaks_for_device(const models::Device& device, std::string* note) {
+  const std::string name = models::device_name(device);
+  AK_ASSIGN_OR_RETURN(std::optional<DevicePeaks> cached, load_cached_peaks(name));
+  if (!cached && !device.is_cuda()) {
     if (note) *note = "estimated CPU peaks (run `autokernel device --device cpu` to measure)";
     return estimate_cpu_peaks(name);
   }
-  if (auto known = find_device_peaks(name)) {
-    if (note) *note = "datasheet peaks of " + known->name + " (run `autokernel device` to measure)";
-    return *known;
+  if (!cached) {
+    if (auto known = find_device_peaks(name)) {
+      if (note) *note = "datasheet peaks of " + known->name + " (run `autokernel device` to measure)";
+      return *known;
+    }
   }
-  AK_ASSIGN_OR_RETURN(DevicePeaks measured, measure_device_peaks(device, {.quick = true, .progress = {}}));
-  AK_RETURN_IF_ERROR(save_cached_peaks(measured));
-  if (note) *note = "no datasheet entry for '" + name + "': measured quickly and cached";
-  return measured;
+  // Cached, or an unknown GPU: measured (now, quickly, if nothing is cached).
+  return measured_peaks_for_device(device, note);
 }
 
 }  // namespace ak::profiler

@@ -24,6 +24,12 @@ struct ProbeOptions {
 /// and say "measured" in `source`.
 Result<DevicePeaks> measure_device_peaks(const models::Device& device, const ProbeOptions& options);
 
+/// The measured peaks of `device`: cached measurements when present, else measured now
+/// (quick) and cached, on a CPU as on a GPU, as `autokernel device` does. For decisions
+/// that must not rest on datasheet figures or estimates (the judge's roofline floor).
+/// `note` receives one line saying which.
+Result<DevicePeaks> measured_peaks_for_device(const models::Device& device, std::string* note);
+
 /// The peaks a roofline on `device` should use: cached measurements when present, else the
 /// datasheet table (a GPU) or an estimate from /proc/cpuinfo (a CPU); an unknown GPU with no
 /// cache is measured now (quick) and cached. `note` receives one line saying which.

@@ -60,18 +60,18 @@ models::TensorData absolute_values(const models::TensorData& t) {
   return out;
 }
 
-models::TensorData ones_like(const TaskTensor& t) {
+models::TensorData ones_like(const kernels::TaskTensor& t) {
   models::TensorData d;
   d.name = t.name;
-  d.dtype = t.dtype;
+  d.dtype = static_cast<models::DType>(t.dtype);
   d.dims = t.dims;
   int64_t n = 1;
   for (int64_t x : t.dims) n *= x;
-  std::vector<std::byte> bytes(static_cast<size_t>(n) * models::dtype_size(t.dtype));
-  const size_t size = models::dtype_size(t.dtype);
+  std::vector<std::byte> bytes(static_cast<size_t>(n) * models::dtype_size(d.dtype));
+  const size_t size = models::dtype_size(d.dtype);
   for (int64_t i = 0; i < n; ++i) {
     std::byte* e = bytes.data() + static_cast<size_t>(i) * size;
-    switch (t.dtype) {
+    switch (d.dtype) {
       case models::DType::kFloat32: { float one = 1; std::memcpy(e, &one, 4); break; }
       case models::DType::kFloat64: { double one = 1; std::memcpy(e, &one, 8); break; }
       case models::DType::kFloat16: { uint16_t one = 0x3C00; std::memcpy(e, &one, 2); break; }
@@ -83,20 +83,22 @@ models::TensorData ones_like(const TaskTensor& t) {
   return d;
 }
 
-Result<models::TensorData> make_case_input(const TaskTensor& t, const std::vector<int64_t>& dims, Fill fill, uint64_t seed) {
-  TaskTensor shaped = t;
+Result<models::TensorData> make_case_input(const kernels::Task& task, const kernels::TaskTensor& t,
+                                           const std::vector<int64_t>& dims, Fill fill, uint64_t seed) {
+  const models::DType dtype = static_cast<models::DType>(t.dtype);
+  kernels::TaskTensor shaped = t;
   shaped.dims = dims;
   if (t.fill == "ones") return ones_like(shaped);
   if (t.fill == "captured") {
     // Values the model computed from shapes (a Reshape's target): only the captured ones are valid.
-    AK_ASSIGN_OR_RETURN(models::TensorData captured, models::load_tensor_file(t.file));
+    AK_ASSIGN_OR_RETURN(models::TensorData captured, models::load_tensor_file(task.file_path(t)));
     captured.name = t.name;
     return captured;
   }
-  InputSpec spec{t.name, t.dtype, dims, std::nullopt};
-  if (t.fill == "int" || !models::is_floating(t.dtype)) {
-    spec.int_upper_bound = t.int_upper_bound.value_or(8);
-    if (t.dtype == models::DType::kBool) spec.int_upper_bound.reset();
+  InputSpec spec{t.name, dtype, dims, std::nullopt};
+  if (t.fill == "int" || !models::is_floating(dtype)) {
+    spec.int_upper_bound = t.upper_bound.value_or(8);
+    if (dtype == models::DType::kBool) spec.int_upper_bound.reset();
     fill = Fill::kRandomNormal;  // indices stay valid: adversarial values are for floats
   }
   auto tensor = make_input(spec, fill, seed);
@@ -107,7 +109,7 @@ Result<models::TensorData> make_case_input(const TaskTensor& t, const std::vecto
 
 class Judge {
  public:
-  Judge(const Task& task, const JudgeOptions& options) : task_(task), options_(options) {}
+  Judge(const kernels::Task& task, const JudgeOptions& options) : task_(task), options_(options) {}
 
   Result<Evaluation> run(const std::filesystem::path& candidate) {
     const auto start = std::chrono::steady_clock::now();
@@ -144,9 +146,9 @@ class Judge {
   Status check_language(const std::filesystem::path& candidate) {
     if (!std::filesystem::is_regular_file(candidate)) return invalid_input(candidate.string() + " does not exist or is not a file");
     AK_ASSIGN_OR_RETURN(kernels::Language language, kernels::language_of(candidate));
-    const bool cuda_task = task_.device.rfind("cuda", 0) == 0;
+    const bool cuda_task = task_.is_cuda();
     if (cuda_task != (language == kernels::Language::kCuda))
-      return invalid_input("task '" + task_.name + "' targets " + task_.device + ": the candidate must be a " +
+      return invalid_input("task '" + task_.name + "' targets " + task_.target.device + ": the candidate must be a " +
                            (cuda_task ? ".cu" : ".cpp") + " file, not " + candidate.filename().string());
     return Status::ok();
   }
@@ -167,9 +169,9 @@ class Judge {
   }
 
   Status make_reference() {
-    AK_ASSIGN_OR_RETURN(models::Model model, models::load_model(task_.subgraph));
+    AK_ASSIGN_OR_RETURN(models::Model model, models::load_model(task_.subgraph_path()));
     models::SessionOptions so;
-    AK_ASSIGN_OR_RETURN(so.device, models::Device::parse(task_.device));
+    AK_ASSIGN_OR_RETURN(so.device, models::Device::parse(task_.target.device));
     so.num_threads = options_.threads;
     auto session = models::Session::create(std::make_shared<const models::Model>(std::move(model)), so);
     if (!session.is_ok()) return session.status().with_context("task '" + task_.name + "' reference");
@@ -187,11 +189,11 @@ class Judge {
     Case c;
     c.gate = gate;
     c.label = label;
-    for (const TaskTensor& t : task_.inputs) {
+    for (const kernels::TaskTensor& t : task_.inputs) {
       std::vector<int64_t> dims = t.dims;
       for (size_t d = 0; d < dims.size(); ++d)
         if (auto it = axis_values.find(t.axes[d]); it != axis_values.end()) dims[d] = it->second;
-      AK_ASSIGN_OR_RETURN(models::TensorData input, make_case_input(t, dims, fill, seed));
+      AK_ASSIGN_OR_RETURN(models::TensorData input, make_case_input(task_, t, dims, fill, seed));
       c.inputs.push_back(std::move(input));
     }
     auto expected = reference_outputs(c.inputs);
@@ -218,13 +220,13 @@ class Judge {
   Result<std::vector<Case>> make_cases() {
     std::vector<Case> cases;
     Case captured{gate_name(Gate::kCapturedInputs), "captured", {}, {}, 2, {}};
-    for (const TaskTensor& t : task_.inputs) {
-      AK_ASSIGN_OR_RETURN(models::TensorData input, models::load_tensor_file(t.file));
+    for (const kernels::TaskTensor& t : task_.inputs) {
+      AK_ASSIGN_OR_RETURN(models::TensorData input, models::load_tensor_file(task_.file_path(t)));
       input.name = t.name;
       captured.inputs.push_back(std::move(input));
     }
-    for (const TaskTensor& t : task_.outputs) {
-      AK_ASSIGN_OR_RETURN(models::TensorData output, models::load_tensor_file(t.file));
+    for (const kernels::TaskTensor& t : task_.outputs) {
+      AK_ASSIGN_OR_RETURN(models::TensorData output, models::load_tensor_file(task_.file_path(t)));
       captured.expected.push_back(std::move(output));
     }
     AK_RETURN_IF_ERROR(add_magnitude(captured));
@@ -238,9 +240,9 @@ class Judge {
       cases.push_back(std::move(*c));
     }
 
-    if (!task_.var_axes.empty()) {
+    if (const std::vector<std::string> var_axes = task_.var_axes(); !var_axes.empty()) {
       std::vector<int64_t> values;
-      for (const std::string& axis : task_.var_axes) values.push_back(axis_value(axis));
+      for (const std::string& axis : var_axes) values.push_back(axis_value(axis));
       const auto shapes = sweep_shapes(values, std::vector<bool>(values.size(), true));
       const size_t limit = options_.quick ? 2 : 4;
       size_t made = 0;
@@ -249,8 +251,8 @@ class Judge {
         std::map<std::string, int64_t> axis_values;
         std::string label = "sweep";
         for (size_t a = 0; a < shape.size(); ++a) {
-          axis_values[task_.var_axes[a]] = shape[a];
-          label += " " + task_.var_axes[a] + "=" + std::to_string(shape[a]);
+          axis_values[var_axes[a]] = shape[a];
+          label += " " + var_axes[a] + "=" + std::to_string(shape[a]);
         }
         AK_ASSIGN_OR_RETURN(auto c, make_case(gate_name(Gate::kShapeSweep), label, Fill::kRandomNormal,
                                               task_.seed + 2000 + made, axis_values));
@@ -272,7 +274,7 @@ class Judge {
   }
 
   int64_t axis_value(const std::string& axis) const {
-    for (const TaskTensor& t : task_.inputs)
+    for (const kernels::TaskTensor& t : task_.inputs)
       for (size_t d = 0; d < t.axes.size(); ++d)
         if (t.axes[d] == axis) return t.dims[d];
     return 1;
@@ -400,7 +402,7 @@ class Judge {
     job.dir = scratch_ / name;
     std::filesystem::create_directories(job.dir);
     job.library = eval_.build.library_path;
-    job.device = task_.device;
+    job.device = task_.target.device;
     job.threads = options_.threads;
     return job;
   }
@@ -411,7 +413,7 @@ class Judge {
     AK_ASSIGN_OR_RETURN(std::vector<Case> cases, make_cases());
 
     WorkerJob job = new_job("gates");
-    job.check_stream = task_.device.rfind("cuda", 0) == 0;
+    job.check_stream = task_.is_cuda();
     AK_RETURN_IF_ERROR(write_case_inputs(cases, &job));
     step("gates (" + std::to_string(cases.size()) + " cases)");
     WorkerResult result;
@@ -443,18 +445,18 @@ class Judge {
     for (const models::TensorData& e : captured.expected) wc.outputs.push_back({e.dtype, e.dims});
     job.cases.push_back(std::move(wc));
     WorkerBench b;
-    b.subgraph = task_.subgraph;
-    for (const TaskTensor& t : task_.inputs) {
+    b.subgraph = task_.subgraph_path();
+    for (const kernels::TaskTensor& t : task_.inputs) {
       b.input_names.push_back(t.name);
       b.fills.push_back(t.fill);
-      b.int_bounds.push_back(t.int_upper_bound.value_or(8));
+      b.int_bounds.push_back(t.upper_bound.value_or(8));
     }
     b.warmup = options_.quick ? 3 : options_.bench_warmup;
     b.iters = options_.quick ? 20 : options_.bench_iters;
     // The worker's limit also covers loading the reference and the warm-up case.
     b.time_budget_s = 0.6 * options_.timeout_s;
     // Larger than the last-level cache of the GPUs we target (H100/H200: 50-60 MB) or of a server CPU.
-    b.l2_flush_bytes = task_.device == "cpu" ? (int64_t{64} << 20) : (int64_t{256} << 20);
+    b.l2_flush_bytes = !task_.is_cuda() ? (int64_t{64} << 20) : (int64_t{256} << 20);
     b.seed = task_.seed + 4000;
     job.bench = b;
     step("benchmark (" + std::to_string(b.iters) + " iterations)");
@@ -520,7 +522,7 @@ class Judge {
     return Status::ok();
   }
 
-  const Task& task_;
+  const kernels::Task& task_;
   const JudgeOptions& options_;
   Evaluation eval_;
   bool failed_ = false;
@@ -530,8 +532,9 @@ class Judge {
 
 }  // namespace
 
-Result<Evaluation> judge_candidate(const Task& task, const std::filesystem::path& candidate, const JudgeOptions& options) {
+Result<Evaluation> judge_candidate(const kernels::Task& task, const std::filesystem::path& candidate, const JudgeOptions& options) {
   if (options.worker_program.empty()) return internal_error("judge: no worker program");
+  AK_RETURN_IF_ERROR(kernels::check_task_files(task));
   Judge judge(task, options);
   return judge.run(candidate);
 }

@@ -27,7 +27,7 @@
 
 #include "base/status.h"
 #include "kernels/build.h"
-#include "verifier/task.h"
+#include "kernels/task.h"
 #include "verifier/verdict.h"
 
 namespace ak::verifier {
@@ -40,7 +40,8 @@ struct JudgeOptions {
   std::filesystem::path scratch_dir;     ///< empty: a fresh folder under the system temp dir
   bool keep_scratch = false;
   kernels::BuildOptions build;
-  /// The fastest the task can run on this device (bytes / bandwidth, flops / peak), ns; 0: unknown.
+  /// The fastest the task can run on this device, ns (profiler::roofline_floor_ns: measured
+  /// peaks, the task's TF32 setting, a safety margin); 0: unknown, no floor check.
   double roofline_floor_ns = 0;
   int bench_iters = 100;       ///< timed iterations (quick: 20)
   int bench_warmup = 10;       ///< (quick: 3)
@@ -67,9 +68,9 @@ struct Evaluation {
   double seconds = 0;  ///< wall time of the whole evaluation
 };
 
-/// Judges `candidate` (.cpp for a CPU task, .cu for a CUDA task) on `task`. A failed
-/// candidate is an Evaluation; a Status error means the judge could not run (bad task,
-/// missing compiler, no worker program).
-Result<Evaluation> judge_candidate(const Task& task, const std::filesystem::path& candidate, const JudgeOptions& options);
+/// Judges `candidate` (.cpp for a CPU task, .cu for a CUDA task) on `task` (kernels::read_task).
+/// A failed candidate is an Evaluation; a Status error means the judge could not run (bad
+/// task, a data file task.json names is missing, missing compiler, no worker program).
+Result<Evaluation> judge_candidate(const kernels::Task& task, const std::filesystem::path& candidate, const JudgeOptions& options);
 
 }  // namespace ak::verifier

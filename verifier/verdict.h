@@ -1,30 +1,17 @@
 #pragma once
-/// The typed outcome of judging a candidate kernel, and the gates that decide it.
-/// Names match the evaluation status stored by memory/ and printed by the CLI.
+/// The gates that decide a candidate's verdict (the verdict itself is kernels/verdict.h).
 
 #include <optional>
 #include <string_view>
 
+#include "kernels/verdict.h"
+
 namespace ak::verifier {
 
-/// How a candidate was judged. Every value except kPassed names the first thing that failed.
-enum class Verdict {
-  kPassed,
-  kCompileError,        ///< the candidate did not build
-  kRuntimeError,        ///< it crashed, aborted, returned an error or exceeded a memory limit
-  kTimeout,             ///< it did not finish within the time limit
-  kIncorrectShape,      ///< an output has the wrong shape (or byte size)
-  kIncorrectDtype,      ///< an output has the wrong element type
-  kIncorrectNumerical,  ///< values outside the tolerance, or not bitwise repeatable
-  kCheatSuspected,      ///< mutated its inputs, impossible latency, or similar
-};
-
-/// "PASSED", "COMPILE_ERROR", "RUNTIME_ERROR", "TIMEOUT", "INCORRECT_SHAPE",
-/// "INCORRECT_DTYPE", "INCORRECT_NUMERICAL", "CHEAT_SUSPECTED" (static strings).
-const char* verdict_name(Verdict verdict);
-
-/// The inverse of verdict_name (exact, upper case); nullopt for anything else.
-std::optional<Verdict> parse_verdict(std::string_view name);
+/// The verdict enum is the one of kernels/verdict.h (shared with memory/ and the CLI).
+using kernels::Verdict;
+using kernels::parse_verdict;
+using kernels::verdict_name;
 
 /// The checks a candidate passes through, in the order they run; the first failure stops
 /// the evaluation and is reported as the failed gate.

@@ -113,7 +113,7 @@ Record make_record(const WorkloadSpec& workload, int64_t index, std::mt19937_64&
   e.cuda_version = "13.0";
   e.compiler_version = "nvcc 13.0";
   if (rng() % 10 < 7) {
-    e.status = EvalStatus::kPassed;
+    e.status = Verdict::kPassed;
     e.latency_ns = 1000 + static_cast<int64_t>(rng() % 1000000);
     e.speedup = 0.5 + static_cast<double>(rng() % 300) / 100.0;
     e.baseline_latency_ns = static_cast<int64_t>(static_cast<double>(*e.latency_ns) * *e.speedup);
@@ -121,7 +121,7 @@ Record make_record(const WorkloadSpec& workload, int64_t index, std::mt19937_64&
     e.speedup_high = *e.speedup * 1.03;
     e.max_abs_error = 1e-3;
   } else {
-    e.status = static_cast<EvalStatus>(1 + rng() % (kEvalStatusCount - 1));
+    e.status = static_cast<Verdict>(1 + rng() % (ak::kernels::kVerdictCount - 1));
     e.failure_gate = "gate" + std::to_string(rng() % 4);
     e.failure_summary = "kernel.cu(42): error: identifier \"__shfl\" is undefined";
   }

@@ -16,6 +16,7 @@
 #include "models/session.h"
 #include "tests/extractor/extract_fixture.h"
 #include "verifier/compare.h"
+#include "verifier/starter_check.h"
 #include "verifier/tolerance.h"
 
 namespace ak::extractor {
@@ -37,6 +38,7 @@ struct Extraction {
   std::shared_ptr<const models::Model> model;
   std::vector<models::TensorData> inputs;  ///< what the model was fed
   ExtractReport report;
+  std::vector<verifier::StarterCheck> checks;  ///< per task, with check_starters
 };
 
 Result<Extraction> extract(std::shared_ptr<const models::Model> model, const fs::path& out, int top = 10,
@@ -54,9 +56,17 @@ Result<Extraction> extract(std::shared_ptr<const models::Model> model, const fs:
   options.seed = 7;
   options.profile.iters = 3;
   options.profile.warmup = 1;
-  options.check_starters = check_starters;
-  options.build_cache_dir = cache_dir();
   AK_ASSIGN_OR_RETURN(e.report, extract_model(*session, e.inputs, options));
+  if (check_starters) {
+    // As `autokernel extract --check-starters` does: the judge, quick, in its worker.
+    verifier::StarterCheckOptions check;
+    check.judge.worker_program = AK_CLI_PATH;
+    check.judge.threads = 1;
+    check.judge.build.cache_dir = cache_dir();
+    std::vector<fs::path> dirs;
+    for (const TaskSummary& t : e.report.tasks) dirs.push_back(t.dir);
+    AK_ASSIGN_OR_RETURN(e.checks, verifier::check_starters(dirs, check));
+  }
   return e;
 }
 
@@ -315,8 +325,9 @@ TEST(Extract, SoftmaxNodeGetsTheRowwiseStarter) {
   check_task_dir(t);
   EXPECT_EQ(t.name, "01_softmax_Softmax_y");
   EXPECT_EQ(t.starter_template, "rowwise_softmax");
-  ASSERT_TRUE(t.checked);
-  EXPECT_TRUE(t.check.passed) << t.check.detail;
+  ASSERT_EQ(e->checks.size(), 1u);
+  EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
+  EXPECT_EQ(e->checks[0].template_name, "rowwise_softmax");
   const json task = read_json(t.dir / "task.json");
   EXPECT_EQ(task["attributes"], json({{"axis", -1}}));
   EXPECT_EQ(task["op_class"], "normalization");
@@ -474,8 +485,8 @@ TEST(Extract, GemmStarterIsTheGemmTemplateAndPassesItsCheck) {
   check_task_dir(t);
   EXPECT_EQ(t.op_type, "Gemm");
   EXPECT_EQ(t.starter_template, "gemm");
-  EXPECT_TRUE(t.checked);
-  EXPECT_TRUE(t.check.passed) << t.check.detail;
+  ASSERT_EQ(e->checks.size(), 1u);
+  EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
 }
 
 TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
@@ -487,9 +498,13 @@ TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
   check_task_dir(t);
   EXPECT_EQ(t.op_type, "Conv");
   EXPECT_EQ(t.starter_template, "skeleton");
-  EXPECT_TRUE(t.checked);
-  EXPECT_FALSE(t.check.passed);
-  EXPECT_NE(t.check.return_code, 0);
+  ASSERT_EQ(e->checks.size(), 1u);
+  // The skeleton returns 99: the judge's captured gate says so, and that is no failure.
+  EXPECT_EQ(e->checks[0].verdict, verifier::Verdict::kRuntimeError) << e->checks[0].message;
+  EXPECT_EQ(e->checks[0].gate, "captured");
+  EXPECT_NE(e->checks[0].message.find("returned 99"), std::string::npos) << e->checks[0].message;
+  EXPECT_TRUE(e->checks[0].skeleton());
+  EXPECT_FALSE(e->checks[0].failed());
   const json task = read_json(t.dir / "task.json");
   EXPECT_EQ(task["inputs"]["w"]["shape"], json({"n4", "n3", "n3", "n3"}));
   EXPECT_EQ(task["outputs"]["y"]["shape"], json({"batch", "n4", "n6", "n6"}));

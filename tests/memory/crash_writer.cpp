@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
                                                : "// " + tag + "\n" + std::string(200 + rng() % 2000, 'k');
       record.candidate.language = "cuda";
       record.candidate.generator = "crash-test";
-      record.evaluation.status = static_cast<EvalStatus>(rng() % kEvalStatusCount);
+      record.evaluation.status = static_cast<Verdict>(rng() % ak::kernels::kVerdictCount);
       record.evaluation.device = "crash-test device";
       record.evaluation.latency_ns = static_cast<int64_t>(1000 + rng() % 100000);
       record.evaluation.speedup = 0.5 + (rng() % 300) / 100.0;

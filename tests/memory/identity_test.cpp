@@ -1,6 +1,7 @@
 // Names and identities: hashes, shapes, signatures, item references, statuses.
 #include <gtest/gtest.h>
 
+#include "base/sha256.h"
 #include "memory/memory.h"
 
 namespace ak::memory {
@@ -96,17 +97,25 @@ TEST(ItemRef, ParsesAndFormats) {
   for (const char* bad : {"", "W", "W0", "W-1", "X5", "W5x", "12"}) EXPECT_FALSE(parse_item_ref(bad).has_value()) << bad;
 }
 
-TEST(EvalStatus, RoundTripsEveryValue) {
-  for (int i = 0; i < kEvalStatusCount; ++i) {
-    auto status = static_cast<EvalStatus>(i);
-    auto parsed = parse_eval_status(to_string(status));
-    ASSERT_TRUE(parsed.has_value()) << i;
-    EXPECT_EQ(*parsed, status);
-  }
-  EXPECT_EQ(to_string(EvalStatus::kIncorrectNumerical), "INCORRECT_NUMERICAL");
-  EXPECT_FALSE(parse_eval_status("INCORRECT").has_value());
-  EXPECT_TRUE(is_correctness_failure(EvalStatus::kCheatSuspected));
-  EXPECT_FALSE(is_correctness_failure(EvalStatus::kTimeout));
+TEST(QueryFor, ExactMatchesOfTheWorkload) {
+  WorkloadSpec w;
+  w.op_type = "Softmax";
+  w.attributes_json = R"({"axis": -1})";
+  w.dtypes = {"float16", "int64"};
+  w.shape = {{32, 128}, {4}};
+  w.arch = "sm_90";
+  auto q = query_for(w);
+  ASSERT_TRUE(q.is_ok()) << q.status().message();
+  EXPECT_EQ(q->signature, canonical_signature(w).value());
+  EXPECT_EQ(q->op_type, "Softmax");
+  EXPECT_EQ(q->dtype, "float16");
+  EXPECT_EQ(q->shape, w.shape);
+  EXPECT_EQ(q->arch, "");  // every architecture
+  w.dtypes.clear();
+  EXPECT_FALSE(query_for(w).is_ok());
+  w.dtypes = {"float16"};
+  w.attributes_json = "[1]";
+  EXPECT_FALSE(query_for(w).is_ok());
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ void fill(Store& store) {
   w.source_nodes = {"/layer.0/Softmax", "/layer.1/Softmax"};
   auto ids = store.record({w, parent, testing::passed(1.2)}).value();
   ASSERT_TRUE(store.record({w, child, testing::passed(2.2)}).is_ok());
-  auto failure = testing::failed_with(EvalStatus::kIncorrectNumerical, "numerics", "max abs error 0.3 at [0,1,2,3]");
+  auto failure = testing::failed_with(Verdict::kIncorrectNumerical, "numerics", "max abs error 0.3 at [0,1,2,3]");
   failure.failure_input = "input 2 (seed 9)";
   failure.max_abs_error = 0.3;
   ASSERT_TRUE(store.record({testing::softmax_workload({{8, 64}}, "sm_80"), child, failure}).is_ok());

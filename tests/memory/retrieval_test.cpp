@@ -54,12 +54,12 @@ TEST(Search, ExactMatchListsBestVerifiedCandidatesFirst) {
   ASSERT_TRUE(store->record({w, testing::kernel("fast"), testing::passed(2.0, 500)}).is_ok());  // a re-run
   ASSERT_TRUE(store->record({w, testing::kernel("mid"), testing::passed(1.6, 600)}).is_ok());
   ASSERT_TRUE(store->record({w, testing::kernel("broken"),
-                             testing::failed_with(EvalStatus::kCompileError, "compile", "error: expected ';'")})
+                             testing::failed_with(Verdict::kCompileError, "compile", "error: expected ';'")})
                   .is_ok());
   // Passed once, then caught cheating on the same workload: never "verified" again.
   ASSERT_TRUE(store->record({w, testing::kernel("cheat"), testing::passed(9.0, 100)}).is_ok());
   ASSERT_TRUE(store->record({w, testing::kernel("cheat"),
-                             testing::failed_with(EvalStatus::kCheatSuspected, "anti-cheat", "output reused")})
+                             testing::failed_with(Verdict::kCheatSuspected, "anti-cheat", "output reused")})
                   .is_ok());
 
   auto query = softmax_query({{32, 12, 128, 128}});
@@ -184,28 +184,28 @@ TEST(Search, CountsFailureReasonsAmongSimilarWorkloads) {
   std::vector<Record> batch;
   for (int i = 0; i < 5; ++i)
     batch.push_back({testing::softmax_workload({{8, 128 << i}}), testing::kernel("c" + std::to_string(i)),
-                     testing::failed_with(EvalStatus::kCompileError, "compile", "error " + std::to_string(i))});
+                     testing::failed_with(Verdict::kCompileError, "compile", "error " + std::to_string(i))});
   for (int i = 0; i < 3; ++i)
     batch.push_back({testing::softmax_workload({{8, 128 << i}}), testing::kernel("n" + std::to_string(i)),
-                     testing::failed_with(EvalStatus::kIncorrectNumerical, "numerics", "max abs error 0.5")});
+                     testing::failed_with(Verdict::kIncorrectNumerical, "numerics", "max abs error 0.5")});
   batch.push_back({testing::softmax_workload({{8, 128}}), testing::kernel("t"),
-                   testing::failed_with(EvalStatus::kTimeout, "timeout", "over 10 s")});
+                   testing::failed_with(Verdict::kTimeout, "timeout", "over 10 s")});
   // Far away and of another dtype: not counted.
   batch.push_back({testing::softmax_workload({{8, 128}}, "sm_90", "float32"), testing::kernel("x"),
-                   testing::failed_with(EvalStatus::kTimeout, "timeout", "over 10 s")});
+                   testing::failed_with(Verdict::kTimeout, "timeout", "over 10 s")});
   ASSERT_TRUE(store->record_batch(batch).is_ok());
   auto query = softmax_query({{8, 128}});
   query.k = 10;
   auto result = store->search(query);
   ASSERT_TRUE(result.is_ok()) << result.status().message();
   ASSERT_EQ(result->failures.size(), 3u);
-  EXPECT_EQ(result->failures[0].status, EvalStatus::kCompileError);
+  EXPECT_EQ(result->failures[0].status, Verdict::kCompileError);
   EXPECT_EQ(result->failures[0].count, 5);
   EXPECT_EQ(result->failures[0].gate, "compile");
   EXPECT_EQ(result->failures[0].example_summary, "error 4");  // the latest
-  EXPECT_EQ(result->failures[1].status, EvalStatus::kIncorrectNumerical);
+  EXPECT_EQ(result->failures[1].status, Verdict::kIncorrectNumerical);
   EXPECT_EQ(result->failures[1].count, 3);
-  EXPECT_EQ(result->failures[2].status, EvalStatus::kTimeout);
+  EXPECT_EQ(result->failures[2].status, Verdict::kTimeout);
   EXPECT_EQ(result->failures[2].count, 1);
   // Every neighbour failed: listed, with nothing verified.
   for (const auto& match : result->nearest) EXPECT_TRUE(match.best.empty());

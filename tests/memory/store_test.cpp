@@ -162,7 +162,7 @@ TEST(Store, RejectsInvalidRecords) {
   r.evaluation.device = "";
   expect_invalid(r, "no device");
   r = good;
-  r.evaluation.status = static_cast<EvalStatus>(42);
+  r.evaluation.status = static_cast<Verdict>(42);
   expect_invalid(r, "status out of range");
   r = good;
   r.candidate.parameters_json = "[]";
@@ -178,7 +178,7 @@ TEST(Store, CutsLongFailureSummaries) {
   std::string long_text;
   for (int i = 0; i < 2000; ++i) long_text += "\xc3\xa9";
   Record r{testing::softmax_workload({{8, 8}}), testing::kernel("x"),
-           testing::failed_with(EvalStatus::kCompileError, "compile", long_text)};
+           testing::failed_with(Verdict::kCompileError, "compile", long_text)};
   auto ids = store->record(r);
   ASSERT_TRUE(ids.is_ok()) << ids.status().message();
   auto stored = store->evaluation(ids->evaluation_id).value().result.failure_summary;

@@ -53,7 +53,7 @@ inline CandidateSpec kernel(const std::string& body, std::string generator = "te
 
 inline EvaluationSpec passed(double speedup, int64_t latency_ns = 1000) {
   EvaluationSpec evaluation;
-  evaluation.status = EvalStatus::kPassed;
+  evaluation.status = Verdict::kPassed;
   evaluation.device = "NVIDIA H100 80GB HBM3";
   evaluation.driver_version = "580.65";
   evaluation.cuda_version = "13.0";
@@ -68,7 +68,7 @@ inline EvaluationSpec passed(double speedup, int64_t latency_ns = 1000) {
   return evaluation;
 }
 
-inline EvaluationSpec failed_with(EvalStatus status, std::string gate, std::string summary) {
+inline EvaluationSpec failed_with(Verdict status, std::string gate, std::string summary) {
   EvaluationSpec evaluation;
   evaluation.status = status;
   evaluation.device = "NVIDIA H100 80GB HBM3";

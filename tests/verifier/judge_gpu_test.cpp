@@ -21,7 +21,7 @@ TEST_P(CudaCandidate, GetsTheStatusItDeserves) {
   ASSERT_TRUE(arch.is_ok()) << arch.status().message();
   TempDir tmp;
   write_add_relu_task(tmp.path / "task", "cuda", *arch, 4096);
-  auto task = load_task(tmp.path / "task");
+  auto task = kernels::read_task(tmp.path / "task");
   ASSERT_TRUE(task.is_ok()) << task.status().message();
   JudgeOptions o;
   o.quick = true;

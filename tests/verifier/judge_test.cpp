@@ -22,10 +22,10 @@ const fs::path kCandidates = fs::path(AK_SOURCE_DIR) / "tests/verifier/candidate
 
 struct TaskDir {
   TempDir tmp;
-  Task task;
+  kernels::Task task;
   TaskDir() {
     write_add_relu_task(tmp.path / "task", "cpu", "cpu");
-    auto t = load_task(tmp.path / "task");
+    auto t = kernels::read_task(tmp.path / "task");
     EXPECT_TRUE(t.is_ok()) << t.status().message();
     task = std::move(t).value();
   }
@@ -111,7 +111,7 @@ TEST(Judge, ImpossiblyFastIsCheatSuspected) {
 TEST(Judge, CorrectMatmulPassesWhereLargeTermsCancelAndAMissingTermFails) {
   TempDir tmp;
   write_matmul_task(tmp.path / "task");
-  auto task = load_task(tmp.path / "task");
+  auto task = kernels::read_task(tmp.path / "task");
   ASSERT_TRUE(task.is_ok()) << task.status().message();
   auto source = kernels::matmul_source({1 /* float32 */, false}, kernels::Target::kCpu);
   ASSERT_TRUE(source.is_ok());
@@ -161,7 +161,7 @@ TEST(Judge, BadInputIsAStatus) {
                                       options(dir.tmp.path / "cache"));
   ASSERT_FALSE(cuda_for_cpu.is_ok());
   EXPECT_NE(cuda_for_cpu.status().message().find(".cpp"), std::string::npos);
-  auto no_task = load_task(dir.tmp.path / "no_such_task");
+  auto no_task = kernels::read_task(dir.tmp.path / "no_such_task");
   ASSERT_FALSE(no_task.is_ok());
   EXPECT_NE(no_task.status().message().find("does not exist"), std::string::npos);
 }

@@ -1,11 +1,11 @@
-#include "verifier/tolerance.h"
+#include "kernels/tolerance.h"
 
 #include <cstdio>
 
-namespace ak::verifier {
-namespace {
+#include "kernels/autokernel_kernel.h"
 
-using models::DType;
+namespace ak::kernels {
+namespace {
 
 /// How an op class accumulates rounding error: not at all (exact copies), once per element,
 /// or over a sum whose order the candidate is free to change.
@@ -33,21 +33,21 @@ std::string Tolerance::describe() const {
   return buffer;
 }
 
-Tolerance default_tolerance(models::DType dtype, std::string_view op_class) {
+Tolerance default_tolerance(int32_t dtype, std::string_view op_class) {
   const ErrorKind kind = error_kind(op_class);
   if (kind == ErrorKind::kExact) return kExact;
   switch (dtype) {
-    case DType::kFloat64:
+    case AK_DTYPE_DOUBLE:
       if (kind == ErrorKind::kElementwise) return {1e-10, 1e-10, 1.0};
       return {1e-8, 1e-8, 1.0};
-    case DType::kFloat32:
+    case AK_DTYPE_FLOAT:
       if (kind == ErrorKind::kElementwise) return {1e-5, 1e-5, 1.0};
       if (kind == ErrorKind::kGemmLike) return {1e-4, 1e-4, 0.9999};
       return {1e-4, 1e-4, 1.0};
-    case DType::kFloat16:
+    case AK_DTYPE_FLOAT16:
       if (kind == ErrorKind::kElementwise) return {1e-3, 1e-3, 1.0};
       return {1e-2, 1e-2, 0.999};
-    case DType::kBFloat16:
+    case AK_DTYPE_BFLOAT16:
       if (kind == ErrorKind::kElementwise) return {1e-2, 1e-2, 1.0};
       return {2e-2, 2e-2, 0.999};
     default:
@@ -56,4 +56,4 @@ Tolerance default_tolerance(models::DType dtype, std::string_view op_class) {
   }
 }
 
-}  // namespace ak::verifier
+}  // namespace ak::kernels

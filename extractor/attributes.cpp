@@ -1,12 +1,9 @@
-// task.json, schema autokernel.task/1 (docs/extractor.md documents every field).
-#include "extractor/internal/task_json.h"
+// task.json's "attributes" (docs/extractor.md documents the format).
+#include "extractor/internal/attributes.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-
-#include "extractor/extractor.h"
 
 namespace ak::extractor::internal {
 
@@ -94,20 +91,21 @@ ordered_json attributes_of(const models::Node& n);
 /// the same workload signature in the memory: per node in order, its op type, attributes
 /// and where each input comes from ("in<k>": kernel input k, "node<j>:<o>": output o of
 /// the group's node j, a number: a scalar constant, "const": a larger constant).
-ordered_json pattern_of(const TaskRecord& r) {
+ordered_json pattern_of(const std::vector<const models::Node*>& nodes, const std::vector<std::string>& kernel_inputs,
+                        const std::map<std::string, models::TensorData>* constants) {
   std::map<std::string, std::string> source;
-  for (size_t k = 0; k < r.inputs.size(); ++k) source[r.inputs[k].name] = "in" + std::to_string(k);
+  for (size_t k = 0; k < kernel_inputs.size(); ++k) source[kernel_inputs[k]] = "in" + std::to_string(k);
   ordered_json pattern = ordered_json::array();
-  for (size_t j = 0; j < r.nodes.size(); ++j) {
-    const models::Node& n = *r.nodes[j];
+  for (size_t j = 0; j < nodes.size(); ++j) {
+    const models::Node& n = *nodes[j];
     ordered_json inputs = ordered_json::array();
     for (const std::string& in : n.inputs) {
       if (in.empty()) {
         inputs.push_back(nullptr);
       } else if (auto it = source.find(in); it != source.end()) {
         inputs.push_back(it->second);
-      } else if (r.constants != nullptr && r.constants->count(in)) {
-        ordered_json v = scalar_value(r.constants->at(in));
+      } else if (constants != nullptr && constants->count(in)) {
+        ordered_json v = scalar_value(constants->at(in));
         inputs.push_back(v.is_null() ? ordered_json("const") : v);
       } else {
         inputs.push_back("const");
@@ -128,72 +126,13 @@ ordered_json attributes_of(const models::Node& n) {
   return j;
 }
 
-ordered_json tensors(const std::vector<TensorEntry>& entries) {
-  ordered_json j = ordered_json::object();
-  for (const TensorEntry& e : entries) {
-    ordered_json t;
-    t["shape"] = e.axes;
-    t["dtype"] = models::dtype_name(e.dtype);
-    t["file"] = e.file;
-    j[e.name] = std::move(t);
-  }
-  return j;
-}
-
 }  // namespace
 
-std::string task_json(const TaskRecord& r) {
-  ordered_json j;
-  j["schema"] = kTaskSchema;
-  j["name"] = r.name;
-  j["op_type"] = r.op_type;
-  j["description"] = r.description;
-  ordered_json axes = ordered_json::object();
-  for (const Axis& a : r.axes) axes[a.name] = {{"type", a.var ? "var" : "const"}, {"value", a.value}};
-  j["axes"] = std::move(axes);
-  j["inputs"] = tensors(r.inputs);
-  j["outputs"] = tensors(r.outputs);
-  j["tags"] = r.tags;
-
-  ordered_json source;
-  source["model"] = r.model;
-  ordered_json names = ordered_json::array();
-  for (const models::Node* n : r.nodes) names.push_back(n->name);
-  source["nodes"] = std::move(names);
-  ordered_json op_types = ordered_json::array();
-  for (const models::Node* n : r.nodes)
-    if (std::find(op_types.begin(), op_types.end(), n->op_type) == op_types.end()) op_types.push_back(n->op_type);
-  source["op_types"] = std::move(op_types);
-  source["rank"] = r.rank;
-  j["source"] = std::move(source);
-
-  if (r.kind == "node" && r.nodes.size() == 1) {
-    j["attributes"] = attributes_of(*r.nodes.front());
-  } else {
-    j["attributes"] = {{"pattern", pattern_of(r)}};
-  }
-  j["flops"] = r.flops;
-  j["bytes"] = r.bytes;
-  j["op_class"] = r.op_class;
-  j["baseline"] = {{"latency_us", r.latency_us},
-                   {"share", r.share},
-                   {"device", r.device},
-                   {"device_name", r.device_name},
-                   {"timing_source", r.timing_source}};
-  j["tolerance"] = {{"atol", r.tolerance.atol}, {"rtol", r.tolerance.rtol}, {"matched_ratio", r.tolerance.min_matched_ratio}};
-  j["target"] = {{"device", r.target_device}, {"arch", r.target_arch}};
-
-  ordered_json fills = ordered_json::object();
-  for (const TensorEntry& e : r.inputs) {
-    ordered_json f;
-    f["fill"] = e.fill;
-    if (e.fill == "int") f["upper_bound"] = e.upper_bound;
-    fills[e.name] = std::move(f);
-  }
-  j["random_inputs"] = {{"seed", r.seed}, {"inputs", std::move(fills)}};
-  j["subgraph"] = "subgraph.onnx";
-  j["starter"] = {{"file", r.starter_file}, {"template", r.starter_template}};
-  return j.dump(2) + "\n";
+std::string attributes_json(const std::vector<const models::Node*>& nodes, bool single_node,
+                            const std::vector<std::string>& inputs,
+                            const std::map<std::string, models::TensorData>* constants) {
+  if (single_node && nodes.size() == 1) return attributes_of(*nodes.front()).dump();
+  return ordered_json{{"pattern", pattern_of(nodes, inputs, constants)}}.dump();
 }
 
 }  // namespace ak::extractor::internal
