@@ -35,6 +35,7 @@ struct BenchArgs {
   std::string generator = "human";
   std::string parent;
   bool keep = false;
+  double memory_limit_mib = 0;
 };
 
 std::string self_exe() {
@@ -113,6 +114,7 @@ Result<int> run(const BenchArgs& args) {
   options.threads = args.threads;
   options.worker_program = self_exe();
   options.keep_scratch = args.keep;
+  options.memory_limit_bytes = static_cast<uint64_t>(args.memory_limit_mib * 1048576.0);
   options.roofline_floor_ns = roofline_floor_ns(task, device);
   if (device.is_cuda()) {
     options.build.cuda_arch = task.arch != "cpu" ? task.arch : "";
@@ -202,7 +204,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--generator", args->generator, "What made the candidate, for the memory (\"human\", \"llm:<model>\", ...)")
       ->capture_default_str();
   cmd->add_option("--parent", args->parent, "Hash of the candidate this one was derived from");
-  cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs and outputs");
+  cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs");
+  cmd->add_option("--memory-limit", args->memory_limit_mib, "Resident MiB a worker may use (0: 1.5 GiB + 8x the task's tensors, at most half the RAM)")->check(CLI::NonNegativeNumber);
   cmd->callback([args, &exit_code] {
     auto r = run(*args);
     exit_code = r.is_ok() ? *r : finish(r.status());

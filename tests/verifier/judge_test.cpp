@@ -38,7 +38,6 @@ JudgeOptions options(const fs::path& cache) {
   o.threads = 1;
   o.worker_program = AK_CLI_PATH;
   o.build.cache_dir = cache;
-  o.cpu_memory_limit_bytes = uint64_t{2} << 30;  // the worker itself maps ~0.6 GB
   return o;
 }
 
