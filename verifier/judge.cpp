@@ -77,11 +77,18 @@ class WorkerProcess {
 
   /// Waits for the worker to end on its own and says how it ended.
   Result<ProcessResult> finish() {
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+      // The worker is gone; anything it sent that the judge did not ask for is still here.
+      unread_ = channel_.receive(0.05).is_ok();
+    }
     channel_ = Channel();
     if (!start_error_.is_ok()) return start_error_;
     return result_;
   }
+  /// After finish(): the worker sent more than the protocol has room for (a forged
+  /// message was read in place of a real one, which then came after).
+  bool left_unread() const { return unread_; }
   /// Closes the channel first (a worker waiting for a command exits), then waits.
   void abandon() {
     channel_ = Channel();
@@ -92,6 +99,7 @@ class WorkerProcess {
   Channel channel_;
   std::thread thread_;
   double timeout_s_ = 0;
+  bool unread_ = false;
   ProcessResult result_;
   Status start_error_ = Status::ok();
 };
@@ -497,7 +505,8 @@ class Judge {
         report->cases.push_back(std::move(r));
       } else if (event == "stream" && loaded) {
         where = {gate_name(Gate::kAntiCheat), "stream check"};
-      } else if (event == "stream_result" && loaded && m["error"].is_string()) {
+      } else if (event == "stream_result" && where.label == "stream check" && m["error"].is_string()) {
+        where.label = "stream result";  // one only
         report->stream_error = m["error"].get<std::string>();
       } else if (event == "gates_done" && loaded) {
         return true;
@@ -637,6 +646,11 @@ class Judge {
     if (!reported) return Status::ok();
     AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
     note_peak(pr);
+    if (worker.left_unread()) {
+      fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
+           "the worker sent more than its cases' reports: something in the worker wrote to the judge's socket", "exit");
+      return Status::ok();
+    }
     if (!pr.ok()) {
       // It reported everything, then failed on its way out (a destructor in the candidate).
       fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), "the worker " + pr.describe() + " after its last case", "exit");
@@ -662,11 +676,48 @@ class Judge {
   /// One benchmark: what the worker reported for each timed call and how long the judge
   /// saw each call's round trip take.
   struct Timing {
-    std::vector<int64_t> candidate_ns, reference_ns;            ///< reported by the worker
-    std::vector<int64_t> candidate_wall_ns, reference_wall_ns;  ///< seen by the judge
+    CallTimes candidate, reference;
     bool cut = false;  ///< stopped early at the time budget
-    std::vector<models::TensorData> last_inputs, last_outputs;
   };
+
+  /// Asks for the inputs and outputs of the last candidate call (copies the worker took as
+  /// it returned) and checks them against the reference; false when wrong (recorded).
+  Result<bool> check_report(WorkerProcess& worker, const Where& where, const Case& captured) {
+    AK_RETURN_IF_ERROR(worker.send({{"cmd", "report"}}));
+    AK_ASSIGN_OR_RETURN(auto header, next_message(worker, where));
+    if (!header) return false;
+    if (header->value("inputs", -1) != static_cast<int>(captured.inputs.size()) ||
+        header->value("outputs", -1) != static_cast<int>(captured.expected.size())) {
+      protocol_violation(worker, where, "a malformed report");
+      return false;
+    }
+    std::vector<models::TensorData> inputs, outputs;
+    for (const models::TensorData& in : captured.inputs) {
+      AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, in.dtype, in.dims, in.name));
+      if (!t) return false;
+      inputs.push_back(std::move(*t));
+    }
+    for (size_t o = 0; o < captured.expected.size(); ++o) {
+      const models::TensorData& e = captured.expected[o];
+      AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, e.dtype, e.dims, task_.outputs[o].name));
+      if (!t) return false;
+      outputs.push_back(std::move(*t));
+    }
+    // The timed calls ran on fresh inputs: their outputs must be right too.
+    AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> expected, reference_outputs(inputs));
+    for (size_t o = 0; o < expected.size() && o < outputs.size(); ++o) {
+      const Comparison cmp = compare_outputs(expected[o], outputs[o], task_.tolerance);
+      if (!cmp.passed()) {
+        worker.abandon();
+        fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
+             "wrong on the benchmark's fresh inputs although the gates passed (output cached, computed after the call "
+             "returned, or an input-dependent shortcut?): " + cmp.summary,
+             "benchmark");
+        return false;
+      }
+    }
+    return true;
+  }
 
   /// Times the candidate (or, `with_candidate` false, only the reference in a worker that
   /// never loads the candidate) in a fresh worker. The judge sends every call and takes
@@ -718,6 +769,10 @@ class Judge {
     int warmup = options_.quick ? 3 : options_.bench_warmup;
     const double budget_s = 0.6 * options_.timeout_s;  // the rest covers start-up and the reference's load
     uint64_t order_state = seed * 0x9E3779B97F4A7C15ull + 1;
+    // Two timed iterations, unknown to the worker until the request comes, whose candidate
+    // outputs are checked (and the last one's): a kernel cannot be right only sometimes.
+    const int check_a = static_cast<int>((seed * 0xD1B54A32D192ED03ull >> 33) % static_cast<uint64_t>(iters));
+    const int check_b = static_cast<int>((seed * 0x8CB92BA72F3D8DD7ull >> 33) % static_cast<uint64_t>(iters));
     const auto started = std::chrono::steady_clock::now();
     for (int i = 0; i < warmup + iters; ++i) {
       std::vector<std::string> sides{"reference"};
@@ -739,6 +794,10 @@ class Judge {
           fail(Verdict::kRuntimeError, where.gate, prepared->value("error", ""), where.label);
           return std::optional<Timing>();
         }
+        if (prepared->size() != 1 || !prepared->value("ready", false)) {
+          protocol_violation(worker, where, "a malformed answer to prep");
+          return std::optional<Timing>();
+        }
         const auto t0 = std::chrono::steady_clock::now();
         AK_RETURN_IF_ERROR(worker.send({{"cmd", "call"}, {"side", sides[k]}}));
         AK_ASSIGN_OR_RETURN(auto answer, next_message(worker, where));
@@ -749,7 +808,7 @@ class Judge {
           fail(Verdict::kRuntimeError, where.gate, answer->value("error", ""), where.label);
           return std::optional<Timing>();
         }
-        if (!(*answer)["ns"].is_number_integer() || !(*answer)["status"].is_number_integer()) {
+        if (answer->size() != 2 || !(*answer)["ns"].is_number_integer() || !(*answer)["status"].is_number_integer()) {
           protocol_violation(worker, where, "a malformed timing");
           return std::optional<Timing>();
         }
@@ -762,44 +821,37 @@ class Judge {
         if (i < warmup) continue;
         const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
         const int64_t ns = (*answer)["ns"].get<int64_t>();
-        (sides[k] == "candidate" ? timing.candidate_ns : timing.reference_ns).push_back(ns);
-        (sides[k] == "candidate" ? timing.candidate_wall_ns : timing.reference_wall_ns).push_back(wall);
+        CallTimes& side = sides[k] == "candidate" ? timing.candidate : timing.reference;
+        side.reported_ns.push_back(ns);
+        side.round_trip_ns.push_back(wall);
+      }
+      const int timed = i - warmup;
+      if (with_candidate && (timed == check_a || timed == check_b)) {
+        AK_ASSIGN_OR_RETURN(bool right, check_report(worker, where, captured));
+        if (!right) return std::optional<Timing>();
       }
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       const double per_iteration = elapsed / (i + 1);
       if (i < warmup) {
         // Leave room for the fewest timed iterations: end the warm-up here if needed.
         if (elapsed + per_iteration * kMinTimedIterations > budget_s) warmup = i + 1;
-      } else if (static_cast<int>(timing.reference_ns.size()) >= kMinTimedIterations && elapsed + per_iteration > budget_s) {
+      } else if (static_cast<int>(timing.reference.reported_ns.size()) >= kMinTimedIterations && elapsed + per_iteration > budget_s) {
         timing.cut = i + 1 < warmup + iters;
         break;
       }
     }
     if (with_candidate) {
-      // The last call's fresh inputs and the candidate's outputs for them.
-      AK_RETURN_IF_ERROR(worker.send({{"cmd", "report"}}));
-      AK_ASSIGN_OR_RETURN(auto header, next_message(worker, where));
-      if (!header) return std::optional<Timing>();
-      if (header->value("inputs", -1) != static_cast<int>(captured.inputs.size()) ||
-          header->value("outputs", -1) != static_cast<int>(captured.expected.size())) {
-        protocol_violation(worker, where, "a malformed report");
-        return std::optional<Timing>();
-      }
-      for (const models::TensorData& in : captured.inputs) {
-        AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, in.dtype, in.dims, in.name));
-        if (!t) return std::optional<Timing>();
-        timing.last_inputs.push_back(std::move(*t));
-      }
-      for (size_t o = 0; o < captured.expected.size(); ++o) {
-        const models::TensorData& e = captured.expected[o];
-        AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, e.dtype, e.dims, task_.outputs[o].name));
-        if (!t) return std::optional<Timing>();
-        timing.last_outputs.push_back(std::move(*t));
-      }
+      AK_ASSIGN_OR_RETURN(bool right, check_report(worker, where, captured));
+      if (!right) return std::optional<Timing>();
     }
     AK_RETURN_IF_ERROR(worker.send({{"cmd", "exit"}}));
     AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
     note_peak(pr);
+    if (worker.left_unread()) {
+      fail(Verdict::kCheatSuspected, where.gate,
+           "the worker sent more than the benchmark asked for: something in the worker wrote to the judge's socket", "exit");
+      return std::optional<Timing>();
+    }
     if (!pr.ok()) {
       fail(Verdict::kRuntimeError, where.gate, "the worker " + pr.describe() + " after the benchmark", "exit");
       return std::optional<Timing>();
@@ -807,52 +859,12 @@ class Judge {
     return std::optional<Timing>(std::move(timing));
   }
 
-  /// Whether the worker's reported times fit what the judge saw; the reason when not.
-  static std::string timing_inconsistency(const Timing& t) {
-    const auto check_side = [](const std::vector<int64_t>& ns, const std::vector<int64_t>& wall, const char* side) -> std::string {
-      for (size_t i = 0; i < ns.size(); ++i)
-        if (ns[i] < 0 || ns[i] > wall[i])
-          return std::string("the worker reported ") + std::to_string(ns[i] / 1e3) + " us for a " + side +
-                 " call the judge saw take " + std::to_string(wall[i] / 1e3) + " us from request to answer";
-      return {};
-    };
-    std::string why = check_side(t.candidate_ns, t.candidate_wall_ns, "candidate");
-    if (why.empty()) why = check_side(t.reference_ns, t.reference_wall_ns, "reference");
-    if (!why.empty() || t.candidate_ns.empty()) return why;
-    // Time the judge saw but the worker did not report: the same round trip for both sides
-    // (one request, one answer, a sync), so a candidate whose share is larger under-reported.
-    const auto unexplained = [](const std::vector<int64_t>& ns, const std::vector<int64_t>& wall) {
-      std::vector<int64_t> gap;
-      for (size_t i = 0; i < ns.size(); ++i) gap.push_back(wall[i] - ns[i]);
-      return summarize_durations(gap).median;
-    };
-    const double cand_gap = unexplained(t.candidate_ns, t.candidate_wall_ns);
-    const double ref_gap = unexplained(t.reference_ns, t.reference_wall_ns);
-    const double slack = kRoundTripSlackNs + kRoundTripSlackFraction * summarize_durations(t.candidate_wall_ns).median;
-    if (cand_gap > ref_gap + slack)
-      return "the candidate's calls took " + std::to_string(cand_gap / 1e3) + " us longer than the worker reported (the reference's " +
-             std::to_string(ref_gap / 1e3) + " us): its reported times are not what the judge saw";
-    return {};
-  }
-
-  /// Checks a measurement (timing consistency, the last outputs); false when it failed (recorded).
+  /// Checks a measurement's timing consistency; false when it failed (recorded).
   Result<bool> accept(const Timing& t) {
-    const std::string why = timing_inconsistency(t);
+    const std::string why = timing_inconsistency(t.candidate, t.reference, kRoundTripSlackNs, kRoundTripSlackFraction);
     if (!why.empty()) {
       fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark), why, "benchmark");
       return false;
-    }
-    // The last timed iteration ran on fresh inputs: its outputs must be right too.
-    AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> expected, reference_outputs(t.last_inputs));
-    for (size_t o = 0; o < expected.size() && o < t.last_outputs.size(); ++o) {
-      const Comparison cmp = compare_outputs(expected[o], t.last_outputs[o], task_.tolerance);
-      if (!cmp.passed()) {
-        fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
-             "wrong on the benchmark's fresh inputs although the gates passed (output cached or input-dependent shortcut?): " +
-                 cmp.summary,
-             "benchmark");
-        return false;
-      }
     }
     return true;
   }
@@ -866,13 +878,13 @@ class Judge {
   }
 
   Status report_timing(const Timing& t) {
-    const Summary cand = summarize_durations(t.candidate_ns);
-    const Summary ref = summarize_durations(t.reference_ns);
+    const Summary cand = summarize_durations(t.candidate.reported_ns);
+    const Summary ref = summarize_durations(t.reference.reported_ns);
     eval_.latency_us = cand.median / 1e3;
     eval_.latency_ci_low_us = cand.ci_low / 1e3;
     eval_.latency_ci_high_us = cand.ci_high / 1e3;
     eval_.reference_latency_us = ref.median / 1e3;
-    AK_ASSIGN_OR_RETURN(SpeedupEstimate speedup, estimate_speedup(t.reference_ns, t.candidate_ns));
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate speedup, estimate_speedup(t.reference.reported_ns, t.candidate.reported_ns));
     eval_.speedup = speedup.speedup;
     eval_.speedup_ci_low = speedup.ci_low;
     eval_.speedup_ci_high = speedup.ci_high;
@@ -882,8 +894,8 @@ class Judge {
   /// Two measurements agree when their speedup intervals overlap or the speedups are
   /// within kRetimeTolerance of each other.
   static Result<bool> agree(const Timing& a, const Timing& b) {
-    AK_ASSIGN_OR_RETURN(SpeedupEstimate x, estimate_speedup(a.reference_ns, a.candidate_ns));
-    AK_ASSIGN_OR_RETURN(SpeedupEstimate y, estimate_speedup(b.reference_ns, b.candidate_ns));
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate x, estimate_speedup(a.reference.reported_ns, a.candidate.reported_ns));
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate y, estimate_speedup(b.reference.reported_ns, b.candidate.reported_ns));
     const bool overlap = x.ci_low <= y.ci_high && y.ci_low <= x.ci_high;
     return overlap || std::max(x.speedup, y.speedup) <= kRetimeTolerance * std::min(x.speedup, y.speedup);
   }
@@ -909,16 +921,16 @@ class Judge {
     std::vector<std::string> notes;
     eval_.roofline_floor_us = options_.roofline_floor_ns / 1e3;
     const double floor_ns = 0.9 * options_.roofline_floor_ns;
-    if (options_.roofline_floor_ns > 0 && median_of(kept.candidate_ns) < floor_ns) {
+    if (options_.roofline_floor_ns > 0 && median_of(kept.candidate.reported_ns) < floor_ns) {
       // Below the floor once may be a floor that is too high for this device or a glitch
       // of the clock: only a fresh worker that measures the same is evidence.
       step("re-measuring (below the roofline floor)");
       AK_ASSIGN_OR_RETURN(auto again, measure_and_accept(captured, seed + 1));
       if (!again) return Status::ok();
-      if (median_of(again->candidate_ns) < floor_ns) {
+      if (median_of(again->candidate.reported_ns) < floor_ns) {
         fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
-             "median " + std::to_string(median_of(kept.candidate_ns) / 1e3) + " us, re-measured " +
-                 std::to_string(median_of(again->candidate_ns) / 1e3) + " us in a fresh worker, is below the roofline floor of " +
+             "median " + std::to_string(median_of(kept.candidate.reported_ns) / 1e3) + " us, re-measured " +
+                 std::to_string(median_of(again->candidate.reported_ns) / 1e3) + " us in a fresh worker, is below the roofline floor of " +
                  std::to_string(options_.roofline_floor_ns / 1e3) + " us: impossible for the bytes and FLOPs it must handle",
              "benchmark");
         return Status::ok();
@@ -934,9 +946,13 @@ class Judge {
         return Status::ok();
       }
     }
-    eval_.message = std::to_string(eval_.cases_passed) + " cases passed; " + std::to_string(kept.candidate_ns.size()) +
+    eval_.message = std::to_string(eval_.cases_passed) + " cases passed; " + std::to_string(kept.candidate.reported_ns.size()) +
                     " timed iterations";
     if (kept.cut) eval_.message += " (cut to the time budget, 0.6 x --timeout: raise --timeout for more)";
+    char round_trip[96];
+    std::snprintf(round_trip, sizeof round_trip, "; unreported per round trip: candidate %.1f us, reference %.1f us",
+                  median_unreported_ns(kept.candidate) / 1e3, median_unreported_ns(kept.reference) / 1e3);
+    eval_.message += round_trip;
     for (const std::string& n : notes) eval_.message += "; " + n;
     if (!eval_.notes.empty()) eval_.message += "; " + eval_.notes;
     return Status::ok();
@@ -959,9 +975,9 @@ class Judge {
       AK_ASSIGN_OR_RETURN(bool second_holds, agree(*second, *third));
       if (!first_holds && !second_holds) {
         fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
-             "three fresh workers measured speedups that disagree (" + std::to_string(median_of(kept->reference_ns) / median_of(kept->candidate_ns)) +
-                 ", " + std::to_string(median_of(second->reference_ns) / median_of(second->candidate_ns)) + ", " +
-                 std::to_string(median_of(third->reference_ns) / median_of(third->candidate_ns)) + ")",
+             "three fresh workers measured speedups that disagree (" + std::to_string(median_of(kept->reference.reported_ns) / median_of(kept->candidate.reported_ns)) +
+                 ", " + std::to_string(median_of(second->reference.reported_ns) / median_of(second->candidate.reported_ns)) + ", " +
+                 std::to_string(median_of(third->reference.reported_ns) / median_of(third->candidate.reported_ns)) + ")",
              "benchmark");
         return Status::ok();
       }
@@ -973,7 +989,7 @@ class Judge {
     }
     AK_ASSIGN_OR_RETURN(auto alone, measure(captured, seed + 303, false));
     if (!alone) return Status::ok();
-    const double beside = median_of(kept->reference_ns), clean = median_of(alone->reference_ns);
+    const double beside = median_of(kept->reference.reported_ns), clean = median_of(alone->reference.reported_ns);
     if (beside > kReferenceSlowdown * clean + kRoundTripSlackNs) {
       fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
            "the reference took " + std::to_string(beside / 1e3) + " us beside the candidate but " + std::to_string(clean / 1e3) +

@@ -17,7 +17,8 @@
 /// Then, for a job with `bench`, the judge drives every timed call and the worker answers:
 ///   {"cmd":"prep","fresh":B}    fresh inputs (B), NaN outputs, cache flush -> {"ready":true}
 ///   {"cmd":"call","side":S}     S "candidate"/"reference", timed -> {"ns":N,"status":K,"error":E}
-///   {"cmd":"report"}            -> {"inputs":I,"outputs":O} + I raw + O raw (the last call's)
+///   {"cmd":"report"}            -> {"inputs":I,"outputs":O} + I raw + O raw: copies taken the
+///                               moment the last candidate call returned
 ///   {"cmd":"exit"}
 /// The judge timestamps each "call" itself (verifier/judge.cpp): a reported time longer
 /// than the round trip, or shorter than the round trip leaves room for, is caught there.

@@ -8,12 +8,23 @@
 //   write_file PATH BYTES
 //   core_limit         print RLIMIT_CORE's soft limit
 //   fds                print the open fds above 2, one a line
+//   sandbox WHAT       restrict itself as the worker does (verifier/sandbox.h), print the
+//                      sandbox's note, then try WHAT: "thread" (must work), "fork",
+//                      "write PATH", "socket", "kill_parent"; exit 0 when it worked, 5 when
+//                      it was refused with an error
 #include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
+
+#include "verifier/sandbox.h"
 #include <cstring>
 #include <string>
 
@@ -92,6 +103,35 @@ int main(int argc, char** argv) {
     ::getrlimit(RLIMIT_CORE, &limit);
     std::printf("%llu\n", static_cast<unsigned long long>(limit.rlim_cur));
     return 0;
+  }
+  if (mode == "sandbox" && argc >= 3) {
+    const ak::verifier::SandboxReport report = ak::verifier::restrict_worker(false);
+    std::printf("note: %s\n", report.note.c_str());
+    std::fflush(stdout);
+    const std::string what = argv[2];
+    if (what == "thread") {
+      int value = 0;
+      std::thread([&] { value = 1; }).join();
+      return value == 1 ? 0 : 5;
+    }
+    if (what == "fork") {
+      const pid_t pid = ::fork();  // SIGSYS here under the filter
+      if (pid == 0) ::_exit(0);
+      if (pid > 0) ::waitpid(pid, nullptr, 0);
+      return pid > 0 ? 0 : 5;
+    }
+    if (what == "write" && argc == 4) {
+      FILE* f = std::fopen(argv[3], "w");
+      if (f == nullptr) return 5;
+      std::fclose(f);
+      return 0;
+    }
+    if (what == "socket") {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      return fd >= 0 ? 0 : 5;
+    }
+    if (what == "kill_parent") return ::kill(::getppid(), 0) == 0 ? 0 : 5;
+    return 2;
   }
   if (mode == "fds") {
     DIR* dir = ::opendir("/proc/self/fd");

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 namespace ak {
 namespace {
@@ -149,6 +150,62 @@ TEST(Subprocess, AddressSpaceLimitMakesABigAllocationFail) {
   EXPECT_EQ(limited.end, ProcessResult::End::kExited);
   EXPECT_EQ(limited.exit_code, 3) << limited.stdout_text;
   EXPECT_NE(limited.stderr_text.find("failed"), std::string::npos);
+}
+
+// A child that touches memory as fast as it can is stopped by the resident-size poll
+// within a fraction of a second, long before the host feels it.
+TEST(Subprocess, ResidentLimitStopsARunawayChildQuickly) {
+  ProcessOptions options;
+  options.limits.resident_bytes = 256u << 20;
+  options.limits.timeout_s = 30;
+  ProcessResult result = run_ok({kHelper, "touch", std::to_string(size_t{8} << 30)}, options);
+  EXPECT_EQ(result.end, ProcessResult::End::kMemoryLimit) << result.describe();
+  EXPECT_EQ(result.describe(), "went over its memory limit of 256 MiB (resident)");
+  EXPECT_GT(result.peak_resident_kb, 200 << 10);
+  EXPECT_LT(result.peak_resident_kb, 1 << 20) << "over 1 GiB resident before the kill";
+  EXPECT_LT(result.seconds, 5);
+  // Under the limit nothing happens.
+  ProcessResult small = run_ok({kHelper, "touch", std::to_string(size_t{32} << 20)}, options);
+  EXPECT_TRUE(small.ok()) << small.describe();
+}
+
+// The channel fd is the child's fd 3 (its only one besides 0-2), and the caller's copy of
+// the child's end is closed: the caller sees end-of-file once the child is gone.
+TEST(Subprocess, ChannelFdBecomesTheChildsFd3) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ProcessOptions options;
+  options.channel_fd = fds[1];
+  ProcessResult result = run_ok({kHelper, "fds"}, options);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.stdout_text, "3\n");
+  char byte;
+  EXPECT_EQ(::read(fds[0], &byte, 1), 0) << "the child's end is still open somewhere";
+  ::close(fds[0]);
+}
+
+// The worker's sandbox (verifier/sandbox.h) on this machine: threads still work; fork is
+// fatal; no file can be opened for writing; no network socket; no signal to the parent.
+TEST(Sandbox, TheWorkersRestrictionsHold) {
+  ProcessResult thread = run_ok({kHelper, "sandbox", "thread"});
+  if (thread.stdout_text.find("note: sandbox:") != std::string::npos)
+    GTEST_SKIP() << "this kernel cannot sandbox: " << thread.stdout_text;
+  EXPECT_TRUE(thread.ok()) << thread.describe() << thread.stdout_text;
+  ProcessResult fork = run_ok({kHelper, "sandbox", "fork"});
+  EXPECT_EQ(fork.end, ProcessResult::End::kSignaled) << fork.describe();
+  EXPECT_EQ(fork.signal, SIGSYS) << fork.describe();
+  const std::string path = (std::filesystem::temp_directory_path() / ("ak_sandbox_" + std::to_string(::getpid()))).string();
+  ProcessResult write = run_ok({kHelper, "sandbox", "write", path});
+  EXPECT_EQ(write.exit_code, 5) << write.describe();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  ProcessResult socket = run_ok({kHelper, "sandbox", "socket"});
+  EXPECT_EQ(socket.exit_code, 5) << socket.describe();
+  ProcessResult kill = run_ok({kHelper, "sandbox", "kill_parent"});
+  EXPECT_EQ(kill.exit_code, 5) << kill.describe();
+  // Without the sandbox the same requests work: the test sees the sandbox, not the machine.
+  ProcessResult free_write = run_ok({kHelper, "write_file", path, "10"});
+  EXPECT_TRUE(free_write.ok());
+  std::filesystem::remove(path);
 }
 
 TEST(Subprocess, CpuLimitRaisesSigxcpu) {
