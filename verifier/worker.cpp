@@ -363,7 +363,6 @@ Status serve_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary*
   at::manual_seed(b.seed);
   std::vector<at::Tensor> reference_outputs;
   std::vector<at::Tensor> snapshot;  // inputs, then outputs, as the last candidate call left them
-  bool take_snapshot = false;
   AK_RETURN_IF_ERROR(send_event(channel, {{"event", "bench_ready"}}));
   for (;;) {
     AK_ASSIGN_OR_RETURN(std::string frame, channel.receive());
@@ -389,7 +388,6 @@ Status serve_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary*
         int64_t ns = 0;
         if (side == "candidate" && library != nullptr) {
           ns = device.time_ns([&] { status = library->call(in_desc, out_desc, device.stream()); });
-          take_snapshot = true;
         } else if (side == "reference") {
           Status run;
           ns = device.time_ns([&] { run = session->run_device(inputs, &reference_outputs); });
@@ -397,6 +395,14 @@ Status serve_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary*
         } else {
           return invalid_input("worker: unknown side '" + side + "'");
         }
+        // What the call left, the moment it returned (and the device finished): a kernel
+        // that hands its work to a thread of its own and returns early is judged on this,
+        // not on what the thread wrote by "report". Taken after either side's call, so
+        // both round trips carry the same copy and stay comparable.
+        std::vector<at::Tensor> copies;
+        for (const at::Tensor& t : inputs) copies.push_back(t.cpu().clone());
+        for (const OutputBuffer& o : outputs) copies.push_back(o.view.cpu().clone());
+        if (side == "candidate") snapshot = std::move(copies);
         reply["ns"] = ns;
         reply["status"] = status;
       } else if (what == "report") {
@@ -412,15 +418,6 @@ Status serve_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary*
       reply["error"] = text.substr(0, text.find('\n'));
     }
     AK_RETURN_IF_ERROR(send_event(channel, reply));
-    if (take_snapshot) {
-      // What the candidate's call left, right after its answer went out (outside the round
-      // trip the judge timed): a kernel that hands its work to a thread of its own and
-      // returns early is judged on this, not on what the thread wrote by "report".
-      take_snapshot = false;
-      snapshot.clear();
-      for (const at::Tensor& t : inputs) snapshot.push_back(t.cpu().clone());
-      for (const OutputBuffer& o : outputs) snapshot.push_back(o.view.cpu().clone());
-    }
   }
 }
 

@@ -114,7 +114,10 @@ TEST(Judge, RunawayAllocationIsStoppedWithinSecondsAndLittleMemory) {
   ASSERT_TRUE(e.is_ok()) << e.status().message();
   EXPECT_EQ(e->verdict, Verdict::kRuntimeError) << e->message;
   EXPECT_NE(e->message.find("memory limit of"), std::string::npos) << e->message;
-  EXPECT_LT(seconds, 5);
+  // The worker reaches its limit about a second after it starts allocating; the rest is the
+  // judge's start-up (reference, gate inputs, the worker loading libtorch), slower when
+  // the two cores are shared.
+  EXPECT_LT(seconds, 8);
   EXPECT_GT(e->worker_peak_resident_kb, 1 << 20);  // it did get to its limit
   EXPECT_LT(e->worker_peak_resident_kb, 4 << 20) << "peak resident over 4 GiB";
   // The kernel's own accounting of the largest child (the worker or a compiler) agrees.
