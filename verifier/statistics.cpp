@@ -135,11 +135,11 @@ Result<SpeedupEstimate> estimate_speedup(const std::vector<int64_t>& reference_n
   return estimate;
 }
 
-double median_unreported_ns(const CallTimes& side) {
+double unreported_ns(const CallTimes& side) {
   std::vector<int64_t> gap;
   for (size_t i = 0; i < side.reported_ns.size() && i < side.round_trip_ns.size(); ++i)
     gap.push_back(side.round_trip_ns[i] - side.reported_ns[i]);
-  return summarize_durations(gap).median;
+  return summarize_durations(gap).p10;
 }
 
 std::string timing_inconsistency(const CallTimes& candidate, const CallTimes& reference, double slack_ns,
@@ -155,7 +155,7 @@ std::string timing_inconsistency(const CallTimes& candidate, const CallTimes& re
   std::string why = check_side(candidate, "candidate");
   if (why.empty()) why = check_side(reference, "reference");
   if (!why.empty() || candidate.reported_ns.empty() || reference.reported_ns.empty()) return why;
-  const double cand_gap = median_unreported_ns(candidate), ref_gap = median_unreported_ns(reference);
+  const double cand_gap = unreported_ns(candidate), ref_gap = unreported_ns(reference);
   const double slack = slack_ns + slack_fraction * summarize_durations(candidate.round_trip_ns).median;
   if (cand_gap > ref_gap + slack)
     return "the candidate's calls took " + std::to_string(cand_gap / 1e3) + " us longer than the worker reported (the "

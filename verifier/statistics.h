@@ -71,13 +71,15 @@ struct CallTimes {
 
 /// Why the reported times cannot be what happened, or "" when they fit: a reported time
 /// that is negative or longer than its round trip, or a candidate whose round trips leave
-/// more time unreported (median of round trip - reported) than the reference's by more
-/// than `slack_ns` + `slack_fraction` x its median round trip. Both sides make the same
+/// more time unreported (unreported_ns) than the reference's by more than `slack_ns` +
+/// `slack_fraction` x its median round trip. Both sides make the same
 /// round trip (one request, one answer, a device sync), so an honest worker leaves about
 /// the same unreported time on each; under-reporting the candidate shows up as more.
-/// Median of round trip - reported over one side's calls, ns: the time the judge saw but
-/// the worker did not report.
-double median_unreported_ns(const CallTimes& side);
+/// The 10th percentile of round trip - reported over one side's calls, ns: the time the
+/// judge saw but the worker did not report, at its least disturbed. Preemption and load
+/// bursts only ever add to a round trip, so a low percentile is what the round trip itself
+/// costs, while a constant under-report shifts every call, the fastest included.
+double unreported_ns(const CallTimes& side);
 
 std::string timing_inconsistency(const CallTimes& candidate, const CallTimes& reference, double slack_ns,
                                  double slack_fraction);
