@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -373,6 +374,9 @@ class Judge {
     if (pr.end == ProcessResult::End::kTimedOut) {
       fail(Verdict::kTimeout, where.gate, "the worker " + pr.describe() + " in " + where.label, where.label);
     } else {
+      // SIGSYS is the sandbox's answer to a forbidden system call: say which kind.
+      if (pr.end == ProcessResult::End::kSignaled && pr.signal == SIGSYS)
+        detail = "a system call the sandbox forbids (new processes, exec, ptrace, leaving the process group)";
       fail(Verdict::kRuntimeError, where.gate,
            "the worker " + pr.describe() + " in " + where.label + (detail.empty() ? "" : ": " + detail), where.label);
     }

@@ -51,7 +51,9 @@ TEST_P(CpuCandidate, GetsTheStatusItDeserves) {
   const fs::path file = kCandidates / GetParam();
   auto e = judge_candidate(dir.task, file, options(dir.tmp.path / "cache"));
   ASSERT_TRUE(e.is_ok()) << e.status().message();
-  std::cout << GetParam() << ": " << verdict_name(e->verdict) << " [" << e->gate << "] " << e->message << std::endl;
+  std::cout << GetParam() << ": " << verdict_name(e->verdict) << " [" << e->gate << "] " << e->message;
+  if (e->speedup) std::cout << " (speedup " << *e->speedup << " [" << *e->speedup_ci_low << ", " << *e->speedup_ci_high << "])";
+  std::cout << std::endl;
   if (needs_sandbox(file) && e->notes.find("sandbox:") != std::string::npos)
     GTEST_SKIP() << "this machine cannot sandbox the worker: " << e->notes;
   EXPECT_EQ(e->notes, "") << "the sandbox is expected to work on the CI machine";
