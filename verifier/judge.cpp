@@ -43,7 +43,8 @@ constexpr double kRoundTripSlackNs = 50e3;
 constexpr double kRoundTripSlackFraction = 0.1;
 /// Re-timing: two speedups agree when their intervals overlap or within this factor.
 constexpr double kRetimeTolerance = 1.25;
-/// The reference beside the candidate may be this much slower than in a worker alone.
+/// The reference beside the candidate may be this much slower than in a worker alone
+/// before the speedup is taken against the reference alone.
 constexpr double kReferenceSlowdown = 1.5;
 
 /// One worker process and the judge's end of its channel. run_process blocks, so it runs
@@ -913,16 +914,6 @@ class Judge {
 
   static double median_of(const std::vector<int64_t>& ns) { return summarize_durations(ns).median; }
 
-  void clear_timing() {
-    eval_.latency_us.reset();
-    eval_.latency_ci_low_us.reset();
-    eval_.latency_ci_high_us.reset();
-    eval_.reference_latency_us.reset();
-    eval_.speedup.reset();
-    eval_.speedup_ci_low.reset();
-    eval_.speedup_ci_high.reset();
-  }
-
   Status run_bench(const Case& captured) {
     step("benchmark (" + std::to_string(options_.quick ? 20 : options_.bench_iters) + " iterations)");
     const uint64_t seed = task_.seed + 4000;
@@ -953,7 +944,10 @@ class Judge {
     if (*eval_.speedup > 1) {
       AK_RETURN_IF_ERROR(retime_winner(captured, seed, &kept, &notes));
       if (failed_) {
-        clear_timing();
+        // A failed re-timing leaves no timing: a verdict other than PASSED has none.
+        for (auto* v : {&eval_.latency_us, &eval_.latency_ci_low_us, &eval_.latency_ci_high_us, &eval_.reference_latency_us,
+                        &eval_.speedup, &eval_.speedup_ci_low, &eval_.speedup_ci_high})
+          v->reset();
         return Status::ok();
       }
     }
@@ -970,30 +964,26 @@ class Judge {
   }
 
   /// A winner is timed again before it is kept: a fresh worker, new folders, another seed
-  /// (inputs and the order of the sides), and the reference alone in a worker that never
-  /// loads the candidate.
+  /// (inputs and the order of the sides). When the two speedups disagree the lower one is
+  /// kept: a timing that only one layout produces buys nothing, and on a shared machine
+  /// honest kernels disagree too (measured: 3.4x to 8.7x for one kernel under load), so
+  /// disagreement is not evidence enough for CHEAT_SUSPECTED. Then the reference is timed
+  /// alone, in a worker that never loads the candidate: a reference slowed down beside the
+  /// candidate (by its threads, or by OpenMP pools spinning against each other) does not
+  /// count, the speedup is taken against the reference alone.
   Status retime_winner(const Case& captured, uint64_t seed, Timing* kept, std::vector<std::string>* notes) {
     step("re-timing the winner in a fresh worker");
     AK_ASSIGN_OR_RETURN(auto second, measure_and_accept(captured, seed + 101));
     if (!second) return Status::ok();
     AK_ASSIGN_OR_RETURN(bool agreed, agree(*kept, *second));
     if (!agreed) {
-      // One more, to tell a lucky (or unlucky) run from a candidate whose timing depends on
-      // the layout it was given.
-      AK_ASSIGN_OR_RETURN(auto third, measure_and_accept(captured, seed + 202));
-      if (!third) return Status::ok();
-      AK_ASSIGN_OR_RETURN(bool first_holds, agree(*kept, *third));
-      AK_ASSIGN_OR_RETURN(bool second_holds, agree(*second, *third));
-      if (!first_holds && !second_holds) {
-        fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
-             "three fresh workers measured speedups that disagree (" + std::to_string(median_of(kept->reference.reported_ns) / median_of(kept->candidate.reported_ns)) +
-                 ", " + std::to_string(median_of(second->reference.reported_ns) / median_of(second->candidate.reported_ns)) + ", " +
-                 std::to_string(median_of(third->reference.reported_ns) / median_of(third->candidate.reported_ns)) + ")",
-             "benchmark");
-        return Status::ok();
-      }
-      if (!first_holds) {
-        notes->push_back("re-timed: the first measurement was not reproduced, the re-measured one is kept");
+      AK_ASSIGN_OR_RETURN(SpeedupEstimate x, estimate_speedup(kept->reference.reported_ns, kept->candidate.reported_ns));
+      AK_ASSIGN_OR_RETURN(SpeedupEstimate y, estimate_speedup(second->reference.reported_ns, second->candidate.reported_ns));
+      char note[160];
+      std::snprintf(note, sizeof note, "re-timed: two fresh workers measured speedups %.3f and %.3f, the lower is kept", x.speedup,
+                    y.speedup);
+      notes->push_back(note);
+      if (y.speedup < x.speedup) {
         *kept = std::move(*second);
         AK_RETURN_IF_ERROR(report_timing(*kept));
       }
@@ -1002,10 +992,16 @@ class Judge {
     if (!alone) return Status::ok();
     const double beside = median_of(kept->reference.reported_ns), clean = median_of(alone->reference.reported_ns);
     if (beside > kReferenceSlowdown * clean + kRoundTripSlackNs) {
-      fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
-           "the reference took " + std::to_string(beside / 1e3) + " us beside the candidate but " + std::to_string(clean / 1e3) +
-               " us in a worker without it: the candidate slows the reference down",
-           "benchmark");
+      const double scale = clean / beside;
+      *eval_.speedup *= scale;
+      *eval_.speedup_ci_low *= scale;
+      *eval_.speedup_ci_high *= scale;
+      eval_.reference_latency_us = clean / 1e3;
+      char note[200];
+      std::snprintf(note, sizeof note,
+                    "the reference took %.1f us beside the candidate but %.1f us alone: speedup against the reference alone",
+                    beside / 1e3, clean / 1e3);
+      notes->push_back(note);
     }
     return Status::ok();
   }
