@@ -142,6 +142,7 @@ struct ChildPlan {
   std::vector<char*> envp;
   std::string working_dir;
   ProcessLimits limits;
+  int channel_fd = -1;
 };
 
 std::string lookup_env(const std::vector<std::string>& env, const std::string& key) {
@@ -238,7 +239,17 @@ bool set_limit(int resource, uint64_t soft, uint64_t hard) {
       ::dup2(stderr_fd, STDERR_FILENO) < 0) {
     child_fail(error_fd, ChildStage::kDup, errno);
   }
-  mark_fds_cloexec_from(3);
+  if (plan.channel_fd >= 0) {
+    // dup2 onto itself keeps FD_CLOEXEC: clear it by hand in that case.
+    if (plan.channel_fd == 3) {
+      if (::fcntl(3, F_SETFD, 0) != 0) child_fail(error_fd, ChildStage::kDup, errno);
+    } else if (::dup2(plan.channel_fd, 3) < 0) {
+      child_fail(error_fd, ChildStage::kDup, errno);
+    }
+    mark_fds_cloexec_from(4);
+  } else {
+    mark_fds_cloexec_from(3);
+  }
 
   if (!plan.working_dir.empty() && ::chdir(plan.working_dir.c_str()) != 0) {
     child_fail(error_fd, ChildStage::kChdir, errno);
@@ -370,10 +381,27 @@ std::string child_error_message(const ChildError& error, const std::string& prog
   return "cannot run '" + program + "': " + reason;
 }
 
+/// Resident size of `pid` in KiB from /proc/PID/statm (its second field, in pages); -1 if gone.
+int64_t resident_kb(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return -1;
+  char text[128];
+  const ssize_t n = ::read(fd.get(), text, sizeof text - 1);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  long long size = 0, resident = 0;
+  if (std::sscanf(text, "%lld %lld", &size, &resident) != 2) return -1;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
 }  // namespace
 
 std::string ProcessResult::describe() const {
   switch (end) {
+    case End::kMemoryLimit:
+      return "went over its memory limit of " + std::to_string(resident_limit_bytes >> 20) + " MiB (resident)";
     case End::kExited: return "exited with code " + std::to_string(exit_code);
     case End::kSignaled: return "killed by " + describe_signal(signal);
     case End::kTimedOut: return "timed out after " + format_seconds(timeout_s > 0 ? timeout_s : seconds) + " s";
@@ -387,6 +415,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   ChildPlan plan;
   plan.working_dir = options.working_dir.string();
   plan.limits = options.limits;
+  Fd channel(options.channel_fd);  // closed on every path out of here (the child has its copy)
+  plan.channel_fd = options.channel_fd;
   build_environment(options.extra_env, plan);
   build_candidates(argv[0], plan);
   for (const std::string& arg : argv) plan.argv.push_back(const_cast<char*>(arg.c_str()));
@@ -411,6 +441,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   stdout_pipe.write.reset();
   stderr_pipe.write.reset();
   error_pipe.write.reset();
+  channel.reset();
 
   // The error pipe closes at a successful exec (close-on-exec) or carries errno.
   ChildError child_error;
@@ -450,7 +481,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
   Fd pidfd(open_pidfd(pid));
 
   bool killed_at_deadline = false;
+  bool killed_for_memory = false;
   bool child_ended = false;
+  const uint64_t resident_limit_kb = options.limits.resident_bytes / 1024;
+  result.resident_limit_bytes = options.limits.resident_bytes;
+  constexpr int kResidentPollMs = 20;
   // After the child ends, whatever it left in its group is killed; the pipes then reach
   // EOF unless a descendant escaped the group. Bound that wait.
   Clock::time_point drain_deadline = Clock::time_point::max();
@@ -463,6 +498,16 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
         killed_at_deadline = true;
         drain_deadline = now + std::chrono::seconds(2);
         stdin_pipe.write.reset();
+      }
+      if (resident_limit_kb > 0 && !child_ended && !killed_at_deadline && !killed_for_memory) {
+        const int64_t kb = resident_kb(pid);
+        result.peak_resident_kb = std::max(result.peak_resident_kb, kb);
+        if (kb > 0 && static_cast<uint64_t>(kb) > resident_limit_kb) {
+          ::killpg(pid, SIGKILL);
+          killed_for_memory = true;
+          drain_deadline = Clock::now() + std::chrono::seconds(2);
+          stdin_pipe.write.reset();
+        }
       }
       if (!child_ended && child_has_ended(pid)) {
         child_ended = true;
@@ -503,6 +548,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
         timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, INT_MAX));
       }
       if (!child_ended && !pidfd_polled) timeout_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
+      if (!child_ended && resident_limit_kb > 0)
+        timeout_ms = timeout_ms < 0 ? kResidentPollMs : std::min(timeout_ms, kResidentPollMs);
 
       int ready = ::poll(fds, static_cast<nfds_t>(count), timeout_ms);
       if (ready < 0) {
@@ -552,8 +599,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     result.signal = WTERMSIG(status);
     // Our SIGKILL at the deadline is a timeout; a child that ended on its own just before
     // it keeps its own status (killing a zombie changes nothing).
-    result.end = (killed_at_deadline && result.signal == SIGKILL) ? ProcessResult::End::kTimedOut
-                                                                  : ProcessResult::End::kSignaled;
+    result.end = ProcessResult::End::kSignaled;
+    if (result.signal == SIGKILL && killed_at_deadline) result.end = ProcessResult::End::kTimedOut;
+    if (result.signal == SIGKILL && killed_for_memory) result.end = ProcessResult::End::kMemoryLimit;
   }
   return result;
 }

@@ -33,6 +33,7 @@ struct BenchArgs {
   std::string generator = "human";
   std::string parent;
   bool keep = false;
+  double memory_limit_mib = 0;
 };
 
 std::string read_text(const std::string& path) {
@@ -57,6 +58,7 @@ Result<int> run(const BenchArgs& args) {
   options.threads = args.threads;
   options.worker_program = self_program();
   options.keep_scratch = args.keep;
+  options.memory_limit_bytes = static_cast<uint64_t>(args.memory_limit_mib * 1048576.0);
   std::string peaks_note;
   progress.step("device peaks");  // measured on first use (seconds), then cached
   // Without peaks there is no floor to check against: the judge skips that check (0).
@@ -149,7 +151,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--generator", args->generator, "What made the candidate, for the memory (\"human\", \"llm:<model>\", ...)")
       ->capture_default_str();
   cmd->add_option("--parent", args->parent, "Hash of the candidate this one was derived from");
-  cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs and outputs");
+  cmd->add_flag("--keep", args->keep, "Keep the scratch folder with the worker's inputs");
+  cmd->add_option("--memory-limit", args->memory_limit_mib, "Resident MiB a worker may use (0: 1.5 GiB + 8x the task's tensors, at most half the RAM)")->check(CLI::NonNegativeNumber);
   cmd->callback([args, &exit_code] {
     auto r = run(*args);
     exit_code = r.is_ok() ? *r : finish(r.status());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -11,12 +12,15 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "base/remove_tree.h"
 #include "base/subprocess.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
+#include "verifier/channel.h"
 #include "verifier/compare.h"
 #include "verifier/gate_inputs.h"
 #include "verifier/statistics.h"
@@ -24,6 +28,83 @@
 
 namespace ak::verifier {
 namespace {
+
+/// What a worker needs besides the task's tensors: libtorch, the reference session and
+/// the cache-flush buffer (a CPU worker on the Add+ReLU test task peaks at ~0.4 GB).
+constexpr uint64_t kWorkerAllowanceBytes = uint64_t{3} << 29;  // 1.5 GiB
+/// Device memory a call may leave allocated besides the task's tensors (workspaces).
+constexpr uint64_t kDeviceAllowanceBytes = uint64_t{1} << 30;
+/// Copies of the task's tensors the limits allow for (host and device inputs, outputs
+/// with guards, the reference's outputs, the sweep's doubled sizes).
+constexpr uint64_t kTaskCopies = 8;
+/// A candidate call may leave this much more of its round trip unexplained than the
+/// reference's (scheduling noise between two processes), plus a fraction of its time.
+constexpr double kRoundTripSlackNs = 50e3;
+constexpr double kRoundTripSlackFraction = 0.1;
+/// Re-timing: two speedups agree when their intervals overlap or within this factor.
+constexpr double kRetimeTolerance = 1.25;
+/// The reference beside the candidate may be this much slower than in a worker alone
+/// before the speedup is taken against the reference alone.
+constexpr double kReferenceSlowdown = 1.5;
+
+/// One worker process and the judge's end of its channel. run_process blocks, so it runs
+/// in a thread of its own while this one talks to the worker.
+class WorkerProcess {
+ public:
+  WorkerProcess() = default;
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+  ~WorkerProcess() { abandon(); }
+
+  /// Starts `program worker` with the channel as its fd 3 and sends it `job`.
+  Status start(const std::filesystem::path& program, ProcessOptions options, const WorkerJob& job) {
+    int worker_fd = -1;
+    AK_RETURN_IF_ERROR(Channel::make_pair(&channel_, &worker_fd));
+    options.channel_fd = worker_fd;  // run_process owns it from here
+    timeout_s_ = options.limits.timeout_s;
+    thread_ = std::thread([this, program, options] {
+      auto r = run_process({program.string(), "worker"}, options);
+      if (r.is_ok()) result_ = std::move(r).value();
+      else start_error_ = r.status();
+    });
+    // A worker that could not start closes its end: the send fails and finish() says why.
+    (void)channel_.send(encode_job(job));
+    return Status::ok();
+  }
+
+  /// The next frame; fails once the worker is gone (run_process kills it at its time
+  /// limit, which closes the socket), with a margin for a worker that escaped the kill.
+  Result<std::string> receive() { return channel_.receive(timeout_s_ > 0 ? timeout_s_ + 10 : 0); }
+  Status send(const nlohmann::json& message) { return channel_.send(message.dump()); }
+
+  /// Waits for the worker to end on its own and says how it ended.
+  Result<ProcessResult> finish() {
+    if (thread_.joinable()) {
+      thread_.join();
+      // The worker is gone; anything it sent that the judge did not ask for is still here.
+      unread_ = channel_.receive(0.05).is_ok();
+    }
+    channel_ = Channel();
+    if (!start_error_.is_ok()) return start_error_;
+    return result_;
+  }
+  /// After finish(): the worker sent more than the protocol has room for (a forged
+  /// message was read in place of a real one, which then came after).
+  bool left_unread() const { return unread_; }
+  /// Closes the channel first (a worker waiting for a command exits), then waits.
+  void abandon() {
+    channel_ = Channel();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  Channel channel_;
+  std::thread thread_;
+  double timeout_s_ = 0;
+  bool unread_ = false;
+  ProcessResult result_;
+  Status start_error_ = Status::ok();
+};
 
 /// One gate case with the reference's answer, computed here.
 struct Case {
@@ -280,53 +361,167 @@ class Judge {
     return 1;
   }
 
-  /// Runs the worker on `job`; fills `result` when it reported, else records the failure
-  /// (crash, timeout) against the case it was in and returns false.
-  Result<bool> run_worker(const WorkerJob& job, const std::vector<Case>& cases, WorkerResult* result) {
-    const std::filesystem::path job_file = job.dir / "job.json";
-    AK_RETURN_IF_ERROR(write_job(job, job_file));
-    ProcessOptions po;
-    po.limits.timeout_s = options_.timeout_s;
-    po.limits.file_size_bytes = uint64_t{8} << 30;
-    if (job.device == "cpu") po.limits.address_space_bytes = options_.cpu_memory_limit_bytes;
-    if (options_.threads > 0) po.extra_env["OMP_NUM_THREADS"] = std::to_string(options_.threads);
-    po.limits.max_output_bytes = 64 << 10;
-    AK_ASSIGN_OR_RETURN(ProcessResult pr, run_process({options_.worker_program.string(), "worker", job_file.string()}, po));
-    if (pr.ok()) {
-      auto parsed = read_result(job.dir / "result.json");
-      if (parsed.is_ok()) {
-        *result = std::move(parsed).value();
-        return true;
-      }
-    }
-    // Where was it? The last line of the progress file names the case.
-    std::string where = "start-up";
+  /// Where a worker was when it stopped: the case, the stream check or the benchmark.
+  struct Where {
     std::string gate = gate_name(Gate::kCapturedInputs);
-    std::ifstream progress(job.dir / kProgressFile);
-    for (std::string line; std::getline(progress, line);) {
-      if (line.rfind("case ", 0) == 0) {
-        const size_t c = std::stoul(line.substr(5));
-        if (c < cases.size()) {
-          where = cases[c].label;
-          gate = cases[c].gate;
-        }
-      } else if (line == "stream") {
-        where = "stream check";
-        gate = gate_name(Gate::kAntiCheat);
-      } else if (line == "bench") {
-        where = "benchmark";
-        gate = gate_name(Gate::kBenchmark);
-      }
-    }
+    std::string label = "start-up";
+  };
+
+  /// Records why `worker` ended without finishing (crash, timeout, memory limit) against
+  /// where it was.
+  Status worker_failed(WorkerProcess& worker, const Where& where) {
+    AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
+    note_peak(pr);
     std::string detail = head_lines(pr.stderr_text, 3);
     std::replace(detail.begin(), detail.end(), '\n', ' ');
     if (pr.end == ProcessResult::End::kTimedOut) {
-      fail(Verdict::kTimeout, gate, "the worker " + pr.describe() + " in " + where, where);
+      fail(Verdict::kTimeout, where.gate, "the worker " + pr.describe() + " in " + where.label, where.label);
     } else {
-      fail(Verdict::kRuntimeError, gate, "the worker " + pr.describe() + " in " + where + (detail.empty() ? "" : ": " + detail),
-           where);
+      // SIGSYS is the sandbox's answer to a forbidden system call: say which kind.
+      if (pr.end == ProcessResult::End::kSignaled && pr.signal == SIGSYS)
+        detail = "a system call the sandbox forbids (new processes, exec, ptrace, leaving the process group)";
+      fail(Verdict::kRuntimeError, where.gate,
+           "the worker " + pr.describe() + " in " + where.label + (detail.empty() ? "" : ": " + detail), where.label);
     }
-    return false;
+    return Status::ok();
+  }
+
+  void note_peak(const ProcessResult& pr) {
+    eval_.worker_peak_resident_kb = std::max(eval_.worker_peak_resident_kb, pr.peak_resident_kb);
+  }
+
+  /// Something on the channel the worker never sends: only code in the worker's process
+  /// (the candidate) can have put it there.
+  void protocol_violation(WorkerProcess& worker, const Where& where, const std::string& what) {
+    worker.abandon();
+    fail(Verdict::kCheatSuspected, where.gate,
+         "the worker's channel carried " + what + " (in " + where.label + "): something in the worker wrote to the judge's socket",
+         where.label);
+  }
+
+  /// The next JSON message, or nothing when the worker failed (recorded).
+  Result<std::optional<nlohmann::json>> next_message(WorkerProcess& worker, const Where& where) {
+    auto frame = worker.receive();
+    if (!frame.is_ok()) {
+      AK_RETURN_IF_ERROR(worker_failed(worker, where));
+      return std::optional<nlohmann::json>();
+    }
+    nlohmann::json m = nlohmann::json::parse(*frame, nullptr, /*allow_exceptions=*/false);
+    if (m.is_discarded() || !m.is_object()) {
+      protocol_violation(worker, where, "a frame that is not a message");
+      return std::optional<nlohmann::json>();
+    }
+    if (m.value("event", "") == "fatal") {
+      AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
+      note_peak(pr);
+      fail(Verdict::kRuntimeError, where.gate, "the worker failed in " + where.label + ": " + m.value("message", ""), where.label);
+      return std::optional<nlohmann::json>();
+    }
+    return std::optional<nlohmann::json>(std::move(m));
+  }
+
+  /// A tensor the worker sent as a raw frame, with the dtype and shape the judge expects.
+  Result<std::optional<models::TensorData>> next_tensor(WorkerProcess& worker, const Where& where, models::DType dtype,
+                                                         const std::vector<int64_t>& dims, const std::string& name) {
+    auto frame = worker.receive();
+    if (!frame.is_ok()) {
+      AK_RETURN_IF_ERROR(worker_failed(worker, where));
+      return std::optional<models::TensorData>();
+    }
+    models::TensorData t;
+    t.name = name;
+    t.dtype = dtype;
+    t.dims = dims;
+    if (frame->size() != static_cast<size_t>(t.numel()) * models::dtype_size(dtype)) {
+      protocol_violation(worker, where, "a tensor of " + std::to_string(frame->size()) + " bytes for " + name);
+      return std::optional<models::TensorData>();
+    }
+    t.bytes = models::Buffer::copy_of(reinterpret_cast<const std::byte*>(frame->data()), frame->size());
+    return std::optional<models::TensorData>(std::move(t));
+  }
+
+  /// What a worker reported for its cases.
+  struct GateReport {
+    std::vector<CaseResult> cases;
+    std::string stream_error;
+  };
+
+  ProcessOptions worker_options() const {
+    ProcessOptions po;
+    po.limits.timeout_s = options_.timeout_s;
+    po.limits.file_size_bytes = uint64_t{8} << 30;
+    po.limits.resident_bytes = memory_limit_;
+    if (options_.threads > 0) po.extra_env["OMP_NUM_THREADS"] = std::to_string(options_.threads);
+    po.limits.max_output_bytes = 64 << 10;
+    return po;
+  }
+
+  /// Starts a worker on `job` and receives its case results up to "gates_done". False
+  /// (with the failure recorded) when it did not get there.
+  Result<bool> run_cases_in(WorkerProcess& worker, const WorkerJob& job, const std::vector<Case>& cases, GateReport* report) {
+    AK_RETURN_IF_ERROR(worker.start(options_.worker_program, worker_options(), job));
+    Where where;
+    bool loaded = false;
+    for (;;) {
+      auto frame = worker.receive();
+      if (!frame.is_ok()) {
+        AK_RETURN_IF_ERROR(worker_failed(worker, where));
+        return false;
+      }
+      nlohmann::json m = nlohmann::json::parse(*frame, nullptr, false);
+      const std::string event = m.is_object() ? m.value("event", "") : "";
+      if (event == "fatal" && !loaded) {
+        // Before the candidate was loaded: the judge's own job or machine is at fault.
+        (void)worker.finish();
+        return failed("worker: " + m.value("message", std::string("failed")));
+      }
+      if (event == "fatal") {
+        (void)worker.finish();
+        fail(Verdict::kRuntimeError, where.gate, "the worker failed in " + where.label + ": " + m.value("message", ""), where.label);
+        return false;
+      }
+      if (event == "load_error" && !loaded) {
+        (void)worker.finish();
+        fail(Verdict::kCompileError, gate_name(Gate::kCompile), "the candidate does not load: " + m.value("message", ""));
+        return false;
+      }
+      if (event == "loaded" && !loaded) {
+        loaded = true;
+        const std::string note = m.value("sandbox", "");
+        if (!note.empty() && eval_.notes.find(note) == std::string::npos) eval_.notes += (eval_.notes.empty() ? "" : "; ") + note;
+      } else if (event == "case" && loaded && m["index"].is_number_unsigned() && m["index"].get<size_t>() < cases.size()) {
+        const Case& c = cases[m["index"].get<size_t>()];
+        where = {c.gate, c.label};
+      } else if (event == "case_result" && loaded && report->cases.size() < cases.size()) {
+        auto decoded = decode_case_result(*frame);
+        const Case& c = cases[report->cases.size()];
+        if (!decoded.is_ok() || decoded->repeats_done < 0 || decoded->repeats_done > c.repeats) {
+          protocol_violation(worker, where, "a malformed case result");
+          return false;
+        }
+        CaseResult r = std::move(decoded).value();
+        for (int rep = 0; rep < r.repeats_done; ++rep) {
+          std::vector<models::TensorData> outputs;
+          for (size_t o = 0; o < c.expected.size(); ++o) {
+            AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, c.expected[o].dtype, c.expected[o].dims, task_.outputs[o].name));
+            if (!t) return false;
+            outputs.push_back(std::move(*t));
+          }
+          r.outputs.push_back(std::move(outputs));
+        }
+        report->cases.push_back(std::move(r));
+      } else if (event == "stream" && loaded) {
+        where = {gate_name(Gate::kAntiCheat), "stream check"};
+      } else if (event == "stream_result" && where.label == "stream check" && m["error"].is_string()) {
+        where.label = "stream result";  // one only
+        report->stream_error = m["error"].get<std::string>();
+      } else if (event == "gates_done" && loaded) {
+        return true;
+      } else {
+        protocol_violation(worker, where, "an unexpected message '" + frame->substr(0, 60) + "'");
+        return false;
+      }
+    }
   }
 
   /// Checks one reported case against its expected outputs.
@@ -347,11 +542,13 @@ class Judge {
       fail(Verdict::kIncorrectShape, c.gate, r.declared_shape + " (" + c.label + ")", c.label);
       return Status::ok();
     }
-    if (r.outputs.empty() || r.outputs.front().size() != c.expected.size())
-      return internal_error("the worker reported no outputs for " + c.label);
-    std::vector<models::TensorData> first;
+    if (r.outputs.size() != static_cast<size_t>(c.repeats)) {
+      fail(Verdict::kCheatSuspected, c.gate, "the worker reported no outputs for " + c.label + " although the kernel succeeded",
+           c.label);
+      return Status::ok();
+    }
     for (size_t o = 0; o < c.expected.size(); ++o) {
-      AK_ASSIGN_OR_RETURN(models::TensorData actual, models::load_tensor_file(r.outputs[0][o]));
+      const models::TensorData& actual = r.outputs[0][o];
       const models::TensorData* magnitude = o < c.magnitude.size() ? &c.magnitude[o] : nullptr;
       const Comparison cmp = compare_outputs(c.expected[o], actual, task_.tolerance, magnitude);
       if (std::isfinite(cmp.max_abs_error)) eval_.max_abs_error = std::max(eval_.max_abs_error, cmp.max_abs_error);
@@ -361,7 +558,6 @@ class Judge {
         fail(cmp.verdict, c.gate, "output '" + task_.outputs[o].name + "' on " + c.label + ": " + cmp.summary, c.label);
         return Status::ok();
       }
-      first.push_back(std::move(actual));
     }
     if (!r.overrun_output.empty()) {
       fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), "the kernel wrote past the end of " + r.overrun_output + " on " + c.label, c.label);
@@ -372,21 +568,33 @@ class Judge {
       return Status::ok();
     }
     for (size_t rep = 1; rep < r.outputs.size(); ++rep)
-      for (size_t o = 0; o < first.size(); ++o) {
-        AK_ASSIGN_OR_RETURN(models::TensorData again, models::load_tensor_file(r.outputs[rep][o]));
-        if (!bitwise_equal(first[o], again)) eval_.deterministic = false;
-      }
+      for (size_t o = 0; o < c.expected.size(); ++o)
+        if (!bitwise_equal(r.outputs[0][o], r.outputs[rep][o])) eval_.deterministic = false;
     ++eval_.cases_passed;
     return Status::ok();
   }
 
-  Status write_case_inputs(const std::vector<Case>& cases, WorkerJob* job) {
+  /// A fresh folder for one worker's inputs: a new name every time (the worker can read it,
+  /// never write it), so no run can predict another's layout.
+  Result<std::filesystem::path> new_folder(const std::string& name) {
+    std::random_device entropy;
+    char suffix[17];
+    std::snprintf(suffix, sizeof suffix, "%08x%08x", entropy(), entropy());
+    const std::filesystem::path dir = scratch_ / (name + "-" + suffix);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return failed("cannot create " + dir.string() + ": " + ec.message());
+    return dir;
+  }
+
+  /// The job's case entries, with their inputs saved under `dir`.
+  Status add_cases(const std::vector<Case>& cases, const std::filesystem::path& dir, WorkerJob* job) {
     for (size_t c = 0; c < cases.size(); ++c) {
       WorkerCase wc;
       wc.label = cases[c].label;
       wc.repeats = cases[c].repeats;
       for (size_t i = 0; i < cases[c].inputs.size(); ++i) {
-        const auto path = job->dir / ("case" + std::to_string(c) + "_in" + std::to_string(i) + ".pb");
+        const auto path = dir / ("case" + std::to_string(c) + "_in" + std::to_string(i) + ".pb");
         AK_RETURN_IF_ERROR(models::save_tensor_file(cases[c].inputs[i], path));
         wc.inputs.push_back(path);
       }
@@ -396,54 +604,140 @@ class Judge {
     return Status::ok();
   }
 
-  /// A job for the candidate in scratch folder `name`.
-  WorkerJob new_job(const std::string& name) {
+  WorkerJob new_job() const {
     WorkerJob job;
-    job.dir = scratch_ / name;
-    std::filesystem::create_directories(job.dir);
     job.library = eval_.build.library_path;
     job.device = task_.target.device;
     job.threads = options_.threads;
+    job.device_memory_limit_bytes = device_memory_limit_;
     return job;
+  }
+
+  /// Bytes of every input and output at the task's sizes: what the memory limits scale with.
+  uint64_t task_bytes() const {
+    uint64_t total = 0;
+    for (const auto* list : {&task_.inputs, &task_.outputs})
+      for (const TaskTensor& t : *list) {
+        uint64_t n = models::dtype_size(t.dtype);
+        for (int64_t d : t.dims) n *= static_cast<uint64_t>(std::max<int64_t>(d, 1));
+        total += n;
+      }
+    return total;
+  }
+
+  void set_memory_limits() {
+    // The worker itself (libtorch, the reference session, the cache-flush buffer) needs a
+    // fixed amount; the cases need a few copies of the task's tensors (host and device
+    // inputs, outputs with guards, the sweep's doubled sizes, the reference's outputs).
+    const uint64_t bytes = task_bytes();
+    const uint64_t physical = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    memory_limit_ = options_.memory_limit_bytes;
+    if (memory_limit_ == 0) memory_limit_ = std::min(kWorkerAllowanceBytes + kTaskCopies * bytes, physical / 2);
+    device_memory_limit_ = static_cast<int64_t>(kDeviceAllowanceBytes + kTaskCopies * bytes);
   }
 
   Status run_gates_and_bench() {
     step("reference");
     AK_RETURN_IF_ERROR(make_reference());
+    set_memory_limits();
     AK_ASSIGN_OR_RETURN(std::vector<Case> cases, make_cases());
 
-    WorkerJob job = new_job("gates");
+    WorkerJob job = new_job();
     job.check_stream = task_.is_cuda();
-    AK_RETURN_IF_ERROR(write_case_inputs(cases, &job));
+    AK_ASSIGN_OR_RETURN(std::filesystem::path dir, new_folder("gates"));
+    AK_RETURN_IF_ERROR(add_cases(cases, dir, &job));
     step("gates (" + std::to_string(cases.size()) + " cases)");
-    WorkerResult result;
-    AK_ASSIGN_OR_RETURN(bool reported, run_worker(job, cases, &result));
+    GateReport report;
+    WorkerProcess worker;
+    AK_ASSIGN_OR_RETURN(bool reported, run_cases_in(worker, job, cases, &report));
     if (!reported) return Status::ok();
+    AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
+    note_peak(pr);
+    if (worker.left_unread()) {
+      fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
+           "the worker sent more than its cases' reports: something in the worker wrote to the judge's socket", "exit");
+      return Status::ok();
+    }
+    if (!pr.ok()) {
+      // It reported everything, then failed on its way out (a destructor in the candidate).
+      fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), "the worker " + pr.describe() + " after its last case", "exit");
+      return Status::ok();
+    }
     // Work on a stream the caller does not wait for races with the output checks, so its
     // cases may come out right or wrong; the stream check is the cause either way.
-    if (!result.stream_error.empty()) {
-      fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), result.stream_error, "captured");
+    if (!report.stream_error.empty()) {
+      fail(Verdict::kRuntimeError, gate_name(Gate::kAntiCheat), report.stream_error, "captured");
       return Status::ok();
     }
     for (size_t c = 0; c < cases.size() && !failed_; ++c) {
-      if (c >= result.cases.size()) return internal_error("the worker stopped after case " + std::to_string(c));
-      AK_RETURN_IF_ERROR(check_case(cases[c], result.cases[c]));
+      if (c >= report.cases.size()) {
+        fail(Verdict::kCheatSuspected, cases[c].gate, "the worker stopped reporting after case " + std::to_string(c), cases[c].label);
+        return Status::ok();
+      }
+      AK_RETURN_IF_ERROR(check_case(cases[c], report.cases[c]));
     }
     if (failed_) return Status::ok();
     return run_bench(cases.front());
   }
 
-  Status run_bench(const Case& captured) {
-    WorkerJob job = new_job("bench");
-    WorkerCase wc;
-    wc.label = "captured";
-    for (size_t i = 0; i < captured.inputs.size(); ++i) {
-      const auto path = job.dir / ("in" + std::to_string(i) + ".pb");
-      AK_RETURN_IF_ERROR(models::save_tensor_file(captured.inputs[i], path));
-      wc.inputs.push_back(path);
+  /// One benchmark: what the worker reported for each timed call and how long the judge
+  /// saw each call's round trip take.
+  struct Timing {
+    CallTimes candidate, reference;
+    bool cut = false;  ///< stopped early at the time budget
+  };
+
+  /// Asks for the inputs and outputs of the last candidate call (copies the worker took as
+  /// it returned) and checks them against the reference; false when wrong (recorded).
+  Result<bool> check_report(WorkerProcess& worker, const Where& where, const Case& captured) {
+    AK_RETURN_IF_ERROR(worker.send({{"cmd", "report"}}));
+    AK_ASSIGN_OR_RETURN(auto header, next_message(worker, where));
+    if (!header) return false;
+    if (header->value("inputs", -1) != static_cast<int>(captured.inputs.size()) ||
+        header->value("outputs", -1) != static_cast<int>(captured.expected.size())) {
+      protocol_violation(worker, where, "a malformed report");
+      return false;
     }
-    for (const models::TensorData& e : captured.expected) wc.outputs.push_back({e.dtype, e.dims});
-    job.cases.push_back(std::move(wc));
+    std::vector<models::TensorData> inputs, outputs;
+    for (const models::TensorData& in : captured.inputs) {
+      AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, in.dtype, in.dims, in.name));
+      if (!t) return false;
+      inputs.push_back(std::move(*t));
+    }
+    for (size_t o = 0; o < captured.expected.size(); ++o) {
+      const models::TensorData& e = captured.expected[o];
+      AK_ASSIGN_OR_RETURN(auto t, next_tensor(worker, where, e.dtype, e.dims, task_.outputs[o].name));
+      if (!t) return false;
+      outputs.push_back(std::move(*t));
+    }
+    // The timed calls ran on fresh inputs: their outputs must be right too.
+    AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> expected, reference_outputs(inputs));
+    for (size_t o = 0; o < expected.size() && o < outputs.size(); ++o) {
+      const Comparison cmp = compare_outputs(expected[o], outputs[o], task_.tolerance);
+      if (!cmp.passed()) {
+        worker.abandon();
+        fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
+             "wrong on the benchmark's fresh inputs although the gates passed (output cached, computed after the call "
+             "returned, or an input-dependent shortcut?): " + cmp.summary,
+             "benchmark");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// Times the candidate (or, `with_candidate` false, only the reference in a worker that
+  /// never loads the candidate) in a fresh worker. The judge sends every call and takes
+  /// the time around it; `seed` picks the inputs and the order of the two sides in each
+  /// iteration. Nothing when the run failed (recorded).
+  Result<std::optional<Timing>> measure(const Case& captured, uint64_t seed, bool with_candidate) {
+    WorkerJob job = new_job();
+    if (!with_candidate) job.library.clear();
+    AK_ASSIGN_OR_RETURN(std::filesystem::path dir, new_folder(with_candidate ? "bench" : "reference"));
+    std::vector<Case> cases{captured};  // the candidate runs it once first (warm-up, cuBLAS handles)
+    cases.front().gate = gate_name(Gate::kBenchmark);
+    cases.front().label = "benchmark warm-up";
+    AK_RETURN_IF_ERROR(add_cases(cases, dir, &job));
     WorkerBench b;
     b.subgraph = task_.subgraph_path();
     for (const kernels::TaskTensor& t : task_.inputs) {
@@ -451,74 +745,266 @@ class Judge {
       b.fills.push_back(t.fill);
       b.int_bounds.push_back(t.upper_bound.value_or(8));
     }
-    b.warmup = options_.quick ? 3 : options_.bench_warmup;
-    b.iters = options_.quick ? 20 : options_.bench_iters;
-    // The worker's limit also covers loading the reference and the warm-up case.
-    b.time_budget_s = 0.6 * options_.timeout_s;
     // Larger than the last-level cache of the GPUs we target (H100/H200: 50-60 MB) or of a server CPU.
     b.l2_flush_bytes = !task_.is_cuda() ? (int64_t{64} << 20) : (int64_t{256} << 20);
-    b.seed = task_.seed + 4000;
+    b.seed = seed;
     job.bench = b;
-    step("benchmark (" + std::to_string(b.iters) + " iterations)");
-    std::vector<Case> cases;  // the bench worker runs the captured case once first (warm-up, cuBLAS handles)
-    cases.push_back(captured);
-    cases.back().gate = gate_name(Gate::kBenchmark);
-    cases.back().label = "benchmark warm-up";
-    WorkerResult result;
-    AK_ASSIGN_OR_RETURN(bool reported, run_worker(job, cases, &result));
-    if (!reported) return Status::ok();
-    if (result.cases.empty() || result.cases.front().kernel_status != 0 || !result.cases.front().error.empty()) {
-      fail(Verdict::kRuntimeError, gate_name(Gate::kBenchmark), "the kernel failed in the benchmark process");
-      return Status::ok();
-    }
-    if (!result.bench) return internal_error("the worker ran no benchmark");
-    const BenchResult& br = *result.bench;
-    if (br.kernel_status != 0 || !br.error.empty()) {
-      fail(Verdict::kRuntimeError, gate_name(Gate::kBenchmark),
-           br.error.empty() ? "the kernel returned " + std::to_string(br.kernel_status) + " in the benchmark" : br.error);
-      return Status::ok();
-    }
-    // The last timed iteration ran on fresh inputs: its outputs must be right too.
-    std::vector<models::TensorData> inputs;
-    for (size_t i = 0; i < br.last_inputs.size(); ++i) {
-      AK_ASSIGN_OR_RETURN(models::TensorData t, models::load_tensor_file(br.last_inputs[i]));
-      t.name = task_.inputs[i].name;
-      inputs.push_back(std::move(t));
-    }
-    AK_ASSIGN_OR_RETURN(std::vector<models::TensorData> expected, reference_outputs(inputs));
-    for (size_t o = 0; o < expected.size() && o < br.last_outputs.size(); ++o) {
-      AK_ASSIGN_OR_RETURN(models::TensorData actual, models::load_tensor_file(br.last_outputs[o]));
-      const Comparison cmp = compare_outputs(expected[o], actual, task_.tolerance);
-      if (!cmp.passed()) {
-        fail(Verdict::kCheatSuspected, gate_name(Gate::kAntiCheat),
-             "wrong on the benchmark's fresh inputs although the gates passed (output cached or input-dependent shortcut?): " +
-                 cmp.summary,
-             "benchmark");
-        return Status::ok();
+
+    WorkerProcess worker;
+    GateReport report;
+    AK_ASSIGN_OR_RETURN(bool reported, run_cases_in(worker, job, cases, &report));
+    if (!reported) return std::optional<Timing>();
+    Where where{gate_name(Gate::kBenchmark), "benchmark"};
+    if (with_candidate) {
+      const CaseResult* warm = report.cases.empty() ? nullptr : &report.cases.front();
+      if (warm == nullptr || warm->kernel_status != 0 || !warm->error.empty()) {
+        worker.abandon();
+        fail(Verdict::kRuntimeError, where.gate,
+             "the kernel failed in the benchmark process" + (warm && !warm->error.empty() ? ": " + warm->error : std::string()));
+        return std::optional<Timing>();
       }
     }
-    const Summary cand = summarize_durations(br.candidate_ns);
-    const Summary ref = summarize_durations(br.reference_ns);
+    AK_ASSIGN_OR_RETURN(auto ready, next_message(worker, where));
+    if (!ready) return std::optional<Timing>();
+    if (ready->value("event", "") != "bench_ready") {
+      protocol_violation(worker, where, "an unexpected message before the benchmark");
+      return std::optional<Timing>();
+    }
+
+    Timing timing;
+    const int iters = options_.quick ? 20 : options_.bench_iters;
+    int warmup = options_.quick ? 3 : options_.bench_warmup;
+    const double budget_s = 0.6 * options_.timeout_s;  // the rest covers start-up and the reference's load
+    uint64_t order_state = seed * 0x9E3779B97F4A7C15ull + 1;
+    // Two timed iterations, unknown to the worker until the request comes, whose candidate
+    // outputs are checked (and the last one's): a kernel cannot be right only sometimes.
+    const int check_a = static_cast<int>((seed * 0xD1B54A32D192ED03ull >> 33) % static_cast<uint64_t>(iters));
+    const int check_b = static_cast<int>((seed * 0x8CB92BA72F3D8DD7ull >> 33) % static_cast<uint64_t>(iters));
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < warmup + iters; ++i) {
+      std::vector<std::string> sides{"reference"};
+      if (with_candidate) {
+        // Which side goes first, from the seed: neither always follows the other's cache state.
+        order_state ^= order_state >> 31;
+        order_state *= 0xBF58476D1CE4E5B9ull;
+        sides = (order_state >> 40) & 1 ? std::vector<std::string>{"candidate", "reference"}
+                                        : std::vector<std::string>{"reference", "candidate"};
+      }
+      for (size_t k = 0; k < sides.size(); ++k) {
+        // Fresh inputs (first side), NaN outputs and the cache flush happen before the
+        // clock starts; the timed round trip holds only the call.
+        AK_RETURN_IF_ERROR(worker.send({{"cmd", "prep"}, {"fresh", k == 0}}));
+        AK_ASSIGN_OR_RETURN(auto prepared, next_message(worker, where));
+        if (!prepared) return std::optional<Timing>();
+        if (prepared->contains("error")) {
+          worker.abandon();
+          fail(Verdict::kRuntimeError, where.gate, prepared->value("error", ""), where.label);
+          return std::optional<Timing>();
+        }
+        if (prepared->size() != 1 || !prepared->value("ready", false)) {
+          protocol_violation(worker, where, "a malformed answer to prep");
+          return std::optional<Timing>();
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        AK_RETURN_IF_ERROR(worker.send({{"cmd", "call"}, {"side", sides[k]}}));
+        AK_ASSIGN_OR_RETURN(auto answer, next_message(worker, where));
+        const auto t1 = std::chrono::steady_clock::now();
+        if (!answer) return std::optional<Timing>();
+        if (answer->contains("error")) {
+          worker.abandon();
+          fail(Verdict::kRuntimeError, where.gate, answer->value("error", ""), where.label);
+          return std::optional<Timing>();
+        }
+        if (answer->size() != 2 || !(*answer)["ns"].is_number_integer() || !(*answer)["status"].is_number_integer()) {
+          protocol_violation(worker, where, "a malformed timing");
+          return std::optional<Timing>();
+        }
+        if ((*answer)["status"].get<int>() != 0) {
+          worker.abandon();
+          fail(Verdict::kRuntimeError, where.gate,
+               "the kernel returned " + std::to_string((*answer)["status"].get<int>()) + " in the benchmark", where.label);
+          return std::optional<Timing>();
+        }
+        if (i < warmup) continue;
+        const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+        const int64_t ns = (*answer)["ns"].get<int64_t>();
+        CallTimes& side = sides[k] == "candidate" ? timing.candidate : timing.reference;
+        side.reported_ns.push_back(ns);
+        side.round_trip_ns.push_back(wall);
+      }
+      const int timed = i - warmup;
+      if (with_candidate && (timed == check_a || timed == check_b)) {
+        AK_ASSIGN_OR_RETURN(bool right, check_report(worker, where, captured));
+        if (!right) return std::optional<Timing>();
+      }
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double per_iteration = elapsed / (i + 1);
+      if (i < warmup) {
+        // Leave room for the fewest timed iterations: end the warm-up here if needed.
+        if (elapsed + per_iteration * kMinTimedIterations > budget_s) warmup = i + 1;
+      } else if (static_cast<int>(timing.reference.reported_ns.size()) >= kMinTimedIterations && elapsed + per_iteration > budget_s) {
+        timing.cut = i + 1 < warmup + iters;
+        break;
+      }
+    }
+    if (with_candidate) {
+      AK_ASSIGN_OR_RETURN(bool right, check_report(worker, where, captured));
+      if (!right) return std::optional<Timing>();
+    }
+    AK_RETURN_IF_ERROR(worker.send({{"cmd", "exit"}}));
+    AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
+    note_peak(pr);
+    if (worker.left_unread()) {
+      fail(Verdict::kCheatSuspected, where.gate,
+           "the worker sent more than the benchmark asked for: something in the worker wrote to the judge's socket", "exit");
+      return std::optional<Timing>();
+    }
+    if (!pr.ok()) {
+      fail(Verdict::kRuntimeError, where.gate, "the worker " + pr.describe() + " after the benchmark", "exit");
+      return std::optional<Timing>();
+    }
+    return std::optional<Timing>(std::move(timing));
+  }
+
+  /// Checks a measurement's timing consistency; false when it failed (recorded).
+  Result<bool> accept(const Timing& t) {
+    const std::string why = timing_inconsistency(t.candidate, t.reference, kRoundTripSlackNs, kRoundTripSlackFraction);
+    if (!why.empty()) {
+      fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark), why + " (measured twice, in fresh workers)", "benchmark");
+      return false;
+    }
+    return true;
+  }
+
+  /// A measurement whose timing fits what the judge saw. One that does not is measured
+  /// again in a fresh worker first (a load burst on a shared machine can stretch round
+  /// trips unevenly); it is CHEAT_SUSPECTED only when the second does not fit either.
+  Result<std::optional<Timing>> measure_and_accept(const Case& captured, uint64_t seed) {
+    AK_ASSIGN_OR_RETURN(auto t, measure(captured, seed, true));
+    if (!t) return t;
+    if (timing_inconsistency(t->candidate, t->reference, kRoundTripSlackNs, kRoundTripSlackFraction).empty()) return t;
+    step("re-measuring (reported times did not fit the round trips)");
+    AK_ASSIGN_OR_RETURN(t, measure(captured, seed + 7, true));
+    if (!t) return t;
+    AK_ASSIGN_OR_RETURN(bool ok, accept(*t));
+    if (!ok) return std::optional<Timing>();
+    return t;
+  }
+
+  Status report_timing(const Timing& t) {
+    const Summary cand = summarize_durations(t.candidate.reported_ns);
+    const Summary ref = summarize_durations(t.reference.reported_ns);
     eval_.latency_us = cand.median / 1e3;
     eval_.latency_ci_low_us = cand.ci_low / 1e3;
     eval_.latency_ci_high_us = cand.ci_high / 1e3;
     eval_.reference_latency_us = ref.median / 1e3;
-    AK_ASSIGN_OR_RETURN(SpeedupEstimate speedup, estimate_speedup(br.reference_ns, br.candidate_ns));
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate speedup, estimate_speedup(t.reference.reported_ns, t.candidate.reported_ns));
     eval_.speedup = speedup.speedup;
     eval_.speedup_ci_low = speedup.ci_low;
     eval_.speedup_ci_high = speedup.ci_high;
+    return Status::ok();
+  }
+
+  /// Two measurements agree when their speedup intervals overlap or the speedups are
+  /// within kRetimeTolerance of each other.
+  static Result<bool> agree(const Timing& a, const Timing& b) {
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate x, estimate_speedup(a.reference.reported_ns, a.candidate.reported_ns));
+    AK_ASSIGN_OR_RETURN(SpeedupEstimate y, estimate_speedup(b.reference.reported_ns, b.candidate.reported_ns));
+    const bool overlap = x.ci_low <= y.ci_high && y.ci_low <= x.ci_high;
+    return overlap || std::max(x.speedup, y.speedup) <= kRetimeTolerance * std::min(x.speedup, y.speedup);
+  }
+
+  static double median_of(const std::vector<int64_t>& ns) { return summarize_durations(ns).median; }
+
+  Status run_bench(const Case& captured) {
+    step("benchmark (" + std::to_string(options_.quick ? 20 : options_.bench_iters) + " iterations)");
+    const uint64_t seed = task_.seed + 4000;
+    AK_ASSIGN_OR_RETURN(auto first, measure_and_accept(captured, seed));
+    if (!first) return Status::ok();
+    Timing kept = std::move(*first);
+    std::vector<std::string> notes;
     eval_.roofline_floor_us = options_.roofline_floor_ns / 1e3;
-    if (options_.roofline_floor_ns > 0 && cand.median < 0.9 * options_.roofline_floor_ns) {
-      fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
-           "median " + std::to_string(cand.median / 1e3) + " us is below the roofline floor of " +
-               std::to_string(options_.roofline_floor_ns / 1e3) + " us: impossible for the bytes and FLOPs it must handle",
-           "benchmark");
-      return Status::ok();
+    const double floor_ns = 0.9 * options_.roofline_floor_ns;
+    if (options_.roofline_floor_ns > 0 && median_of(kept.candidate.reported_ns) < floor_ns) {
+      // Below the floor once may be a floor that is too high for this device or a glitch
+      // of the clock: only a fresh worker that measures the same is evidence.
+      step("re-measuring (below the roofline floor)");
+      AK_ASSIGN_OR_RETURN(auto again, measure_and_accept(captured, seed + 1));
+      if (!again) return Status::ok();
+      if (median_of(again->candidate.reported_ns) < floor_ns) {
+        fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark),
+             "median " + std::to_string(median_of(kept.candidate.reported_ns) / 1e3) + " us, re-measured " +
+                 std::to_string(median_of(again->candidate.reported_ns) / 1e3) + " us in a fresh worker, is below the roofline floor of " +
+                 std::to_string(options_.roofline_floor_ns / 1e3) + " us: impossible for the bytes and FLOPs it must handle",
+             "benchmark");
+        return Status::ok();
+      }
+      notes.push_back("re-measured: the first median was below the roofline floor");
+      kept = std::move(*again);
     }
-    eval_.message = std::to_string(eval_.cases_passed) + " cases passed; " + std::to_string(br.candidate_ns.size()) +
+    AK_RETURN_IF_ERROR(report_timing(kept));
+    if (*eval_.speedup > 1) {
+      AK_RETURN_IF_ERROR(retime_winner(captured, seed, &kept, &notes));
+      if (failed_) {
+        // A failed re-timing leaves no timing: a verdict other than PASSED has none.
+        for (auto* v : {&eval_.latency_us, &eval_.latency_ci_low_us, &eval_.latency_ci_high_us, &eval_.reference_latency_us,
+                        &eval_.speedup, &eval_.speedup_ci_low, &eval_.speedup_ci_high})
+          v->reset();
+        return Status::ok();
+      }
+    }
+    eval_.message = std::to_string(eval_.cases_passed) + " cases passed; " + std::to_string(kept.candidate.reported_ns.size()) +
                     " timed iterations";
-    if (static_cast<int>(br.candidate_ns.size()) < b.iters)
-      eval_.message += " (cut to the time budget, 0.6 x --timeout: raise --timeout for more)";
+    if (kept.cut) eval_.message += " (cut to the time budget, 0.6 x --timeout: raise --timeout for more)";
+    char round_trip[96];
+    std::snprintf(round_trip, sizeof round_trip, "; unreported per round trip: candidate %.1f us, reference %.1f us",
+                  unreported_ns(kept.candidate) / 1e3, unreported_ns(kept.reference) / 1e3);
+    eval_.message += round_trip;
+    for (const std::string& n : notes) eval_.message += "; " + n;
+    if (!eval_.notes.empty()) eval_.message += "; " + eval_.notes;
+    return Status::ok();
+  }
+
+  /// A winner is timed again before it is kept: a fresh worker, new folders, another seed
+  /// (inputs and the order of the sides). When the two speedups disagree the lower one is
+  /// kept: a timing that only one layout produces buys nothing, and on a shared machine
+  /// honest kernels disagree too (measured: 3.4x to 8.7x for one kernel under load), so
+  /// disagreement is not evidence enough for CHEAT_SUSPECTED. Then the reference is timed
+  /// alone, in a worker that never loads the candidate: a reference slowed down beside the
+  /// candidate (by its threads, or by OpenMP pools spinning against each other) does not
+  /// count, the speedup is taken against the reference alone.
+  Status retime_winner(const Case& captured, uint64_t seed, Timing* kept, std::vector<std::string>* notes) {
+    step("re-timing the winner in a fresh worker");
+    AK_ASSIGN_OR_RETURN(auto second, measure_and_accept(captured, seed + 101));
+    if (!second) return Status::ok();
+    AK_ASSIGN_OR_RETURN(bool agreed, agree(*kept, *second));
+    if (!agreed) {
+      AK_ASSIGN_OR_RETURN(SpeedupEstimate x, estimate_speedup(kept->reference.reported_ns, kept->candidate.reported_ns));
+      AK_ASSIGN_OR_RETURN(SpeedupEstimate y, estimate_speedup(second->reference.reported_ns, second->candidate.reported_ns));
+      char note[160];
+      std::snprintf(note, sizeof note, "re-timed: two fresh workers measured speedups %.3f and %.3f, the lower is kept", x.speedup,
+                    y.speedup);
+      notes->push_back(note);
+      if (y.speedup < x.speedup) {
+        *kept = std::move(*second);
+        AK_RETURN_IF_ERROR(report_timing(*kept));
+      }
+    }
+    AK_ASSIGN_OR_RETURN(auto alone, measure(captured, seed + 303, false));
+    if (!alone) return Status::ok();
+    const double beside = median_of(kept->reference.reported_ns), clean = median_of(alone->reference.reported_ns);
+    if (beside > kReferenceSlowdown * clean + kRoundTripSlackNs) {
+      const double scale = clean / beside;
+      *eval_.speedup *= scale;
+      *eval_.speedup_ci_low *= scale;
+      *eval_.speedup_ci_high *= scale;
+      eval_.reference_latency_us = clean / 1e3;
+      char note[200];
+      std::snprintf(note, sizeof note,
+                    "the reference took %.1f us beside the candidate but %.1f us alone: speedup against the reference alone",
+                    beside / 1e3, clean / 1e3);
+      notes->push_back(note);
+    }
     return Status::ok();
   }
 
@@ -528,6 +1014,8 @@ class Judge {
   bool failed_ = false;
   std::filesystem::path scratch_;
   std::unique_ptr<models::Session> reference_;
+  uint64_t memory_limit_ = 0;          ///< resident bytes of every worker
+  int64_t device_memory_limit_ = 0;    ///< device memory a call may keep (CUDA)
 };
 
 }  // namespace

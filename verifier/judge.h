@@ -11,10 +11,14 @@
 ///   determinism  the captured case twice: not bitwise equal is flagged, not failed.
 ///   anti_cheat   inputs unchanged (checksums), guard bytes behind every output intact,
 ///                on CUDA the call captured as a graph on the given stream.
-///   benchmark    candidate and reference interleaved on fresh inputs behind an L2 flush;
-///                the last iteration's outputs checked against the reference (an output
-///                cached from earlier calls fails here); a median below the roofline floor
-///                is CHEAT_SUSPECTED.
+///   benchmark    candidate and reference interleaved on fresh inputs behind an L2 flush,
+///                every call requested and timed around by the judge: a reported time that
+///                does not fit the round trip is CHEAT_SUSPECTED; the last iteration's
+///                outputs checked against the reference (an output cached from earlier
+///                calls fails here); a median below the roofline floor is re-measured in
+///                a fresh worker, and CHEAT_SUSPECTED when it stays below; a speedup above
+///                1 is re-timed in a fresh worker (the lower of two that disagree is kept)
+///                and bounded by the reference timed alone.
 /// Every gate case runs in one worker process and the benchmark in a second; reference
 /// outputs are computed here, never in the process that runs the candidate's checks.
 
@@ -45,9 +49,11 @@ struct JudgeOptions {
   double roofline_floor_ns = 0;
   int bench_iters = 100;       ///< timed iterations (quick: 20)
   int bench_warmup = 10;       ///< (quick: 3)
-  /// Address-space limit of a CPU worker (libtorch itself maps ~1-2 GB). CUDA workers get
-  /// none (the driver maps huge ranges); there device memory kept after a call is checked.
-  uint64_t cpu_memory_limit_bytes = uint64_t{16} << 30;
+  /// Resident memory of every worker (CPU and CUDA), polled by run_process: above it the
+  /// worker is killed and the candidate is RUNTIME_ERROR. 0: 1.5 GiB plus 8 copies of the
+  /// task's tensors, at most half the machine's memory. On CUDA, device memory a call
+  /// leaves allocated is limited to 1 GiB plus 8 copies of the task's tensors.
+  uint64_t memory_limit_bytes = 0;
   std::function<void(const std::string&)> progress;
 };
 
@@ -64,6 +70,10 @@ struct Evaluation {
   std::optional<double> latency_ci_low_us, latency_ci_high_us;
   std::optional<double> speedup, speedup_ci_low, speedup_ci_high;
   double roofline_floor_us = 0;
+  /// Lines about how it was judged, e.g. a sandbox the kernel could not apply
+  /// ("sandbox: Landlock unavailable ..."); "" when nothing to say. Also in `message`.
+  std::string notes;
+  int64_t worker_peak_resident_kb = 0;  ///< the largest resident size any worker was seen at
   kernels::BuildResult build;
   double seconds = 0;  ///< wall time of the whole evaluation
 };

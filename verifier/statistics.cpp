@@ -135,4 +135,32 @@ Result<SpeedupEstimate> estimate_speedup(const std::vector<int64_t>& reference_n
   return estimate;
 }
 
+double unreported_ns(const CallTimes& side) {
+  std::vector<int64_t> gap;
+  for (size_t i = 0; i < side.reported_ns.size() && i < side.round_trip_ns.size(); ++i)
+    gap.push_back(side.round_trip_ns[i] - side.reported_ns[i]);
+  return summarize_durations(gap).p10;
+}
+
+std::string timing_inconsistency(const CallTimes& candidate, const CallTimes& reference, double slack_ns,
+                                 double slack_fraction) {
+  const auto check_side = [](const CallTimes& side, const char* name) -> std::string {
+    if (side.reported_ns.size() != side.round_trip_ns.size()) return std::string("unpaired ") + name + " timings";
+    for (size_t i = 0; i < side.reported_ns.size(); ++i)
+      if (side.reported_ns[i] < 0 || side.reported_ns[i] > side.round_trip_ns[i])
+        return "the worker reported " + std::to_string(side.reported_ns[i] / 1e3) + " us for a " + name +
+               " call the judge saw take " + std::to_string(side.round_trip_ns[i] / 1e3) + " us from request to answer";
+    return {};
+  };
+  std::string why = check_side(candidate, "candidate");
+  if (why.empty()) why = check_side(reference, "reference");
+  if (!why.empty() || candidate.reported_ns.empty() || reference.reported_ns.empty()) return why;
+  const double cand_gap = unreported_ns(candidate), ref_gap = unreported_ns(reference);
+  const double slack = slack_ns + slack_fraction * summarize_durations(candidate.round_trip_ns).median;
+  if (cand_gap > ref_gap + slack)
+    return "the candidate's calls took " + std::to_string(cand_gap / 1e3) + " us longer than the worker reported (the "
+           "reference's " + std::to_string(ref_gap / 1e3) + " us): its reported times are not what the judge saw";
+  return {};
+}
+
 }  // namespace ak::verifier

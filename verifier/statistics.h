@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <utility>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -61,5 +62,26 @@ struct BootstrapOptions {
 Result<SpeedupEstimate> estimate_speedup(const std::vector<int64_t>& reference_ns,
                                          const std::vector<int64_t>& candidate_ns,
                                          const BootstrapOptions& options = {});
+
+/// One side of a benchmark: per timed call, what the worker reported and the round trip
+/// the judge timed around it (request sent to answer received), both ns.
+struct CallTimes {
+  std::vector<int64_t> reported_ns, round_trip_ns;
+};
+
+/// Why the reported times cannot be what happened, or "" when they fit: a reported time
+/// that is negative or longer than its round trip, or a candidate whose round trips leave
+/// more time unreported (unreported_ns) than the reference's by more than `slack_ns` +
+/// `slack_fraction` x its median round trip. Both sides make the same
+/// round trip (one request, one answer, a device sync), so an honest worker leaves about
+/// the same unreported time on each; under-reporting the candidate shows up as more.
+/// The 10th percentile of round trip - reported over one side's calls, ns: the time the
+/// judge saw but the worker did not report, at its least disturbed. Preemption and load
+/// bursts only ever add to a round trip, so a low percentile is what the round trip itself
+/// costs, while a constant under-report shifts every call, the fastest included.
+double unreported_ns(const CallTimes& side);
+
+std::string timing_inconsistency(const CallTimes& candidate, const CallTimes& reference, double slack_ns,
+                                 double slack_fraction);
 
 }  // namespace ak::verifier

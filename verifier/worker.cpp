@@ -1,6 +1,7 @@
 // The worker process: loads one untrusted candidate kernel, calls it on the judge's
-// inputs and reports what it did. Everything here assumes the candidate may crash, hang,
-// scribble or lie; the judge runs this in a child process with limits.
+// inputs and reports what it did over the channel (verifier/worker_job.h). Everything
+// here assumes the candidate may crash, hang, scribble or lie: the judge re-derives what
+// it can (outputs, timing bounds) and treats the rest as a rejection signal only.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -8,16 +9,19 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "kernels/kernel_library.h"
 #include "kernels/tensor.h"
 #include "models/aten_interop.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
+#include "verifier/channel.h"
 #include "verifier/gate_inputs.h"
+#include "verifier/sandbox.h"
 #include "verifier/worker_job.h"
 
 #ifdef AK_WITH_CUDA
@@ -25,10 +29,24 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+
+/// Every CUDA runtime call of the worker goes through this: a failure throws with the file,
+/// the line and the call, and the command that was running reports it (the candidate is
+/// the usual cause: a sticky illegal-address error surfaces at the next call).
+#define AK_CUDA_CHECK(call)                                                                                       \
+  do {                                                                                                            \
+    const cudaError_t ak_cuda_error_ = (call);                                                                    \
+    if (ak_cuda_error_ != cudaSuccess)                                                                            \
+      throw std::runtime_error(std::string(cudaGetErrorName(ak_cuda_error_)) + ": " +                              \
+                               cudaGetErrorString(ak_cuda_error_) + " (" #call " at " __FILE__ ":" +              \
+                               std::to_string(__LINE__) + ")");                                                   \
+  } while (0)
 #endif
 
 namespace ak::verifier {
 namespace {
+
+using nlohmann::json;
 
 #ifdef AK_WITH_CUDA
 /// GPU clock cycles of the spin before each timed call (~100 us at 2 GHz).
@@ -42,45 +60,32 @@ constexpr uint8_t kGuardByte = 0xA5;
 /// The device side of the worker: buffers, the stream the kernel gets, timing.
 class Device {
  public:
-  explicit Device(const std::string& spec) {
-    auto parsed = models::Device::parse(spec);
-    if (parsed.is_ok()) device_ = *parsed;
-    at_device_ = device_.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_.index)) : at::Device(at::kCPU);
-#ifdef AK_WITH_CUDA
-    if (device_.is_cuda()) {
-      cudaSetDevice(device_.index);
-      // A stream of our own, made ATen's current stream so the reference runs on it too:
-      // the kernel gets it and must launch on it.
-      cudaStream_t stream = nullptr;
-      cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
-      stream_ = stream;
-      c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromExternal(stream, static_cast<c10::DeviceIndex>(device_.index)));
-      cudaEventCreate(&start_);
-      cudaEventCreate(&stop_);
-    }
+  /// Fails on a device string it cannot parse (never a silent CPU fallback).
+  static Result<std::unique_ptr<Device>> create(const std::string& spec) {
+    AK_ASSIGN_OR_RETURN(models::Device parsed, models::Device::parse(spec));
+#ifndef AK_WITH_CUDA
+    if (parsed.is_cuda()) return invalid_input("worker: device '" + spec + "' but this build has no CUDA");
 #endif
+    return std::unique_ptr<Device>(new Device(parsed));
   }
 
   bool is_cuda() const { return device_.is_cuda(); }
   const at::Device& at_device() const { return at_device_; }
   void* stream() const { return stream_; }
-#ifdef AK_WITH_CUDA
-  cudaStream_t cuda_stream() const { return static_cast<cudaStream_t>(stream_); }
-#endif
 
-  /// Waits for the kernel's stream; returns the CUDA error text if the kernel left one.
-  std::string sync() {
+  /// Waits for everything on the device, not only the kernel's stream: work a kernel put on
+  /// a stream of its own is then finished before outputs are read, and inside the window
+  /// the judge times. Throws the CUDA error the kernel left.
+  void sync() {
 #ifdef AK_WITH_CUDA
     if (device_.is_cuda()) {
-      cudaError_t e = cudaStreamSynchronize(cuda_stream());
-      if (e == cudaSuccess) e = cudaGetLastError();
-      if (e != cudaSuccess) return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+      AK_CUDA_CHECK(cudaDeviceSynchronize());
+      AK_CUDA_CHECK(cudaGetLastError());
     }
 #endif
-    return {};
   }
 
-  /// Times `body` on the device (CUDA events) or the host clock, in ns.
+  /// Times `body` on the device (CUDA events) or the host clock, in ns; then sync().
   template <typename F>
   int64_t time_ns(F&& body) {
 #ifdef AK_WITH_CUDA
@@ -89,12 +94,13 @@ class Device {
       // events measure device execution, not how fast the host issues launches (the
       // reference's runtime dispatch would otherwise count against it on small tasks).
       at::cuda::sleep(kSpinCycles);
-      cudaEventRecord(start_, cuda_stream());
+      AK_CUDA_CHECK(cudaEventRecord(start_, cuda_stream()));
       body();
-      cudaEventRecord(stop_, cuda_stream());
-      cudaEventSynchronize(stop_);
+      AK_CUDA_CHECK(cudaEventRecord(stop_, cuda_stream()));
+      AK_CUDA_CHECK(cudaEventSynchronize(stop_));
       float ms = 0;
-      cudaEventElapsedTime(&ms, start_, stop_);
+      AK_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+      sync();
       return static_cast<int64_t>(static_cast<double>(ms) * 1e6);
     }
 #endif
@@ -111,28 +117,26 @@ class Device {
 #ifdef AK_WITH_CUDA
     if (!device_.is_cuda()) return {};
     cudaGraph_t graph = nullptr;
-    cudaError_t e = cudaStreamBeginCapture(cuda_stream(), cudaStreamCaptureModeRelaxed);
-    if (e != cudaSuccess) return std::string("cannot begin capture: ") + cudaGetErrorString(e);
+    AK_CUDA_CHECK(cudaStreamBeginCapture(cuda_stream(), cudaStreamCaptureModeRelaxed));
     const int status = body();
-    e = cudaStreamEndCapture(cuda_stream(), &graph);
+    const cudaError_t e = cudaStreamEndCapture(cuda_stream(), &graph);
     if (e != cudaSuccess || graph == nullptr) {
-      (void)cudaGetLastError();
+      (void)cudaGetLastError();  // the capture's error is the finding; clear it
       return std::string("the kernel cannot be captured on the stream it was given (") + cudaGetErrorString(e) +
              "): it synchronized or used another stream";
     }
     size_t nodes = 0;
-    cudaGraphGetNodes(graph, nullptr, &nodes);
-    cudaGraphDestroy(graph);
+    AK_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
+    AK_CUDA_CHECK(cudaGraphDestroy(graph));
     if (status != 0) return "the kernel returned " + std::to_string(status) + " while its stream was being captured";
     if (nodes == 0) {
       // Nothing on our stream: either the kernel did nothing at all (the output checks say
       // so) or it worked on another stream. Wait for everything and look at the outputs.
-      cudaDeviceSynchronize();
+      sync();
       if (!outputs_written()) return {};
       return "the kernel launched its work on another stream than the one it was given (not ordered with the caller's)";
     }
-    const std::string err = sync();
-    if (!err.empty()) return err;
+    sync();
 #else
     (void)body;
     (void)outputs_written;
@@ -145,13 +149,34 @@ class Device {
 #ifdef AK_WITH_CUDA
     if (device_.is_cuda()) {
       size_t free_bytes = 0, total = 0;
-      if (cudaMemGetInfo(&free_bytes, &total) == cudaSuccess) return static_cast<int64_t>(total - free_bytes);
+      AK_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+      return static_cast<int64_t>(total - free_bytes);
     }
 #endif
     return 0;
   }
 
  private:
+  explicit Device(const models::Device& device) : device_(device) {
+    at_device_ = device_.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_.index)) : at::Device(at::kCPU);
+#ifdef AK_WITH_CUDA
+    if (device_.is_cuda()) {
+      AK_CUDA_CHECK(cudaSetDevice(device_.index));
+      // A stream of our own, made ATen's current stream so the reference runs on it too:
+      // the kernel gets it and must launch on it.
+      cudaStream_t stream = nullptr;
+      AK_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+      stream_ = stream;
+      c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromExternal(stream, static_cast<c10::DeviceIndex>(device_.index)));
+      AK_CUDA_CHECK(cudaEventCreate(&start_));
+      AK_CUDA_CHECK(cudaEventCreate(&stop_));
+    }
+#endif
+  }
+#ifdef AK_WITH_CUDA
+  cudaStream_t cuda_stream() const { return static_cast<cudaStream_t>(stream_); }
+#endif
+
   models::Device device_;
   at::Device at_device_ = at::Device(at::kCPU);
   void* stream_ = nullptr;
@@ -233,27 +258,35 @@ Result<CaseBuffers> load_case(const WorkerCase& wc, const at::Device& device) {
   return c;
 }
 
-Status save(const at::Tensor& t, const std::string& name, models::DType dtype, const std::filesystem::path& path) {
-  return models::save_tensor_file(models::to_tensor_data(t.cpu(), name, dtype), path);
+/// Sends `t`'s bytes (contiguous, host) as one raw frame.
+Status send_tensor(Channel& channel, const at::Tensor& t) {
+  const at::Tensor host = t.contiguous().cpu();
+  return channel.send(std::string_view(static_cast<const char*>(host.data_ptr()), host.nbytes()));
 }
 
-/// Runs the gate cases; writes outputs next to the job.
-Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& library, WorkerResult* result,
-                 std::ofstream& progress) {
-  const std::vector<ak_tensor> none;
+Status send_event(Channel& channel, json j) { return channel.send(j.dump()); }
+
+/// Runs the gate cases, streaming each result and its outputs to the judge.
+Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& library, Channel& channel, bool* all_ok) {
+  *all_ok = false;
   for (size_t c = 0; c < job.cases.size(); ++c) {
     const WorkerCase& wc = job.cases[c];
-    progress << "case " << c << std::endl;
+    AK_RETURN_IF_ERROR(send_event(channel, {{"event", "case"}, {"index", c}}));
     CaseResult cr;
     AK_ASSIGN_OR_RETURN(CaseBuffers buffers, load_case(wc, device.at_device()));
     auto& [host_inputs, inputs, in_desc, outputs, out_desc] = buffers;
     const std::vector<ak_tensor> given_desc = out_desc;
     const int64_t used_before = device.used_bytes();
+    std::vector<at::Tensor> results;  // per repeat, per output (host copies)
     for (int rep = 0; rep < wc.repeats; ++rep) {
       for (OutputBuffer& b : outputs) b.poison();
       device.sync();
       const int status = library.call(in_desc, out_desc, device.stream());
-      cr.error = device.sync();
+      try {
+        device.sync();
+      } catch (const std::exception& e) {
+        cr.error = e.what();
+      }
       // The ABI passes output descriptors non-const: a rewritten one declares what was written.
       for (size_t o = 0; o < out_desc.size() && cr.declared_dtype.empty() && cr.declared_shape.empty(); ++o) {
         const ak_tensor& given = given_desc[o];
@@ -270,14 +303,11 @@ Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
       out_desc = given_desc;
       if (status != 0 && cr.kernel_status == 0) cr.kernel_status = status;
       if (status != 0 || !cr.error.empty()) break;
-      std::vector<std::filesystem::path> files;
       for (size_t o = 0; o < outputs.size(); ++o) {
         if (!outputs[o].guard_intact() && cr.overrun_output.empty()) cr.overrun_output = "output " + std::to_string(o);
-        const auto path = job.dir / ("case" + std::to_string(c) + "_rep" + std::to_string(rep) + "_out" + std::to_string(o) + ".pb");
-        AK_RETURN_IF_ERROR(save(outputs[o].view, "out" + std::to_string(o), outputs[o].dtype, path));
-        files.push_back(path);
+        results.push_back(outputs[o].view.cpu().clone());  // a copy: the next repeat reuses the buffer
       }
-      cr.outputs.push_back(std::move(files));
+      ++cr.repeats_done;
     }
     for (size_t i = 0; i < inputs.size() && cr.error.empty(); ++i) {
       const models::TensorData after = models::to_tensor_data(inputs[i].cpu(), host_inputs[i].name, host_inputs[i].dtype);
@@ -286,23 +316,27 @@ Status run_cases(const WorkerJob& job, Device& device, kernels::KernelLibrary& l
         break;
       }
     }
-    // Device memory still held after the calls beyond a generous workspace allowance.
+    // Device memory still held after the calls beyond the task's allowance.
     const int64_t grown = device.used_bytes() - used_before;
-    if (cr.error.empty() && grown > (int64_t{4} << 30))
-      cr.error = "the kernel kept " + std::to_string(grown >> 20) + " MiB of device memory allocated";
-    const bool last = c + 1 == job.cases.size();
+    if (cr.error.empty() && job.device_memory_limit_bytes > 0 && grown > job.device_memory_limit_bytes)
+      cr.error = "the kernel kept " + std::to_string(grown >> 20) + " MiB of device memory allocated (limit " +
+                 std::to_string(job.device_memory_limit_bytes >> 20) + " MiB)";
     const bool failed_case = cr.kernel_status != 0 || !cr.error.empty();
-    result->cases.push_back(std::move(cr));
+    AK_RETURN_IF_ERROR(channel.send(encode_case_result(cr)));
+    for (const at::Tensor& t : results) AK_RETURN_IF_ERROR(send_tensor(channel, t));
     if (failed_case) return Status::ok();
-    if (last && job.check_stream) {
-      progress << "stream" << std::endl;
+    if (c + 1 == job.cases.size() && job.check_stream) {
+      AK_RETURN_IF_ERROR(send_event(channel, {{"event", "stream"}}));
       for (OutputBuffer& b : outputs) b.poison();
       device.sync();
-      result->stream_error = device.capture_check(
+      const std::string error = device.capture_check(
           [&] { return library.call(in_desc, out_desc, device.stream()); },
           [&] { return std::any_of(outputs.begin(), outputs.end(), [](const OutputBuffer& b) { return b.written(); }); });
+      AK_RETURN_IF_ERROR(send_event(channel, {{"event", "stream_result"}, {"error", error}}));
+      if (!error.empty()) return Status::ok();
     }
   }
+  *all_ok = true;
   return Status::ok();
 }
 
@@ -314,117 +348,117 @@ void refill(at::Tensor& t, const std::string& fill, int64_t bound) {
   else t.normal_();
 }
 
-/// The timed phase: the candidate and the reference, interleaved, each on fresh inputs and
-/// behind an L2 flush.
-Status run_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary& library, WorkerResult* result,
-                 std::ofstream& progress) {
+/// The timed phase: serves the judge's commands (worker_job.h) until "exit".
+Status serve_bench(const WorkerJob& job, Device& device, kernels::KernelLibrary* library, Channel& channel) {
   const WorkerBench& b = *job.bench;
-  progress << "bench" << std::endl;
-  BenchResult br;
   AK_ASSIGN_OR_RETURN(models::Model model, models::load_model(b.subgraph));
   models::SessionOptions so;
   AK_ASSIGN_OR_RETURN(so.device, models::Device::parse(job.device));
   so.num_threads = job.threads;
   AK_ASSIGN_OR_RETURN(auto session, models::Session::create(std::make_shared<const models::Model>(std::move(model)), so));
-
   AK_ASSIGN_OR_RETURN(CaseBuffers buffers, load_case(job.cases.front(), device.at_device()));
   auto& [host_inputs, inputs, in_desc, outputs, out_desc] = buffers;
   at::Tensor flush;
   if (b.l2_flush_bytes > 0) flush = at::empty({b.l2_flush_bytes}, at::TensorOptions().dtype(at::kByte).device(device.at_device()));
   at::manual_seed(b.seed);
   std::vector<at::Tensor> reference_outputs;
-  int status = 0;
-  auto candidate = [&] { status = library.call(in_desc, out_desc, device.stream()); };
-  auto reference = [&] { (void)session->run_device(inputs, &reference_outputs); };
-  const auto started = std::chrono::steady_clock::now();
-  int warmup = b.warmup;
-  for (int i = 0; i < warmup + b.iters && status == 0; ++i) {
-    // Fresh inputs and NaN outputs every iteration, outside the timed region.
-    for (size_t k = 0; k < inputs.size(); ++k)
-      refill(inputs[k], k < b.fills.size() ? b.fills[k] : "normal", k < b.int_bounds.size() ? b.int_bounds[k] : 0);
-    for (OutputBuffer& o : outputs) o.poison();
-    int64_t cand_ns = 0, ref_ns = 0;
-    // Alternate which side goes first, so neither always follows the other's cache state.
-    for (int side = 0; side < 2; ++side) {
-      if (flush.defined()) flush.zero_();
-      const bool cand_now = (side == 0) == (i % 2 == 0);
-      if (cand_now) cand_ns = device.time_ns(candidate);
-      else ref_ns = device.time_ns(reference);
-    }
-    br.error = device.sync();
-    if (!br.error.empty()) break;
-    if (i >= warmup) {
-      br.candidate_ns.push_back(cand_ns);
-      br.reference_ns.push_back(ref_ns);
-    }
-    if (b.time_budget_s > 0) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      const double per_iteration = elapsed / (i + 1);
-      if (i < warmup) {
-        // Leave room for the fewest timed iterations: end the warm-up here if needed.
-        if (elapsed + per_iteration * kMinTimedIterations > b.time_budget_s) warmup = i + 1;
-      } else if (static_cast<int>(br.candidate_ns.size()) >= kMinTimedIterations &&
-                 elapsed + per_iteration > b.time_budget_s) {
-        break;
+  std::vector<at::Tensor> snapshot;  // inputs, then outputs, as the last candidate call left them
+  AK_RETURN_IF_ERROR(send_event(channel, {{"event", "bench_ready"}}));
+  for (;;) {
+    AK_ASSIGN_OR_RETURN(std::string frame, channel.receive());
+    const json cmd = json::parse(frame, nullptr, false);
+    const std::string what = cmd.is_object() ? cmd.value("cmd", "") : "";
+    json reply;
+    try {
+      if (what == "exit") return Status::ok();
+      if (what == "prep") {
+        // A new iteration: fresh inputs and NaN outputs (kept across its two calls, so the
+        // candidate's outputs survive a reference call after it for "report").
+        if (cmd.value("fresh", false)) {
+          for (size_t k = 0; k < inputs.size(); ++k)
+            refill(inputs[k], k < b.fills.size() ? b.fills[k] : "normal", k < b.int_bounds.size() ? b.int_bounds[k] : 0);
+          for (OutputBuffer& o : outputs) o.poison();
+        }
+        if (flush.defined()) flush.zero_();
+        device.sync();
+        reply = {{"ready", true}};
+      } else if (what == "call") {
+        const std::string side = cmd.value("side", "");
+        int status = 0;
+        int64_t ns = 0;
+        if (side == "candidate" && library != nullptr) {
+          ns = device.time_ns([&] { status = library->call(in_desc, out_desc, device.stream()); });
+        } else if (side == "reference") {
+          Status run;
+          ns = device.time_ns([&] { run = session->run_device(inputs, &reference_outputs); });
+          if (!run.is_ok()) reply["error"] = "reference: " + run.message();
+        } else {
+          return invalid_input("worker: unknown side '" + side + "'");
+        }
+        // What the call left, the moment it returned (and the device finished): a kernel
+        // that hands its work to a thread of its own and returns early is judged on this,
+        // not on what the thread wrote by "report". Taken after either side's call, so
+        // both round trips carry the same copy and stay comparable.
+        std::vector<at::Tensor> copies;
+        for (const at::Tensor& t : inputs) copies.push_back(t.cpu().clone());
+        for (const OutputBuffer& o : outputs) copies.push_back(o.view.cpu().clone());
+        if (side == "candidate") snapshot = std::move(copies);
+        reply["ns"] = ns;
+        reply["status"] = status;
+      } else if (what == "report") {
+        if (snapshot.size() != inputs.size() + outputs.size()) return invalid_input("worker: report before a candidate call");
+        AK_RETURN_IF_ERROR(send_event(channel, {{"inputs", inputs.size()}, {"outputs", outputs.size()}}));
+        for (const at::Tensor& t : snapshot) AK_RETURN_IF_ERROR(send_tensor(channel, t));
+        continue;
+      } else {
+        return invalid_input("worker: unknown command '" + frame.substr(0, 80) + "'");
       }
+    } catch (const std::exception& e) {
+      std::string text = e.what();
+      reply["error"] = text.substr(0, text.find('\n'));
     }
+    AK_RETURN_IF_ERROR(send_event(channel, reply));
   }
-  br.kernel_status = status;
-  if (status == 0 && br.error.empty()) {
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      const auto path = job.dir / ("bench_in" + std::to_string(k) + ".pb");
-      AK_RETURN_IF_ERROR(save(inputs[k], k < b.input_names.size() ? b.input_names[k] : "", host_inputs[k].dtype, path));
-      br.last_inputs.push_back(path);
-    }
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      const auto path = job.dir / ("bench_out" + std::to_string(o) + ".pb");
-      AK_RETURN_IF_ERROR(save(outputs[o].view, "out" + std::to_string(o), outputs[o].dtype, path));
-      br.last_outputs.push_back(path);
-    }
+}
+
+Status run_job(Channel& channel) {
+  AK_ASSIGN_OR_RETURN(std::string frame, channel.receive());
+  AK_ASSIGN_OR_RETURN(WorkerJob job, decode_job(frame));
+  if (job.threads > 0) at::set_num_threads(job.threads);
+  AK_ASSIGN_OR_RETURN(std::unique_ptr<Device> device, Device::create(job.device));
+  // Before the candidate's code runs at all (its static constructors run inside dlopen):
+  // no new processes, no network, no writing files, no signals outside the worker.
+  const SandboxReport sandbox = restrict_worker(device->is_cuda());
+  std::optional<kernels::KernelLibrary> library;
+  if (!job.library.empty()) {
+    auto loaded = kernels::KernelLibrary::load(job.library);
+    if (!loaded.is_ok()) return send_event(channel, {{"event", "load_error"}, {"message", loaded.status().message()}});
+    library.emplace(std::move(loaded).value());
   }
-  result->bench = std::move(br);
+  AK_RETURN_IF_ERROR(send_event(channel, {{"event", "loaded"}, {"sandbox", sandbox.note}}));
+  bool cases_ok = true;
+  if (library) AK_RETURN_IF_ERROR(run_cases(job, *device, *library, channel, &cases_ok));
+  AK_RETURN_IF_ERROR(send_event(channel, {{"event", "gates_done"}}));
+  if (cases_ok && job.bench) AK_RETURN_IF_ERROR(serve_bench(job, *device, library ? &*library : nullptr, channel));
   return Status::ok();
 }
 
 }  // namespace
 
-int run_worker(const std::filesystem::path& job_path) {
-  auto job = read_job(job_path);
-  if (!job.is_ok()) {
-    std::cerr << "worker: " << job.status().message() << std::endl;
-    return 2;
-  }
-  std::ofstream progress(job->dir / kProgressFile);
-  WorkerResult result;
+int run_worker(int fd) {
+  Channel channel(fd);
   Status st;
   try {
-    if (job->threads > 0) at::set_num_threads(job->threads);
-    Device device(job->device);
-    auto library = kernels::KernelLibrary::load(job->library);
-    if (!library.is_ok()) {
-      std::cerr << "worker: " << library.status().message() << std::endl;
-      return 3;
-    }
-    st = run_cases(*job, device, *library, &result, progress);
-    const bool cases_ok = st.is_ok() && !result.cases.empty() && result.stream_error.empty() &&
-                          std::all_of(result.cases.begin(), result.cases.end(), [](const CaseResult& c) {
-                            return c.kernel_status == 0 && c.error.empty();
-                          });
-    if (st.is_ok() && cases_ok && job->bench) st = run_bench(*job, device, *library, &result, progress);
+    st = run_job(channel);
   } catch (const std::exception& e) {
     std::string what = e.what();
     st = failed(what.substr(0, what.find('\n')));
   }
   if (!st.is_ok()) {
     std::cerr << "worker: " << st.message() << std::endl;
+    (void)send_event(channel, {{"event", "fatal"}, {"message", st.message()}});
     return 4;
   }
-  Status written = write_result(result, job->dir / "result.json");
-  if (!written.is_ok()) {
-    std::cerr << "worker: " << written.message() << std::endl;
-    return 5;
-  }
-  progress << "done" << std::endl;
   return 0;
 }
 

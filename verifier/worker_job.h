@@ -1,14 +1,35 @@
 #pragma once
 /// The protocol between the judge (verifier/judge.h) and the worker process that loads a
-/// candidate kernel (`autokernel worker JOB.json`). The judge writes the job and the input
-/// tensors into a scratch folder; the worker writes outputs, a progress file (so a crash is
-/// pinned to the case it happened in) and result.json. Reference outputs never enter the
-/// worker: it cannot see what it is compared against. Torch-free.
+/// candidate kernel (`autokernel worker`, hidden). Everything travels over one socket the
+/// worker inherits as fd 3 (verifier/channel.h): the job as the first frame, then the
+/// worker's events and the judge's commands. The judge writes the input tensors into a
+/// scratch folder the worker only reads (it may not write anywhere: verifier/sandbox.h);
+/// outputs come back as frames. Reference outputs never enter the worker: it cannot see
+/// what it is compared against. Torch-free.
+///
+/// Worker -> judge, in order (JSON frames; "+ N raw" = N frames of tensor bytes follow):
+///   {"event":"loaded","sandbox":NOTE}          the candidate is loaded, the sandbox on
+///   {"event":"load_error","message":M}         dlopen failed (COMPILE_ERROR)
+///   {"event":"case","index":C}                 before case C (a crash is pinned to it)
+///   {"event":"case_result",...} + reps x outputs raw
+///   {"event":"stream"} / {"event":"stream_result","error":E}   CUDA, after the last case
+///   {"event":"gates_done"}
+/// Then, for a job with `bench`, the judge drives every timed call and the worker answers:
+///   {"cmd":"prep","fresh":B}    fresh inputs (B), NaN outputs, cache flush -> {"ready":true}
+///   {"cmd":"call","side":S}     S "candidate"/"reference", timed -> {"ns":N,"status":K,"error":E}
+///   {"cmd":"report"}            -> {"inputs":I,"outputs":O} + I raw + O raw: copies taken the
+///                               moment the last candidate call returned
+///   {"cmd":"exit"}
+/// The judge timestamps each "call" itself (verifier/judge.cpp): a reported time longer
+/// than the round trip, or shorter than the round trip leaves room for, is caught there.
+/// "side" names what to run, so a later whole-model timing (`autokernel verify`) can add
+/// sides without a new protocol.
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -30,19 +51,14 @@ struct WorkerCase {
   int repeats = 1;                                ///< > 1: the determinism gate compares the calls
 };
 
-/// The timed phase: candidate and reference (the task's subgraph through the runtime)
-/// interleaved on fresh inputs.
+/// What the timed phase needs in the worker: the reference (the task's subgraph through
+/// the runtime) and how to refresh inputs. How many calls, in which order and for how
+/// long is the judge's business: it sends the commands.
 struct WorkerBench {
   std::filesystem::path subgraph;
   std::vector<std::string> input_names;          ///< the subgraph's graph inputs, kernel order
   std::vector<std::string> fills;                ///< per input: "normal", "int", "ones"
   std::vector<int64_t> int_bounds;               ///< per input (0: none)
-  int warmup = 10;
-  int iters = 100;
-  /// Seconds the timed loop may take (0: no limit). Warm-up is cut short and timing stops
-  /// once the next iteration would pass it, keeping at least kMinTimedIterations: a kernel
-  /// that takes a second per call still gets a benchmark inside the worker's time limit.
-  double time_budget_s = 0;
   int64_t l2_flush_bytes = 0;                    ///< written before every timed call (0: none)
   uint64_t seed = 1;
 };
@@ -51,19 +67,20 @@ struct WorkerBench {
 inline constexpr int kMinTimedIterations = 5;
 
 struct WorkerJob {
-  std::filesystem::path dir;      ///< scratch folder: outputs and result.json go here
-  std::filesystem::path library;  ///< the candidate's shared object
+  std::filesystem::path library;  ///< the candidate's shared object; empty: reference only
   std::string device = "cpu";     ///< "cpu", "cuda", "cuda:N"
   int threads = 0;                ///< CPU threads for the reference (0: libtorch default)
   std::vector<WorkerCase> cases;
   bool check_stream = false;      ///< CUDA: capture one call as a graph to see it used the given stream
+  /// CUDA: device memory a call may leave allocated (0: unchecked); more is an error.
+  int64_t device_memory_limit_bytes = 0;
   std::optional<WorkerBench> bench;
 };
 
-Status write_job(const WorkerJob& job, const std::filesystem::path& path);
-Result<WorkerJob> read_job(const std::filesystem::path& path);
+std::string encode_job(const WorkerJob& job);
+Result<WorkerJob> decode_job(std::string_view text);
 
-/// What the worker reports for one case.
+/// What the worker reports for one case (the outputs follow as raw frames).
 struct CaseResult {
   int kernel_status = 0;              ///< the entry point's return value (first non-zero)
   std::string error;                  ///< CUDA error text etc.; empty when fine
@@ -72,32 +89,18 @@ struct CaseResult {
   /// When the kernel rewrote an output's descriptor (the ABI passes it non-const) to say it
   /// wrote another dtype or shape: "output 0: float16 [8, 256]"; empty when unchanged.
   std::string declared_dtype, declared_shape;
-  std::vector<std::vector<std::filesystem::path>> outputs;  ///< per repeat, per output
+  int repeats_done = 0;               ///< calls whose outputs follow (each: every output)
+  /// Filled by the judge from the raw frames: per repeat, per output.
+  std::vector<std::vector<models::TensorData>> outputs;
 };
 
-struct BenchResult {
-  std::vector<int64_t> candidate_ns, reference_ns;  ///< paired, per timed iteration
-  std::vector<std::filesystem::path> last_inputs;   ///< the last timed iteration's fresh inputs
-  std::vector<std::filesystem::path> last_outputs;  ///< the candidate's outputs for them
-  std::string error;
-  int kernel_status = 0;
-};
+std::string encode_case_result(const CaseResult& result);
+Result<CaseResult> decode_case_result(std::string_view text);
 
-struct WorkerResult {
-  std::vector<CaseResult> cases;
-  std::string stream_error;  ///< CUDA: the kernel did not (only) use the given stream
-  std::optional<BenchResult> bench;
-};
-
-Status write_result(const WorkerResult& result, const std::filesystem::path& path);
-Result<WorkerResult> read_result(const std::filesystem::path& path);
-
-/// The worker's progress file: one line "case N" before each case, "bench" before timing.
-inline constexpr const char* kProgressFile = "progress";
-
-/// Runs a job (the `autokernel worker` subcommand). Returns the process exit code: 0 when
-/// result.json was written (even if the kernel failed), non-zero when the worker could not
-/// report (the judge then reads the progress file and the exit status).
-int run_worker(const std::filesystem::path& job_path);
+/// Runs the worker on the channel at `fd` (the `autokernel worker` subcommand). Returns
+/// the process exit code: 0 when everything was reported (even if the kernel failed),
+/// non-zero when the worker could not go on (the judge then pins the failure to the last
+/// event it received and the exit status).
+int run_worker(int fd);
 
 }  // namespace ak::verifier

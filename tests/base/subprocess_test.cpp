@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 namespace ak {
 namespace {
@@ -149,6 +150,38 @@ TEST(Subprocess, AddressSpaceLimitMakesABigAllocationFail) {
   EXPECT_EQ(limited.end, ProcessResult::End::kExited);
   EXPECT_EQ(limited.exit_code, 3) << limited.stdout_text;
   EXPECT_NE(limited.stderr_text.find("failed"), std::string::npos);
+}
+
+// A child that touches memory as fast as it can is stopped by the resident-size poll
+// within a fraction of a second, long before the host feels it.
+TEST(Subprocess, ResidentLimitStopsARunawayChildQuickly) {
+  ProcessOptions options;
+  options.limits.resident_bytes = 256u << 20;
+  options.limits.timeout_s = 30;
+  ProcessResult result = run_ok({kHelper, "touch", std::to_string(size_t{8} << 30)}, options);
+  EXPECT_EQ(result.end, ProcessResult::End::kMemoryLimit) << result.describe();
+  EXPECT_EQ(result.describe(), "went over its memory limit of 256 MiB (resident)");
+  EXPECT_GT(result.peak_resident_kb, 200 << 10);
+  EXPECT_LT(result.peak_resident_kb, 1 << 20) << "over 1 GiB resident before the kill";
+  EXPECT_LT(result.seconds, 5);
+  // Under the limit nothing happens.
+  ProcessResult small = run_ok({kHelper, "touch", std::to_string(size_t{32} << 20)}, options);
+  EXPECT_TRUE(small.ok()) << small.describe();
+}
+
+// The channel fd is the child's fd 3 (its only one besides 0-2), and the caller's copy of
+// the child's end is closed: the caller sees end-of-file once the child is gone.
+TEST(Subprocess, ChannelFdBecomesTheChildsFd3) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ProcessOptions options;
+  options.channel_fd = fds[1];
+  ProcessResult result = run_ok({kHelper, "fds"}, options);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.stdout_text, "3\n");
+  char byte;
+  EXPECT_EQ(::read(fds[0], &byte, 1), 0) << "the child's end is still open somewhere";
+  ::close(fds[0]);
 }
 
 TEST(Subprocess, CpuLimitRaisesSigxcpu) {

@@ -113,4 +113,14 @@ inline std::string expected_status(const std::filesystem::path& file) {
   return line.rfind(tag, 0) == 0 ? line.substr(tag.size()) : "?";
 }
 
+/// Whether a candidate's verdict depends on the worker's sandbox (a "// needs: sandbox"
+/// line right after the first): without seccomp and Landlock its escape may succeed.
+inline bool needs_sandbox(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  std::getline(in, line);
+  return line == "// needs: sandbox";
+}
+
 }  // namespace ak::verifier::testing

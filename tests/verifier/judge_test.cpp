@@ -1,9 +1,12 @@
 // The judge on real candidates (tests/verifier/candidates/cpu): every bad one rejected with
 // the right status, the good one passed with a benchmark, and the CLI contract of bench.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <string>
 
@@ -38,7 +41,6 @@ JudgeOptions options(const fs::path& cache) {
   o.threads = 1;
   o.worker_program = AK_CLI_PATH;
   o.build.cache_dir = cache;
-  o.cpu_memory_limit_bytes = uint64_t{2} << 30;  // the worker itself maps ~0.6 GB
   return o;
 }
 
@@ -49,7 +51,15 @@ TEST_P(CpuCandidate, GetsTheStatusItDeserves) {
   const fs::path file = kCandidates / GetParam();
   auto e = judge_candidate(dir.task, file, options(dir.tmp.path / "cache"));
   ASSERT_TRUE(e.is_ok()) << e.status().message();
+  std::cout << GetParam() << ": " << verdict_name(e->verdict) << " [" << e->gate << "] " << e->message;
+  if (e->speedup) std::cout << " (speedup " << *e->speedup << " [" << *e->speedup_ci_low << ", " << *e->speedup_ci_high << "])";
+  std::cout << std::endl;
+  if (needs_sandbox(file) && e->notes.find("sandbox:") != std::string::npos)
+    GTEST_SKIP() << "this machine cannot sandbox the worker: " << e->notes;
+  EXPECT_EQ(e->notes, "") << "the sandbox is expected to work on the CI machine";
   EXPECT_STREQ(verdict_name(e->verdict), expected_status(file).c_str()) << GetParam() << ": gate " << e->gate << ": " << e->message;
+  // Only the nondeterministic candidate differs between calls; it is flagged, not failed.
+  EXPECT_EQ(e->deterministic, GetParam() != "nondeterministic.cpp") << GetParam();
   if (e->verdict == Verdict::kPassed) {
     EXPECT_TRUE(e->gate.empty());
     ASSERT_TRUE(e->speedup.has_value());
@@ -57,8 +67,7 @@ TEST_P(CpuCandidate, GetsTheStatusItDeserves) {
     EXPECT_GT(*e->reference_latency_us, 0);
     EXPECT_LE(*e->speedup_ci_low, *e->speedup);
     EXPECT_GE(*e->speedup_ci_high, *e->speedup);
-    EXPECT_LT(e->max_abs_error, 1e-5);
-    EXPECT_TRUE(e->deterministic);
+    EXPECT_LT(e->max_rel_error, 1e-5);
     EXPECT_GE(e->cases_passed, 5);  // captured, random, sweep x2, adversarial x2
   } else {
     EXPECT_FALSE(e->gate.empty());
@@ -71,7 +80,9 @@ INSTANTIATE_TEST_SUITE_P(Suite, CpuCandidate,
                          ::testing::Values("good.cpp", "segfault.cpp", "abort.cpp", "infinite_loop.cpp", "compile_error.cpp",
                                            "out_of_bounds.cpp", "input_mutation.cpp", "noop.cpp", "constant_output.cpp",
                                            "cached_output.cpp", "captured_only.cpp", "wrong_dtype.cpp", "wrong_shape.cpp",
-                                           "runaway_allocation.cpp"),
+                                           "runaway_allocation.cpp", "forge_destructor.cpp", "forge_exit_early.cpp",
+                                           "forge_status.cpp", "find_job_folder.cpp", "fork_outlives.cpp", "async_thread.cpp",
+                                           "forge_timing.cpp", "nondeterministic.cpp"),
                          [](const auto& info) { return info.param.substr(0, info.param.find('.')); });
 
 TEST(Judge, FailuresNameTheGateAndTheCase) {
@@ -94,6 +105,36 @@ TEST(Judge, FailuresNameTheGateAndTheCase) {
   EXPECT_NE(mutation->message.find("'x'"), std::string::npos) << mutation->message;
 }
 
+// Measured before the resident limit: 26-28 s and 15.5-15.9 GB resident on a 24 GB machine.
+// Now the worker is killed at its limit (1.5 GiB plus the task's share here) in about a second.
+TEST(Judge, RunawayAllocationIsStoppedWithinSecondsAndLittleMemory) {
+  TaskDir dir;
+  JudgeOptions o = options(dir.tmp.path / "cache");
+  auto warm = judge_candidate(dir.task, kCandidates / "runaway_allocation.cpp", o);  // builds it (cached after)
+  ASSERT_TRUE(warm.is_ok()) << warm.status().message();
+  const auto start = std::chrono::steady_clock::now();
+  auto e = judge_candidate(dir.task, kCandidates / "runaway_allocation.cpp", o);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->verdict, Verdict::kRuntimeError) << e->message;
+  EXPECT_NE(e->message.find("memory limit of"), std::string::npos) << e->message;
+  // The worker reaches its limit about a second after it starts allocating; the rest is the
+  // judge's start-up (reference, gate inputs, the worker loading libtorch), slower when
+  // the two cores are shared.
+  EXPECT_LT(seconds, 8);
+  EXPECT_GT(e->worker_peak_resident_kb, 1 << 20);  // it did get to its limit
+  EXPECT_LT(e->worker_peak_resident_kb, 4 << 20) << "peak resident over 4 GiB";
+  // The kernel's own accounting of the largest child (the worker or a compiler) agrees.
+  rusage children{};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &children), 0);
+  EXPECT_LT(children.ru_maxrss, 4 << 20) << "a child reached " << children.ru_maxrss << " KiB";
+  // --memory-limit's option: a limit of its own applies.
+  o.memory_limit_bytes = uint64_t{1} << 30;
+  auto limited = judge_candidate(dir.task, kCandidates / "runaway_allocation.cpp", o);
+  ASSERT_TRUE(limited.is_ok());
+  EXPECT_NE(limited->message.find("memory limit of 1024 MiB"), std::string::npos) << limited->message;
+}
+
 TEST(Judge, ImpossiblyFastIsCheatSuspected) {
   TaskDir dir;
   JudgeOptions o = options(dir.tmp.path / "cache");
@@ -102,6 +143,7 @@ TEST(Judge, ImpossiblyFastIsCheatSuspected) {
   ASSERT_TRUE(e.is_ok());
   EXPECT_EQ(e->verdict, Verdict::kCheatSuspected);
   EXPECT_NE(e->message.find("roofline floor"), std::string::npos);
+  EXPECT_NE(e->message.find("re-measured"), std::string::npos) << "a floor violation is re-measured first: " << e->message;
 }
 
 // The built-in MatMul template, correct by construction, passes every gate, the large-value

@@ -158,3 +158,55 @@ TEST(Speedup, RejectsBadInput) {
 
 }  // namespace
 }  // namespace ak::verifier
+
+namespace ak::verifier {
+namespace {
+
+// Round trips of an honest worker: each leaves ~30 us unreported on both sides.
+CallTimes honest(int64_t call_ns, int64_t overhead_ns, int n = 20) {
+  CallTimes t;
+  for (int i = 0; i < n; ++i) {
+    const int64_t jitter = (i * 7919) % 5000;
+    t.reported_ns.push_back(call_ns + jitter);
+    t.round_trip_ns.push_back(call_ns + jitter + overhead_ns + (i * 104729) % 3000);
+  }
+  return t;
+}
+
+TEST(TimingInconsistency, HonestRoundTripsFit) {
+  EXPECT_EQ(timing_inconsistency(honest(400'000, 30'000), honest(800'000, 35'000), 50e3, 0.1), "");
+  EXPECT_EQ(timing_inconsistency(honest(5'000, 30'000), honest(9'000, 30'000), 50e3, 0.1), "");
+  // Load bursts (measured on the shared VM: a third of a 7 ms kernel's round trips 3-5 ms
+  // longer) only add time: the low percentile of the unreported time does not move.
+  CallTimes bursty = honest(7'000'000, 400'000);
+  for (int i = 0; i < 20; i += 3) bursty.round_trip_ns[i] += 4'000'000;
+  EXPECT_EQ(timing_inconsistency(bursty, honest(2'500'000, 300'000), 50e3, 0.1), "");
+}
+
+TEST(TimingInconsistency, AReportLongerThanItsRoundTripIsCaught) {
+  CallTimes reference = honest(800'000, 30'000);
+  reference.reported_ns[3] = reference.round_trip_ns[3] + 1;  // more than the judge could have seen
+  const std::string why = timing_inconsistency(honest(400'000, 30'000), reference, 50e3, 0.1);
+  EXPECT_NE(why.find("reference call the judge saw take"), std::string::npos) << why;
+  CallTimes negative = honest(400'000, 30'000);
+  negative.reported_ns[0] = -5;
+  EXPECT_NE(timing_inconsistency(negative, honest(800'000, 30'000), 50e3, 0.1), "");
+}
+
+TEST(TimingInconsistency, AnUnderReportedCandidateIsCaught) {
+  // The measured attack: 45 ms of work reported as half the reference's 0.38 ms.
+  CallTimes forged = honest(45'000'000, 30'000);
+  for (int64_t& ns : forged.reported_ns) ns = 190'000;
+  const std::string why = timing_inconsistency(forged, honest(380'000, 30'000), 50e3, 0.1);
+  EXPECT_NE(why.find("longer than the worker reported"), std::string::npos) << why;
+  // Halving a 1 ms kernel's time is caught too; the same lie on a 20 us kernel hides in the slack.
+  CallTimes halved = honest(1'000'000, 30'000);
+  for (int64_t& ns : halved.reported_ns) ns /= 2;
+  EXPECT_NE(timing_inconsistency(halved, honest(2'000'000, 30'000), 50e3, 0.1), "");
+  CallTimes tiny = honest(20'000, 30'000);
+  for (int64_t& ns : tiny.reported_ns) ns /= 2;
+  EXPECT_EQ(timing_inconsistency(tiny, honest(40'000, 30'000), 50e3, 0.1), "");
+}
+
+}  // namespace
+}  // namespace ak::verifier
