@@ -18,6 +18,7 @@
 
 #include "base/remove_tree.h"
 #include "base/subprocess.h"
+#include "kernels/tensor.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
 #include "verifier/channel.h"
@@ -617,8 +618,8 @@ class Judge {
   uint64_t task_bytes() const {
     uint64_t total = 0;
     for (const auto* list : {&task_.inputs, &task_.outputs})
-      for (const TaskTensor& t : *list) {
-        uint64_t n = models::dtype_size(t.dtype);
+      for (const kernels::TaskTensor& t : *list) {
+        uint64_t n = static_cast<uint64_t>(std::max<int64_t>(kernels::dtype_size_bytes(t.dtype), 1));
         for (int64_t d : t.dims) n *= static_cast<uint64_t>(std::max<int64_t>(d, 1));
         total += n;
       }

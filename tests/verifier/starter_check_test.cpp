@@ -33,7 +33,6 @@ StarterCheckOptions options(const fs::path& cache) {
   o.judge.threads = 1;
   o.judge.worker_program = AK_CLI_PATH;
   o.judge.build.cache_dir = cache;
-  o.judge.cpu_memory_limit_bytes = uint64_t{2} << 30;
   return o;
 }
 
