@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/file.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "kernels/task.h"
@@ -35,13 +36,6 @@ struct BenchArgs {
   bool keep = false;
   double memory_limit_mib = 0;
 };
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 Result<int> run(const BenchArgs& args) {
   AK_ASSIGN_OR_RETURN(kernels::Task task, kernels::read_task(args.task_dir));
@@ -72,7 +66,8 @@ Result<int> run(const BenchArgs& args) {
   const std::string device_name = models::device_name(device);
   std::string evaluation_ref;
   if (store) {
-    const verifier::CandidateOrigin origin{read_text(args.candidate), args.generator, args.parent};
+    AK_ASSIGN_OR_RETURN(std::string source, read_file(args.candidate));
+    const verifier::CandidateOrigin origin{std::move(source), args.generator, args.parent};
     auto ids = store->record(verifier::evaluation_record(task, e, origin, device_name));
     if (!ids.is_ok()) return ids.status().with_context("recording in " + store->path().string());
     evaluation_ref = memory::format_item_ref({memory::ItemKind::kEvaluation, ids->evaluation_id});

@@ -138,7 +138,12 @@ Status run(const ExtractArgs& args) {
     progress.clear();
     std::cerr << "task " << t.name << ": " << t.op_type << ", starter " << t.starter_template << std::endl;
   };
-  AK_ASSIGN_OR_RETURN(extractor::ExtractReport report, extractor::extract_model(session, loaded.inputs.tensors, options));
+  auto extracted = extractor::extract_model(session, loaded.inputs.tensors, options);
+  if (!extracted) {
+    progress.clear();
+    return models::explain_defaulted_dims(extracted.status(), loaded.inputs);
+  }
+  extractor::ExtractReport report = std::move(extracted).value();
   progress.clear();
   Checks checks;
   if (args.check_starters) {

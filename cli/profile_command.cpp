@@ -59,7 +59,12 @@ Status run(const ProfileArgs& args) {
   options.attribution = args.attribution == "correlation" ? profiler::ProfileOptions::Attribution::kCorrelation
                                                           : profiler::ProfileOptions::Attribution::kReplay;
   options.progress = [&](const std::string& phase, int done, int total) { progress.update(phase, done, total); };
-  AK_ASSIGN_OR_RETURN(profiler::Profile profile, profiler::profile_session(session, loaded.inputs.tensors, options));
+  auto profiled = profiler::profile_session(session, loaded.inputs.tensors, options);
+  if (!profiled) {
+    progress.clear();
+    return models::explain_defaulted_dims(profiled.status(), loaded.inputs);
+  }
+  profiler::Profile profile = std::move(profiled).value();
   progress.clear();
   if (!profile.fallback_reason.empty() && session.device().is_cuda())
     std::cerr << "autokernel: warning: CUPTI unavailable, using host timing with a sync per node: "

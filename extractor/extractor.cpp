@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/remove_tree.h"
+#include "base/strings.h"
 #include "extractor/internal/axes.h"
 #include "extractor/internal/capture.h"
 #include "extractor/internal/plan.h"
@@ -77,9 +78,7 @@ Status prepare_task_dir(const fs::path& dir) {
 }
 
 bool looks_like_mask(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower.find("mask") != std::string::npos;
+  return ak::lower(name).find("mask") != std::string::npos;
 }
 
 // --- symbolic dimensions ----------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <set>
 
+#include "base/strings.h"
 #include "extractor/internal/plan.h"
 
 namespace ak::extractor::internal {
@@ -51,7 +52,7 @@ std::string task_dir_name(const profiler::Hotspot& hotspot, const models::Graph&
   std::string kind = hotspot.kind;
   if (!hotspot.is_group && !hotspot.nodes.empty()) {
     kind = graph.nodes[hotspot.nodes.front()].op_type;
-    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::tolower(c); });
+    kind = ak::lower(kind);
   }
   const std::string first = hotspot.nodes.empty() ? hotspot.name : graph.nodes[hotspot.nodes.front()].name;
   char rank[16];

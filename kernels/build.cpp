@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/file.h"
 #include "base/remove_tree.h"
 #include "base/sha256.h"
 #include "base/subprocess.h"
@@ -41,16 +42,11 @@ constexpr auto kStaleTempAge = std::chrono::hours(24);
 
 std::string errno_message(int error) { return std::error_code(error, std::generic_category()).message(); }
 
+/// `path`'s bytes; an error names what the file is ("kernel source: 'k.cu' does not exist").
 Result<std::string> read_file(const fs::path& path, const std::string& what) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return invalid_input(what + " " + path.string() + " not found");
-  if (!fs::is_regular_file(path, ec)) return invalid_input(what + " " + path.string() + " is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid_input("cannot read " + what + " " + path.string() + ": " + errno_message(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return invalid_input("cannot read " + what + " " + path.string() + ": " + errno_message(errno));
-  return text.str();
+  Result<std::string> bytes = ak::read_file(path);
+  if (!bytes.is_ok()) return bytes.status().with_context(what);
+  return bytes;
 }
 
 Status write_file(const fs::path& path, const std::string& text) {

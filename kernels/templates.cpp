@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/strings.h"
 #include "kernels/internal/template_files.h"
 #include "kernels/op_traits.h"
 
@@ -56,15 +57,6 @@ std::string number_text(double value) {
   char buffer[64];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
   return std::string(buffer, ec == std::errc() ? end : buffer);
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += separator;
-    out += items[i];
-  }
-  return out;
 }
 
 /// "threads_per_block" -> "kThreadsPerBlock": the constant a parameter becomes.

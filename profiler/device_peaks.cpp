@@ -11,6 +11,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include "base/strings.h"
+
 namespace ak::profiler {
 
 namespace {
@@ -78,11 +80,6 @@ bool has_word(const std::string& name, const std::string& token) {
     if ((pos == 0 || !alnum(name[pos - 1])) && (end == name.size() || !alnum(name[end]))) return true;
   }
   return false;
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 }  // namespace

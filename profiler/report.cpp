@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/strings.h"
+
 namespace ak::profiler {
 namespace {
 
@@ -28,12 +30,6 @@ std::string fit(const std::string& text, size_t width) {
   if (width < 5) return text.substr(0, width);
   const size_t head = (width - 1) / 2, tail = width - 1 - head;
   return text.substr(0, head) + "~" + text.substr(text.size() - tail);
-}
-
-std::string join(const std::vector<std::string>& parts, const char* sep) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
 }
 
 /// Achieved rates of a unit measured at `time_ns`.

@@ -20,6 +20,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "base/strings.h"
 #include "models/aten_interop.h"
 #include "models/ops/op_kernel.h"
 
@@ -266,10 +267,9 @@ int64_t parse_int(const std::string& s, bool as_unsigned) {
 }
 
 bool parse_bool(const std::string& s) {
-  std::string lower;
-  for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "true") return true;
-  if (lower == "false") return false;
+  const std::string text = ak::lower(s);
+  if (text == "true") return true;
+  if (text == "false") return false;
   return parse_double(s) != 0;
 }
 

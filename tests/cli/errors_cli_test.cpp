@@ -56,6 +56,20 @@ TEST(CliErrors, DefaultedDimIsNamedWithTheFlagThatSetsIt) {
   EXPECT_EQ(nlohmann::json::parse(ok.out)["outputs"][0]["shape"], nlohmann::json::parse("[1,1,1,3]")) << ok.out;
 }
 
+// profile and extract run the model too: the same hint, the same exit code.
+TEST(CliErrors, ProfileAndExtractNameTheDefaultedDimToo) {
+  TempDir dir;
+  const fs::path model = write_pool_over_width(dir.path);
+  const std::string hint = "(defaulted to 1: symbolic dim 'width'; set with --dim width=N)";
+  Output profiled = run_cli("profile " + model.string() + " --device cpu --iters 1 --warmup 0");
+  EXPECT_EQ(profiled.exit_code, 2) << profiled.err;
+  EXPECT_NE(profiled.err.find(hint), std::string::npos) << profiled.err;
+  Output extracted = run_cli("extract " + model.string() + " --device cpu --iters 1 --warmup 0 -o " +
+                             (dir.path / "tasks").string());
+  EXPECT_EQ(extracted.exit_code, 2) << extracted.err;
+  EXPECT_NE(extracted.err.find(hint), std::string::npos) << extracted.err;
+}
+
 TEST(CliErrors, UnnamedDefaultedDimPointsAtInput) {
   TempDir dir;
   models::Graph g;
