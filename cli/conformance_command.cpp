@@ -57,10 +57,10 @@ int run(const ConformanceArgs& args) {
   nlohmann::json report = nlohmann::json::array();
   for (const auto& dir : tests) {
     models::ConformanceResult r = models::run_conformance_test(dir, options);
-    switch (r.verdict) {
-      case models::Verdict::kPass: ++passed; break;
-      case models::Verdict::kFail: ++failed; break;
-      case models::Verdict::kUnsupported: ++unsupported; break;
+    switch (r.outcome) {
+      case models::Outcome::kPass: ++passed; break;
+      case models::Outcome::kFail: ++failed; break;
+      case models::Outcome::kUnsupported: ++unsupported; break;
     }
     const models::KnownResult* entry = nullptr;
     const models::Acceptance gate = models::gate_result(r, known, &entry);
@@ -69,20 +69,20 @@ int run(const ConformanceArgs& args) {
       ++listed;
       note = " [known: " + entry->reason + "]";
     } else if (gate == models::Acceptance::kStale) {
-      note = " [STALE: listed as " + std::string(models::verdict_name(entry->verdict)) + " in " + args.known_path +
+      note = " [STALE: listed as " + std::string(models::outcome_name(entry->outcome)) + " in " + args.known_path +
              "; remove the entry]";
-      problems.push_back(r.name + " passes but is listed as " + models::verdict_name(entry->verdict) + " in " +
+      problems.push_back(r.name + " passes but is listed as " + models::outcome_name(entry->outcome) + " in " +
                          args.known_path + " (stale entry: remove it)");
     } else if (gate == models::Acceptance::kUnexpected) {
-      problems.push_back(r.name + " " + models::verdict_name(r.verdict) +
-                         (entry ? std::string(" (listed as ") + models::verdict_name(entry->verdict) + ")" : ""));
+      problems.push_back(r.name + " " + models::outcome_name(r.outcome) +
+                         (entry ? std::string(" (listed as ") + models::outcome_name(entry->outcome) + ")" : ""));
     }
-    if (r.verdict == models::Verdict::kPass)
+    if (r.outcome == models::Outcome::kPass)
       std::printf("PASS         %s (%.2f s, max abs error %.3g)%s\n", r.name.c_str(), r.seconds, r.max_abs_error, note.c_str());
     else
-      std::printf("%-12s %s: %s%s\n", models::verdict_name(r.verdict), r.name.c_str(), r.detail.c_str(), note.c_str());
+      std::printf("%-12s %s: %s%s\n", models::outcome_name(r.outcome), r.name.c_str(), r.detail.c_str(), note.c_str());
     std::fflush(stdout);
-    report.push_back({{"name", r.name}, {"dir", r.dir.string()}, {"verdict", models::verdict_name(r.verdict)},
+    report.push_back({{"name", r.name}, {"dir", r.dir.string()}, {"verdict", models::outcome_name(r.outcome)},
                       {"detail", r.detail}, {"max_abs_error", r.max_abs_error}, {"max_rel_error", r.max_rel_error},
                       {"data_sets", r.data_sets}, {"seconds", r.seconds}, {"known", gate == models::Acceptance::kKnown},
                       {"stale", gate == models::Acceptance::kStale}});

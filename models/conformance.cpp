@@ -16,11 +16,11 @@ namespace fs = std::filesystem;
 
 namespace ak::models {
 
-const char* verdict_name(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kPass: return "PASS";
-    case Verdict::kFail: return "FAIL";
-    case Verdict::kUnsupported: return "UNSUPPORTED";
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPass: return "PASS";
+    case Outcome::kFail: return "FAIL";
+    case Outcome::kUnsupported: return "UNSUPPORTED";
   }
   return "?";
 }
@@ -38,8 +38,8 @@ Result<KnownResults> read_known_results(const fs::path& file) {
     std::getline(fields >> std::ws, reason);
     const std::string where = file.string() + ":" + std::to_string(number);
     KnownResult entry;
-    if (verdict == "FAIL") entry.verdict = Verdict::kFail;
-    else if (verdict == "UNSUPPORTED") entry.verdict = Verdict::kUnsupported;
+    if (verdict == "FAIL") entry.outcome = Outcome::kFail;
+    else if (verdict == "UNSUPPORTED") entry.outcome = Outcome::kUnsupported;
     else return invalid_input(where + ": expected 'NAME FAIL|UNSUPPORTED REASON', got '" + line + "'");
     // An entry without a reason is how a list grows without anyone deciding anything.
     if (reason.empty()) return invalid_input(where + ": '" + name + "' has no reason");
@@ -65,8 +65,8 @@ Acceptance gate_result(const ConformanceResult& result, const KnownResults& know
     if (hit != known.end()) found = &hit->second;
   }
   if (entry) *entry = found;
-  if (result.verdict == Verdict::kPass) return found ? Acceptance::kStale : Acceptance::kPass;
-  return found && found->verdict == result.verdict ? Acceptance::kKnown : Acceptance::kUnexpected;
+  if (result.outcome == Outcome::kPass) return found ? Acceptance::kStale : Acceptance::kPass;
+  return found && found->outcome == result.outcome ? Acceptance::kKnown : Acceptance::kUnexpected;
 }
 
 Result<std::vector<fs::path>> find_conformance_tests(const fs::path& path) {
@@ -278,13 +278,13 @@ ConformanceResult run_conformance_test(const fs::path& dir, const ConformanceOpt
   ConformanceResult r;
   r.dir = dir;
   r.name = dir.filename().string();
-  auto finish = [&](Verdict v, std::string detail) {
-    r.verdict = v;
+  auto finish = [&](Outcome v, std::string detail) {
+    r.outcome = v;
     r.detail = std::move(detail);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   };
-  auto verdict_of = [](const Status& st) { return st.code() == StatusCode::kUnsupported ? Verdict::kUnsupported : Verdict::kFail; };
+  auto verdict_of = [](const Status& st) { return st.code() == StatusCode::kUnsupported ? Outcome::kUnsupported : Outcome::kFail; };
 
   auto model = load_model(dir / "model.onnx");
   if (!model) return finish(verdict_of(model.status()), model.status().message());
@@ -305,7 +305,7 @@ ConformanceResult run_conformance_test(const fs::path& dir, const ConformanceOpt
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (entry.is_directory() && entry.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(entry.path());
   std::sort(sets.begin(), sets.end());
-  if (sets.empty()) return finish(Verdict::kFail, "no test_data_set_* folder");
+  if (sets.empty()) return finish(Outcome::kFail, "no test_data_set_* folder");
   for (const auto& set : sets) {
     Status st;
     try {
@@ -316,7 +316,7 @@ ConformanceResult run_conformance_test(const fs::path& dir, const ConformanceOpt
     if (!st.is_ok()) return finish(verdict_of(st), st.message());
     ++r.data_sets;
   }
-  return finish(Verdict::kPass, "");
+  return finish(Outcome::kPass, "");
 }
 
 }  // namespace ak::models

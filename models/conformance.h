@@ -23,13 +23,14 @@ struct ConformanceOptions {
   double default_atol = 1e-5;
 };
 
-enum class Verdict { kPass, kFail, kUnsupported };
-const char* verdict_name(Verdict verdict);  ///< "PASS", "FAIL", "UNSUPPORTED"
+/// How one conformance test ended (not the judge's verdict on a candidate: kernels/verdict.h).
+enum class Outcome { kPass, kFail, kUnsupported };
+const char* outcome_name(Outcome outcome);  ///< "PASS", "FAIL", "UNSUPPORTED"
 
 struct ConformanceResult {
   std::string name;  ///< the test directory's name
   std::filesystem::path dir;
-  Verdict verdict = Verdict::kFail;
+  Outcome outcome = Outcome::kFail;
   /// FAIL: which output and the worst error, or the error; UNSUPPORTED: the op and opset.
   std::string detail;
   double max_abs_error = 0;
@@ -49,7 +50,7 @@ ConformanceResult run_conformance_test(const std::filesystem::path& dir, const C
 
 /// A test that is known not to pass: the verdict it must keep, and why.
 struct KnownResult {
-  Verdict verdict = Verdict::kFail;
+  Outcome outcome = Outcome::kFail;
   std::string reason;
 };
 

@@ -34,10 +34,10 @@ void check_suite(const std::string& suite, double min_pass_rate) {
   for (const auto& test : *tests) {
     ConformanceResult r = run_conformance_test(test, options);
     const std::string key = suite + "/" + r.name;
-    if (r.verdict == Verdict::kPass) ++passed;
+    if (r.outcome == Outcome::kPass) ++passed;
     switch (gate_result(r, *known)) {
       case Acceptance::kStale: unexpected.push_back(key + " now passes: remove it from onnx_backend_known.txt"); break;
-      case Acceptance::kUnexpected: unexpected.push_back(key + " " + verdict_name(r.verdict) + ": " + r.detail); break;
+      case Acceptance::kUnexpected: unexpected.push_back(key + " " + outcome_name(r.outcome) + ": " + r.detail); break;
       default: break;
     }
   }
@@ -63,26 +63,26 @@ TEST(KnownResults, ReadGateAndBadLines) {
   ASSERT_TRUE(known.is_ok()) << known.status().message();
   ASSERT_EQ(known->size(), 2u);
   EXPECT_EQ(known->at("node/test_a").reason, "the reference is wrong");
-  EXPECT_EQ(known->at("test_b").verdict, Verdict::kUnsupported);
+  EXPECT_EQ(known->at("test_b").outcome, Outcome::kUnsupported);
 
-  auto result = [](const std::string& path, Verdict v) {
+  auto result = [](const std::string& path, Outcome v) {
     ConformanceResult r;
     r.dir = path;
     r.name = fs::path(path).filename().string();
-    r.verdict = v;
+    r.outcome = v;
     return r;
   };
   const KnownResult* entry = nullptr;
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kFail), *known, &entry), Acceptance::kKnown);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Outcome::kFail), *known, &entry), Acceptance::kKnown);
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->reason, "the reference is wrong");
   // The suite is part of the name: the same test in another suite is not listed.
-  EXPECT_EQ(gate_result(result("/data/simple/test_a", Verdict::kFail), *known), Acceptance::kUnexpected);
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
-  EXPECT_EQ(gate_result(result("/data/node/test_a", Verdict::kPass), *known), Acceptance::kStale);
-  EXPECT_EQ(gate_result(result("/x/test_b/", Verdict::kUnsupported), *known), Acceptance::kKnown);
-  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kUnsupported), *known), Acceptance::kUnexpected);
-  EXPECT_EQ(gate_result(result("/x/test_c", Verdict::kPass), *known), Acceptance::kPass);
+  EXPECT_EQ(gate_result(result("/data/simple/test_a", Outcome::kFail), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Outcome::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/data/node/test_a", Outcome::kPass), *known), Acceptance::kStale);
+  EXPECT_EQ(gate_result(result("/x/test_b/", Outcome::kUnsupported), *known), Acceptance::kKnown);
+  EXPECT_EQ(gate_result(result("/x/test_c", Outcome::kUnsupported), *known), Acceptance::kUnexpected);
+  EXPECT_EQ(gate_result(result("/x/test_c", Outcome::kPass), *known), Acceptance::kPass);
 
   auto no_reason = write("test_a FAIL\n");
   ASSERT_FALSE(no_reason.is_ok());
