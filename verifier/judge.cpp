@@ -42,6 +42,11 @@ constexpr uint64_t kTaskCopies = 8;
 /// reference's (scheduling noise between two processes), plus a fraction of its time.
 constexpr double kRoundTripSlackNs = 50e3;
 constexpr double kRoundTripSlackFraction = 0.1;
+// The batched consistency check (measure_batches): K reference calls fill ~2 ms a round
+// trip, at most 4096 calls, 4 rounds per side.
+constexpr double kBatchTargetNs = 2e6;
+constexpr int kBatchMaxCalls = 4096;
+constexpr int kBatchRounds = 4;
 /// Re-timing: two speedups agree when their intervals overlap or within this factor.
 constexpr double kRetimeTolerance = 1.25;
 /// The reference beside the candidate may be this much slower than in a worker alone
@@ -686,7 +691,21 @@ class Judge {
   struct Timing {
     CallTimes candidate, reference;
     bool cut = false;  ///< stopped early at the time budget
+    /// measure_batches: round trips of batch_calls back-to-back calls (0: none needed).
+    CallTimes batch_candidate, batch_reference;
+    int batch_calls = 0;
   };
+
+  /// Why `t`'s reported times do not fit what the judge saw, single calls first, then the
+  /// batches; empty when they fit.
+  static std::string inconsistency(const Timing& t) {
+    std::string why = timing_inconsistency(t.candidate, t.reference, kRoundTripSlackNs, kRoundTripSlackFraction);
+    if (why.empty() && t.batch_calls > 1) {
+      why = timing_inconsistency(t.batch_candidate, t.batch_reference, kRoundTripSlackNs, kRoundTripSlackFraction);
+      if (!why.empty()) why = "in round trips of " + std::to_string(t.batch_calls) + " calls, " + why;
+    }
+    return why;
+  }
 
   /// Asks for the inputs and outputs of the last candidate call (copies the worker took as
   /// it returned) and checks them against the reference; false when wrong (recorded).
@@ -731,6 +750,80 @@ class Judge {
   /// never loads the candidate) in a fresh worker. The judge sends every call and takes
   /// the time around it; `seed` picks the inputs and the order of the two sides in each
   /// iteration. Nothing when the run failed (recorded).
+  /// One timed round trip: `prep` (fresh inputs when `fresh`, NaN outputs, the cache flush:
+  /// before the clock starts), then `call` of `side` `repeat` times back to back, timestamped
+  /// by the judge from request to answer. {reported ns, round-trip ns}, or nullopt when the
+  /// worker failed or broke the protocol (recorded).
+  Result<std::optional<std::pair<int64_t, int64_t>>> timed_call(WorkerProcess& worker, const Where& where,
+                                                                 const std::string& side, bool fresh, int repeat) {
+    using Sample = std::optional<std::pair<int64_t, int64_t>>;
+    AK_RETURN_IF_ERROR(worker.send({{"cmd", "prep"}, {"fresh", fresh}}));
+    AK_ASSIGN_OR_RETURN(auto prepared, next_message(worker, where));
+    if (!prepared) return Sample();
+    if (prepared->contains("error")) {
+      worker.abandon();
+      fail(Verdict::kRuntimeError, where.gate, prepared->value("error", ""), where.label);
+      return Sample();
+    }
+    if (prepared->size() != 1 || !prepared->value("ready", false)) {
+      protocol_violation(worker, where, "a malformed answer to prep");
+      return Sample();
+    }
+    nlohmann::json call = {{"cmd", "call"}, {"side", side}};
+    if (repeat > 1) call["repeat"] = repeat;
+    const auto t0 = std::chrono::steady_clock::now();
+    AK_RETURN_IF_ERROR(worker.send(call));
+    AK_ASSIGN_OR_RETURN(auto answer, next_message(worker, where));
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!answer) return Sample();
+    if (answer->contains("error")) {
+      worker.abandon();
+      fail(Verdict::kRuntimeError, where.gate, answer->value("error", ""), where.label);
+      return Sample();
+    }
+    if (answer->size() != 2 || !(*answer)["ns"].is_number_integer() || !(*answer)["status"].is_number_integer()) {
+      protocol_violation(worker, where, "a malformed timing");
+      return Sample();
+    }
+    if ((*answer)["status"].get<int>() != 0) {
+      worker.abandon();
+      fail(Verdict::kRuntimeError, where.gate,
+           "the kernel returned " + std::to_string((*answer)["status"].get<int>()) + " in the benchmark", where.label);
+      return Sample();
+    }
+    const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+    return Sample(std::make_pair((*answer)["ns"].get<int64_t>(), wall));
+  }
+
+  /// The batched round trips of the consistency check: for tasks faster than
+  /// kBatchTargetNs, each side is also called K times back to back in one round trip (K
+  /// calls of the slower side fill kBatchTargetNs), so that a per-call under-report adds up
+  /// K times against the same per-round-trip slack. Without it, a kernel of a few
+  /// microseconds could report any time and stay inside the slack (tens of microseconds).
+  Status measure_batches(WorkerProcess& worker, const Where& where, Timing* timing) {
+    // K from the slower side as reported: an honest slow kernel gets no batches; one that
+    // under-reports gets more calls than it can afford and runs into the timeout.
+    const double reference_ns = summarize_durations(timing->reference.reported_ns).median;
+    const double candidate_ns = summarize_durations(timing->candidate.reported_ns).median;
+    const double per_call = std::max({reference_ns, candidate_ns, 1000.0});
+    const int repeat = static_cast<int>(std::min<double>(kBatchMaxCalls, std::ceil(kBatchTargetNs / per_call)));
+    if (repeat < 2) return Status::ok();
+    timing->batch_calls = repeat;
+    for (int r = 0; r < kBatchRounds; ++r) {
+      for (const char* side : {r % 2 ? "reference" : "candidate", r % 2 ? "candidate" : "reference"}) {
+        AK_ASSIGN_OR_RETURN(auto sample, timed_call(worker, where, side, /*fresh=*/false, repeat));
+        if (!sample) {
+          timing->batch_calls = -1;  // failed and recorded
+          return Status::ok();
+        }
+        CallTimes& times = std::string(side) == "candidate" ? timing->batch_candidate : timing->batch_reference;
+        times.reported_ns.push_back(sample->first);
+        times.round_trip_ns.push_back(sample->second);
+      }
+    }
+    return Status::ok();
+  }
+
   Result<std::optional<Timing>> measure(const Case& captured, uint64_t seed, bool with_candidate) {
     WorkerJob job = new_job();
     if (!with_candidate) job.library.clear();
@@ -792,46 +885,12 @@ class Judge {
                                         : std::vector<std::string>{"reference", "candidate"};
       }
       for (size_t k = 0; k < sides.size(); ++k) {
-        // Fresh inputs (first side), NaN outputs and the cache flush happen before the
-        // clock starts; the timed round trip holds only the call.
-        AK_RETURN_IF_ERROR(worker.send({{"cmd", "prep"}, {"fresh", k == 0}}));
-        AK_ASSIGN_OR_RETURN(auto prepared, next_message(worker, where));
-        if (!prepared) return std::optional<Timing>();
-        if (prepared->contains("error")) {
-          worker.abandon();
-          fail(Verdict::kRuntimeError, where.gate, prepared->value("error", ""), where.label);
-          return std::optional<Timing>();
-        }
-        if (prepared->size() != 1 || !prepared->value("ready", false)) {
-          protocol_violation(worker, where, "a malformed answer to prep");
-          return std::optional<Timing>();
-        }
-        const auto t0 = std::chrono::steady_clock::now();
-        AK_RETURN_IF_ERROR(worker.send({{"cmd", "call"}, {"side", sides[k]}}));
-        AK_ASSIGN_OR_RETURN(auto answer, next_message(worker, where));
-        const auto t1 = std::chrono::steady_clock::now();
-        if (!answer) return std::optional<Timing>();
-        if (answer->contains("error")) {
-          worker.abandon();
-          fail(Verdict::kRuntimeError, where.gate, answer->value("error", ""), where.label);
-          return std::optional<Timing>();
-        }
-        if (answer->size() != 2 || !(*answer)["ns"].is_number_integer() || !(*answer)["status"].is_number_integer()) {
-          protocol_violation(worker, where, "a malformed timing");
-          return std::optional<Timing>();
-        }
-        if ((*answer)["status"].get<int>() != 0) {
-          worker.abandon();
-          fail(Verdict::kRuntimeError, where.gate,
-               "the kernel returned " + std::to_string((*answer)["status"].get<int>()) + " in the benchmark", where.label);
-          return std::optional<Timing>();
-        }
+        AK_ASSIGN_OR_RETURN(auto sample, timed_call(worker, where, sides[k], /*fresh=*/k == 0, 1));
+        if (!sample) return std::optional<Timing>();
         if (i < warmup) continue;
-        const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-        const int64_t ns = (*answer)["ns"].get<int64_t>();
         CallTimes& side = sides[k] == "candidate" ? timing.candidate : timing.reference;
-        side.reported_ns.push_back(ns);
-        side.round_trip_ns.push_back(wall);
+        side.reported_ns.push_back(sample->first);
+        side.round_trip_ns.push_back(sample->second);
       }
       const int timed = i - warmup;
       if (with_candidate && (timed == check_a || timed == check_b)) {
@@ -851,6 +910,8 @@ class Judge {
     if (with_candidate) {
       AK_ASSIGN_OR_RETURN(bool right, check_report(worker, where, captured));
       if (!right) return std::optional<Timing>();
+      AK_RETURN_IF_ERROR(measure_batches(worker, where, &timing));
+      if (timing.batch_calls < 0) return std::optional<Timing>();
     }
     AK_RETURN_IF_ERROR(worker.send({{"cmd", "exit"}}));
     AK_ASSIGN_OR_RETURN(ProcessResult pr, worker.finish());
@@ -869,7 +930,7 @@ class Judge {
 
   /// Checks a measurement's timing consistency; false when it failed (recorded).
   Result<bool> accept(const Timing& t) {
-    const std::string why = timing_inconsistency(t.candidate, t.reference, kRoundTripSlackNs, kRoundTripSlackFraction);
+    const std::string why = inconsistency(t);
     if (!why.empty()) {
       fail(Verdict::kCheatSuspected, gate_name(Gate::kBenchmark), why + " (measured twice, in fresh workers)", "benchmark");
       return false;
@@ -883,7 +944,7 @@ class Judge {
   Result<std::optional<Timing>> measure_and_accept(const Case& captured, uint64_t seed) {
     AK_ASSIGN_OR_RETURN(auto t, measure(captured, seed, true));
     if (!t) return t;
-    if (timing_inconsistency(t->candidate, t->reference, kRoundTripSlackNs, kRoundTripSlackFraction).empty()) return t;
+    if (inconsistency(*t).empty()) return t;
     step("re-measuring (reported times did not fit the round trips)");
     AK_ASSIGN_OR_RETURN(t, measure(captured, seed + 7, true));
     if (!t) return t;

@@ -16,7 +16,8 @@
 ///   {"event":"gates_done"}
 /// Then, for a job with `bench`, the judge drives every timed call and the worker answers:
 ///   {"cmd":"prep","fresh":B}    fresh inputs (B), NaN outputs, cache flush -> {"ready":true}
-///   {"cmd":"call","side":S}     S "candidate"/"reference", timed -> {"ns":N,"status":K,"error":E}
+///   {"cmd":"call","side":S[,"repeat":R]}  S "candidate"/"reference", timed (R calls back to back,
+///                               default 1) -> {"ns":N,"status":K,"error":E}
 ///   {"cmd":"report"}            -> {"inputs":I,"outputs":O} + I raw + O raw: copies taken the
 ///                               moment the last candidate call returned
 ///   {"cmd":"exit"}

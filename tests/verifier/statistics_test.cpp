@@ -208,5 +208,17 @@ TEST(TimingInconsistency, AnUnderReportedCandidateIsCaught) {
   EXPECT_EQ(timing_inconsistency(tiny, honest(40'000, 30'000), 50e3, 0.1), "");
 }
 
+// The judge's batched round trips (measure_batches in verifier/judge.cpp): the same lie on
+// a 20 us kernel, over 100 calls a round trip, adds up to 1 ms of unreported time and is
+// caught, while the honest batch of the same kernel is not flagged.
+TEST(TimingInconsistency, BatchedRoundTripsCatchTheLieASingleCallHides) {
+  const int64_t calls = 100;
+  CallTimes lying = honest(20'000 * calls, 30'000);
+  for (int64_t& ns : lying.reported_ns) ns /= 2;
+  const CallTimes reference = honest(40'000 * calls, 30'000);
+  EXPECT_NE(timing_inconsistency(lying, reference, 50e3, 0.1).find("longer than the worker reported"), std::string::npos);
+  EXPECT_EQ(timing_inconsistency(honest(20'000 * calls, 30'000), reference, 50e3, 0.1), "");
+}
+
 }  // namespace
 }  // namespace ak::verifier
