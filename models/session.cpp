@@ -720,6 +720,7 @@ struct Session::Impl {
   int64_t host_syncs = 0;
   bool check_shapes = true;
   FusionReport fusions;
+  SwapReport swaps;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
 };
@@ -729,6 +730,7 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
   if (!model) return invalid_input("no model");
+  if (!options.kernels.pack.empty()) return unsupported("kernel packs cannot be swapped in yet");
   auto impl = std::make_unique<Impl>();
   if (options.fuse) {
     auto fused = std::make_shared<Model>(*model);
@@ -770,6 +772,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 const Model& Session::model() const { return *impl_->model; }
 int Session::fused_attention() const { return impl_->fusions.attention; }
 int Session::fused_gelu() const { return impl_->fusions.gelu; }
+const SwapReport& Session::swap_report() const { return impl_->swaps; }
 const Device& Session::device() const { return impl_->device; }
 const std::vector<const ValueInfo*>& Session::input_infos() const { return impl_->executor->input_infos(); }
 int64_t Session::host_syncs() const { return impl_->host_syncs; }

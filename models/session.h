@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "models/graph.h"
+#include "models/swap.h"
 
 namespace at {
 class Tensor;
@@ -74,6 +75,12 @@ struct SessionOptions {
   /// Check inputs against the graph's declared shapes (dtypes are always checked). The
   /// conformance runner turns this off: there, the test data is the authority.
   bool check_input_shapes = true;
+  /// Kernels of a pack to swap into the graph (models/swap.h); none by default.
+  SwapOptions kernels;
+  /// CUDA only: after the first run of an input-shape set, capture the whole run into a CUDA
+  /// graph and replay it for later runs of the same shapes (docs/runtime.md says when it
+  /// applies). Ignored on the CPU.
+  bool cuda_graph = false;
 };
 
 /// Wall-clock latency of whole-model runs (each synchronized), in milliseconds.
@@ -102,6 +109,8 @@ class Session {
   /// How many patterns the runtime fusions replaced.
   int fused_attention() const;
   int fused_gelu() const;
+  /// What swap-in did (empty when SessionOptions::kernels named no pack).
+  const SwapReport& swap_report() const;
   const Device& device() const;
   /// The inputs a caller feeds, in order (graph inputs that are not initializers).
   const std::vector<const ValueInfo*>& input_infos() const;
