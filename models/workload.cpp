@@ -157,7 +157,8 @@ const TensorData* constant_of(const std::string& value, const Graph& graph,
 
 std::string WorkloadKey::text() const {
   std::string out = structure + "\ndtypes:";
-  for (size_t i = 0; i < dtypes.size(); ++i) out += (i ? "," : "") + dtype_name(dtypes[i]);
+  for (size_t i = 0; i < dtypes.size(); ++i)
+    out += (i ? "," : "") + (dtypes[i] == DType::kUndefined ? std::string("?") : dtype_name(dtypes[i]));
   if (has_shapes) {
     out += "\nshapes:";
     for (size_t i = 0; i < shapes.size(); ++i) out += (i ? "," : "") + dims_text(shapes[i]);
