@@ -94,14 +94,6 @@ TEST(WorkloadKey, DifferentPatternsDiffer) {
   for (const auto& [hash, kinds] : kinds_of) EXPECT_EQ(kinds.size(), 1u) << hash;
 }
 
-Attribute float_attr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kFloat;
-  a.f = v;
-  return a;
-}
-
 /// y = LeakyRelu(x * scale + bias) in a graph of its own, with names of `prefix`.
 struct Chain {
   Graph graph;
