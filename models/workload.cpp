@@ -9,6 +9,7 @@
 
 #include "base/sha256.h"
 #include "kernels/op_traits.h"
+#include "models/fusion.h"
 
 namespace ak::models {
 
@@ -115,7 +116,8 @@ std::string attribute_value_text(const Attribute& a) {
 /// `{name=value,...}` sorted by name, with op_traits' numeric defaults for the ones omitted.
 std::string attributes_text(const Node& node) {
   std::map<std::string, std::string> attrs;
-  for (const Attribute& a : node.attributes) attrs[a.name] = attribute_value_text(a);
+  for (const Attribute& a : node.attributes)
+    if (a.name != kFusedNodesAttribute) attrs[a.name] = attribute_value_text(a);
   if (const kernels::OpTraits* traits = kernels::find_op_traits(node.op_type, node.domain)) {
     for (const kernels::OpAttribute& d : traits->attributes) {
       const std::string name(d.name);

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "models/fusion.h"
 #include "models/onnx_io.h"
 #include "models/patterns.h"
 #include "tests/models/model_builder.h"
@@ -68,6 +69,23 @@ TEST_P(WorkloadExporters, RepeatedLayersShareKeys) {
       const auto workloads = workloads_of(model.graph, kind);
       EXPECT_EQ(workloads.size(), 1u) << GetParam() << "/" << name << " " << pattern_kind_name(kind);
     }
+  }
+}
+
+// The runtime's fused nodes name the nodes they replaced (fusion.h): that list is not part
+// of the key, so the fused attention of every layer is one workload.
+TEST_P(WorkloadExporters, FusedNodesOfEveryLayerShareAKey) {
+  for (const char* name : {"gpt2", "llama"}) {
+    const Model model = load_fixture(GetParam(), name);
+    FusionReport report;
+    const Graph fused = fuse_graph(model.graph, &report);
+    std::set<std::string> hashes;
+    const ValueTypeLookup types = declared_types(fused);
+    for (size_t i = 0; i < fused.nodes.size(); ++i)
+      if (fused.nodes[i].op_type == "Attention" && fused.nodes[i].domain == "com.autokernel")
+        hashes.insert(workload_key(fused, std::vector<size_t>{i}, types).hash());
+    if (report.attention == 0) continue;
+    EXPECT_EQ(hashes.size(), 1u) << GetParam() << "/" << name;
   }
 }
 
