@@ -10,7 +10,8 @@
 /// time goes. They are correct first and reasonably fast second: arithmetic is float32
 /// (float16 and bfloat16 are converted on load and rounded to nearest even on store), CPU
 /// loops are OpenMP-parallel, CUDA kernels use grid-stride loops and launch on the stream
-/// the caller passes, and matrix products go through cuBLAS.
+/// the caller passes, matrix products go through cuBLAS / cuBLASLt and convolutions through
+/// cuDNN.
 ///
 /// The kernels are real source files in kernels/templates/ (embedded into the binary at build
 /// time); a generator writes a small prologue (dtype, constants, the fused expression, the

@@ -6,45 +6,26 @@
 // in for them when this file is compiled on its own.
 #include <cuda_runtime.h>
 #include <cudnn.h>
-#include <mutex>
 
 #include "conv_prologue.h"     // kDtype, kNumInputs, kSpatial, kGroup, kStride, ..., kCudnnType, kMathType, the parameters
 #include "dtype.h"             // T, to_float(), from_float()
 #include "conv_problem.h"
 #include "cublas_operand.cuh"  // epilogue_blocks()
+#include "library_device.cuh"
 #include "elementwise_ops.h"
 #include "epilogue_apply.h"    // apply(x): Y's element from x[0] = conv + bias, x[1..] the epilogue tensors
 #include "epilogue_layout.h"
 
 namespace {
 
-// One cuDNN handle and one workspace per device, created on the first call and kept for the
-// life of the process (make the first call before any CUDA graph capture). An algorithm
-// that needs more workspace is passed over.
+// cuDNN's handle and workspace, one per device (library_device.cuh). An algorithm that
+// needs more workspace is passed over.
 constexpr size_t kWorkspaceBytes = size_t{64} << 20;
-
-struct CudnnDevice {
-  cudnnHandle_t handle = nullptr;
-  void* workspace = nullptr;
-};
+using CudnnDevice = LibraryDevice<cudnnHandle_t>;
 
 const CudnnDevice* cudnn_for_current_device() {
-  constexpr int kMaxDevices = 64;
-  static std::mutex mutex;
-  static CudnnDevice devices[kMaxDevices];
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return nullptr;
-  std::lock_guard<std::mutex> lock(mutex);
-  CudnnDevice& d = devices[device];
-  if (!d.handle) {
-    if (cudaMalloc(&d.workspace, kWorkspaceBytes) != cudaSuccess) return nullptr;
-    if (cudnnCreate(&d.handle) != CUDNN_STATUS_SUCCESS) {
-      cudaFree(d.workspace);
-      d = {};
-      return nullptr;
-    }
-  }
-  return &d;
+  return library_for_current_device<cudnnHandle_t>(
+      kWorkspaceBytes, [](cudnnHandle_t* handle) { return cudnnCreate(handle) == CUDNN_STATUS_SUCCESS; });
 }
 
 // The cuDNN descriptors of one call, destroyed with it.

@@ -7,44 +7,25 @@
 // compiled on its own.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
-#include <mutex>
 
 #include "gemm_epilogue_prologue.h"  // kDtype, kOutputDtype, kNumInputs, kAlpha, kCudaType, kLt*, the parameters
 #include "dtype.h"                   // T, to_float(), from_float()
 #include "gemm_epilogue_shape.h"     // make_problem(): matmul_problem.h or gemm_problem.h
 #include "cublas_operand.cuh"
+#include "library_device.cuh"
 #include "elementwise_ops.h"
 #include "epilogue_apply.h"          // apply(x): the whole epilogue; apply_rest(x): what follows cuBLASLt's
 #include "epilogue_layout.h"
 
 namespace {
 
-// One cuBLASLt handle and one workspace per device, created on the first call and kept for
-// the life of the process (make the first call before any CUDA graph capture).
+// cuBLASLt's handle and workspace, one per device (library_device.cuh).
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
-
-struct LtDevice {
-  cublasLtHandle_t handle = nullptr;
-  void* workspace = nullptr;
-};
+using LtDevice = LibraryDevice<cublasLtHandle_t>;
 
 const LtDevice* lt_for_current_device() {
-  constexpr int kMaxDevices = 64;
-  static std::mutex mutex;
-  static LtDevice devices[kMaxDevices];
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return nullptr;
-  std::lock_guard<std::mutex> lock(mutex);
-  LtDevice& d = devices[device];
-  if (!d.handle) {
-    if (cudaMalloc(&d.workspace, kWorkspaceBytes) != cudaSuccess) return nullptr;
-    if (cublasLtCreate(&d.handle) != CUBLAS_STATUS_SUCCESS) {
-      cudaFree(d.workspace);
-      d = {};
-      return nullptr;
-    }
-  }
-  return &d;
+  return library_for_current_device<cublasLtHandle_t>(
+      kWorkspaceBytes, [](cublasLtHandle_t* handle) { return cublasLtCreate(handle) == CUBLAS_STATUS_SUCCESS; });
 }
 
 // The largest power of two (at most 256) that divides the address: what the heuristic may
@@ -185,7 +166,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
     batch_offsets(p, i, &a_offset, &b_offset);
     linear = a_offset == i * a_step && b_offset == i * b_step;
   }
-  if (p.batch > 1 && linear && b_step == 0 && (p.M == 1 || a_step == p.M * p.a_row_stride)) {
+  if (p.batch > 1 && linear && b_step == 0 && (p.M == 1 ? a_step >= p.K : a_step == p.M * p.a_row_stride)) {
     if (p.M == 1) p.a_row_stride = a_step;
     p.M *= p.batch;
     p.batch = 1;
