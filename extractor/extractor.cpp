@@ -315,6 +315,7 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
   for (const auto* names : {&plan.inputs, &plan.outputs})
     for (const auto& v : *names) sc.dtypes[v] = s.base->values.at(v).dtype;
   sc.target = cuda ? kernels::Target::kCuda : kernels::Target::kCpu;
+  sc.allow_tf32 = s.options->allow_tf32;
   {
     // Axis names in the plan's order, for the skeleton's tensor list; a skeleton keeps that
     // order, so these names are the ones task.json gets.

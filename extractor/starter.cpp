@@ -1,5 +1,6 @@
 // The starter kernel of a task: a template that computes exactly the task's nodes, or a skeleton.
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "extractor/internal/starter.h"
@@ -140,24 +141,35 @@ Starter from(Result<std::string> source, std::string name, std::vector<std::stri
 
 // --- elementwise chains ---------------------------------------------------------------
 
-/// A chain computing the task's nodes in order; nullopt (with a reason) when any node or
-/// operand is out of the template's reach.
-std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Matcher& m) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return std::nullopt;
+/// Where a chain's steps read values that no earlier step makes: the chain input's index,
+/// or nullopt (then the value must be a scalar constant).
+using ChainInputs = std::function<std::optional<int>(const std::string&)>;
+
+/// The steps computing `nodes` in order, each an op of the elementwise template's table.
+/// With `casts` (the product and conv epilogues), a Cast is a step too: to float32 it is
+/// the identity (the arithmetic is float32); to another type only as the last node, where
+/// the kernel's store rounds to the output dtype. nullopt (with a reason) for anything else.
+std::optional<std::vector<kernels::ElementwiseStep>> chain_steps(const StarterContext& c, Matcher& m,
+                                                                 const std::vector<const Node*>& nodes,
+                                                                 const ChainInputs& input_of, bool casts) {
   const auto& ops = kernels::supported_elementwise_ops();
-  kernels::ElementwiseChain chain;
-  chain.num_inputs = static_cast<int>(c.inputs.size());
-  chain.dtype = static_cast<int32_t>(*dtype);
+  std::vector<kernels::ElementwiseStep> steps;
   std::map<std::string, int> step_of;
   const int64_t opset = c.model->opset("");
-  for (const Node* n : c.nodes) {
+  for (const Node* n : nodes) {
     std::string op = n->op_type;
     const bool fused_gelu = n->domain == "com.autokernel" && op == "Gelu";
     if (!default_domain(*n) && !fused_gelu) return m.none("op " + n->domain + "." + op + " is not elementwise");
-    if (std::find(ops.begin(), ops.end(), op) == ops.end())
-      return m.none("op " + op + " has no elementwise template");
     if (n->outputs.size() != 1 || n->outputs[0].empty()) return m.none("node '" + n->name + "' has several outputs");
+    const bool cast = casts && op == "Cast";
+    if (cast) {
+      const int64_t to = n->attr_int("to", 0);
+      if (to != static_cast<int64_t>(DType::kFloat32) && n != nodes.back())
+        return m.none("a Cast to " + models::dtype_name(static_cast<DType>(to)) + " before the last node rounds mid-way");
+      op = "Identity";
+    } else if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
+      return m.none("op " + op + " has no elementwise template");
+    }
     kernels::ElementwiseStep step;
     step.op = op;
     for (size_t j = 0; j < n->inputs.size(); ++j) {
@@ -171,10 +183,10 @@ std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Ma
       }
       if (v.empty()) return m.none("node '" + n->name + "' omits an input");
       kernels::Operand operand;
-      if (m.is_input(v)) {
-        operand = {kernels::Operand::Kind::kInput, m.input_index(v), 0};
-      } else if (auto s = step_of.find(v); s != step_of.end()) {
+      if (auto s = step_of.find(v); s != step_of.end()) {
         operand = {kernels::Operand::Kind::kStep, s->second, 0};
+      } else if (auto index = input_of(v)) {
+        operand = {kernels::Operand::Kind::kInput, *index, 0};
       } else if (auto k = m.scalar(v)) {
         operand = {kernels::Operand::Kind::kConstant, 0, *k};
       } else {
@@ -183,7 +195,7 @@ std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Ma
       step.operands.push_back(operand);
     }
     for (const auto& a : n->attributes) {
-      if (a.name == "fused_nodes") continue;
+      if (a.name == "fused_nodes" || (cast && (a.name == "to" || a.name == "saturate"))) continue;
       if (op == "Gelu" && a.name == "approximate") {
         if (a.s != "none" && a.s != "tanh") return m.none("Gelu approximate '" + a.s + "'");
         step.attributes["approximate"] = a.s == "tanh" ? 1 : 0;
@@ -195,11 +207,29 @@ std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Ma
         return m.none("attribute '" + a.name + "' of node '" + n->name + "' has no template counterpart");
       }
     }
-    step_of[n->outputs[0]] = static_cast<int>(chain.steps.size());
-    chain.steps.push_back(std::move(step));
+    step_of[n->outputs[0]] = static_cast<int>(steps.size());
+    steps.push_back(std::move(step));
   }
-  if (c.nodes.empty() || c.nodes.back()->outputs[0] != c.outputs[0])
+  if (!nodes.empty() && nodes.back()->outputs[0] != c.outputs[0])
     return m.none("the last node does not make the task's output");
+  return steps;
+}
+
+/// A chain computing the task's nodes in order, its inputs the kernel inputs; nullopt (with
+/// a reason) when any node or operand is out of the template's reach.
+std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Matcher& m) {
+  auto dtype = m.common_dtype();
+  if (!dtype) return std::nullopt;
+  if (c.nodes.empty()) return m.none("no nodes");
+  auto steps = chain_steps(c, m, c.nodes, [&m](const std::string& v) -> std::optional<int> {
+    if (!m.is_input(v)) return std::nullopt;
+    return m.input_index(v);
+  }, false);
+  if (!steps) return std::nullopt;
+  kernels::ElementwiseChain chain;
+  chain.num_inputs = static_cast<int>(c.inputs.size());
+  chain.dtype = static_cast<int32_t>(*dtype);
+  chain.steps = std::move(*steps);
   return chain;
 }
 
@@ -325,52 +355,141 @@ Starter softmax_group(const StarterContext& c, Matcher& m) {
   return rowwise(kernels::RowwiseSpec::Kind::kSoftmax, *dtype, 0, {f.x}, c, m);
 }
 
-// --- matmul -----------------------------------------------------------------------------
+// --- products and convolutions with epilogues ------------------------------------------------
 
-Starter matmul(const StarterContext& c, Matcher& m, const Node& mm, const std::string& bias) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return {};
-  if (mm.inputs.size() != 2) return m.skip("unexpected MatMul");
-  std::vector<std::string> order = {mm.inputs[0], mm.inputs[1]};
-  if (!bias.empty()) {
-    const auto* s = m.shape(bias);
-    if (!s || s->size() != 1 || (*s)[0] != m.last_dim(c.outputs[0]))
-      return m.skip("the Add after MatMul is not a 1-D bias over the output's last axis");
-    order.push_back(bias);
+/// The epilogue of a product or convolution `producer` (the task's first node): the
+/// task's other nodes as a chain whose input 0 is the producer's output and whose inputs
+/// 1.. are the kernel inputs not in `order` (appended to it, each in dtype `t`).
+std::optional<kernels::ElementwiseChain> epilogue_of(const StarterContext& c, Matcher& m, const Node& producer,
+                                                     DType t, std::vector<std::string>* order) {
+  if (c.outputs.size() != 1) return m.none("the task has " + std::to_string(c.outputs.size()) + " outputs");
+  if (producer.outputs.size() != 1) return m.none(producer.op_type + " with several outputs");
+  std::map<std::string, int> extra;
+  for (const std::string& v : c.inputs) {
+    if (std::find(order->begin(), order->end(), v) != order->end()) continue;
+    if (m.dtype(v) != t)
+      return m.none("epilogue input '" + v + "' is " + models::dtype_name(m.dtype(v)) + ", the " + producer.op_type +
+                    " " + models::dtype_name(t));
+    extra[v] = 1 + static_cast<int>(extra.size());
+    order->push_back(v);
   }
-  if (!m.inputs_are(order)) return {};
-  kernels::MatmulSpec spec;
-  spec.dtype = static_cast<int32_t>(*dtype);
-  spec.has_bias = !bias.empty();
-  return from(kernels::matmul_source(spec, c.target), bias.empty() ? "matmul" : "matmul_bias", order, m);
+  const std::vector<const Node*> rest(c.nodes.begin() + 1, c.nodes.end());
+  if (rest.empty() && producer.outputs[0] != c.outputs[0]) return m.none("the node does not make the task's output");
+  auto steps = chain_steps(c, m, rest, [&](const std::string& v) -> std::optional<int> {
+    if (v == producer.outputs[0]) return 0;
+    const auto it = extra.find(v);
+    if (it == extra.end()) return std::nullopt;
+    return it->second;
+  }, true);
+  if (!steps) return std::nullopt;
+  kernels::ElementwiseChain chain;
+  chain.num_inputs = 1 + static_cast<int>(extra.size());
+  chain.steps = std::move(*steps);
+  return chain;
 }
 
-Starter gemm_node(const StarterContext& c, Matcher& m, const Node& n) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return {};
-  if (n.inputs.size() < 2) return m.skip("unexpected Gemm");
-  kernels::GemmSpec spec;
-  spec.dtype = static_cast<int32_t>(*dtype);
-  spec.trans_a = n.attr_int("transA", 0) != 0;
-  spec.trans_b = n.attr_int("transB", 0) != 0;
-  spec.alpha = n.attr_float("alpha", 1.0f);
-  spec.beta = n.attr_float("beta", 1.0f);
-  spec.has_c = n.has_input(2);
+/// Whether the node's first `count` inputs are kernel inputs of dtype `t` (a template dtype).
+bool operands_are_inputs(Matcher& m, const Node& n, size_t count, DType* t) {
+  if (n.inputs.size() < count) return m.fail("unexpected " + n.op_type);
+  *t = m.dtype(n.inputs[0]);
+  if (!template_dtype(*t)) return m.fail("templates take float32/float16/bfloat16, " + n.op_type + " reads " + models::dtype_name(*t));
+  for (size_t i = 0; i < count; ++i) {
+    if (!m.is_input(n.inputs[i])) return m.fail(n.op_type + " operand '" + n.inputs[i] + "' is not a kernel input");
+    if (m.dtype(n.inputs[i]) != *t) return m.fail(n.op_type + " operands of different dtypes");
+  }
+  return true;
+}
+
+/// MatMul or Gemm nodes, and gemm_epilogue groups: the product with its epilogue.
+Starter product_epilogue(const StarterContext& c, Matcher& m) {
+  const Node& p = *c.nodes.front();
+  if (!default_domain(p) || (p.op_type != "MatMul" && p.op_type != "Gemm"))
+    return m.skip("the group does not start with a MatMul or Gemm");
+  DType t;
+  if (!operands_are_inputs(m, p, 2, &t)) return {};
+  kernels::GemmEpilogueSpec spec;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.output_dtype = static_cast<int32_t>(m.dtype(c.outputs.empty() ? std::string() : c.outputs[0]));
+  spec.allow_tf32 = c.allow_tf32;
+  std::vector<std::string> order = {p.inputs[0], p.inputs[1]};
+  if (p.op_type == "Gemm") {
+    spec.gemm = true;
+    spec.trans_a = p.attr_int("transA", 0) != 0;
+    spec.trans_b = p.attr_int("transB", 0) != 0;
+    spec.alpha = p.attr_float("alpha", 1.0f);
+    spec.beta = p.attr_float("beta", 1.0f);
+    spec.has_c = p.has_input(2);
+    if (spec.has_c) {
+      if (!m.is_input(p.inputs[2]) || m.dtype(p.inputs[2]) != t) return m.skip("Gemm's C is not a kernel input of A's dtype");
+      order.push_back(p.inputs[2]);
+    }
+  }
+  auto chain = epilogue_of(c, m, p, t, &order);
+  if (!chain) return {};
+  spec.epilogue = std::move(*chain);
+  return from(kernels::gemm_epilogue_source(spec, c.target), "gemm_epilogue", order, m);
+}
+
+/// ONNX's explicit pads for `auto_pad` (SAME_UPPER / SAME_LOWER: the output is ceil(in /
+/// stride), the extra padding at the end or the start).
+std::optional<std::vector<int64_t>> conv_pads(Matcher& m, const Node& n, const std::vector<int64_t>& x,
+                                              const std::vector<int64_t>& w, const std::vector<int64_t>& strides,
+                                              const std::vector<int64_t>& dilations) {
+  const size_t r = x.size() - 2;
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "NOTSET") {
+    std::vector<int64_t> pads = n.attr_ints("pads");
+    if (pads.empty()) pads.assign(2 * r, 0);
+    if (pads.size() != 2 * r) return m.none("Conv pads of the wrong length");
+    return pads;
+  }
+  if (auto_pad == "VALID") return std::vector<int64_t>(2 * r, 0);
+  if (auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") return m.none("Conv auto_pad '" + auto_pad + "'");
+  std::vector<int64_t> pads(2 * r);
+  for (size_t d = 0; d < r; ++d) {
+    const int64_t in = x[2 + d], out = (in + strides[d] - 1) / strides[d];
+    const int64_t total = std::max<int64_t>(0, (out - 1) * strides[d] + (w[2 + d] - 1) * dilations[d] + 1 - in);
+    const int64_t small = total / 2;
+    pads[d] = auto_pad == "SAME_UPPER" ? small : total - small;
+    pads[r + d] = total - pads[d];
+  }
+  return pads;
+}
+
+/// Conv nodes and conv_epilogue groups: the convolution (+ its bias) with its epilogue.
+Starter conv_epilogue(const StarterContext& c, Matcher& m) {
+  const Node& n = *c.nodes.front();
+  if (!default_domain(n) || n.op_type != "Conv") return m.skip("no template for " + n.op_type);
+  DType t;
+  if (!operands_are_inputs(m, n, n.has_input(2) ? 3 : 2, &t)) return {};
+  const auto* x = m.shape(n.inputs[0]);
+  const auto* w = m.shape(n.inputs[1]);
+  if (!x || !w || x->size() != w->size() || (x->size() != 3 && x->size() != 4))
+    return m.skip("Conv with " + std::to_string(x ? static_cast<int>(x->size()) - 2 : -1) +
+                  " spatial dims (the template takes 1 or 2)");
+  if (m.dtype(c.outputs.empty() ? std::string() : c.outputs[0]) != t)
+    return m.skip("the conv template writes the input's dtype");
+  const size_t r = x->size() - 2;
+  kernels::ConvSpec spec;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.spatial_rank = static_cast<int>(r);
+  spec.strides = n.attr_ints("strides");
+  spec.dilations = n.attr_ints("dilations");
+  if (spec.strides.empty()) spec.strides.assign(r, 1);
+  if (spec.dilations.empty()) spec.dilations.assign(r, 1);
+  if (spec.strides.size() != r || spec.dilations.size() != r) return m.skip("Conv strides/dilations of the wrong length");
+  auto pads = conv_pads(m, n, *x, *w, spec.strides, spec.dilations);
+  if (!pads) return {};
+  spec.pads = *pads;
+  spec.group = n.attr_int("group", 1);
+  spec.has_bias = n.has_input(2);
+  spec.allow_tf32 = c.allow_tf32;
   std::vector<std::string> order = {n.inputs[0], n.inputs[1]};
-  if (spec.has_c) order.push_back(n.inputs[2]);
-  if (!m.inputs_are(order)) return {};
-  return from(kernels::gemm_source(spec, c.target), "gemm", order, m);
-}
-
-Starter gemm_epilogue(const StarterContext& c, Matcher& m) {
-  models::Graph sub;
-  auto match = task_match(c, models::PatternKind::kGemmEpilogue, &sub, m);
-  if (!match) return {};
-  const models::EpilogueFields& f = *match->epilogue();
-  const Node& mm = sub.nodes[f.producer];
-  if (mm.op_type != "MatMul" || f.bias.empty() || !f.activation.empty())
-    return m.skip("the epilogue is not MatMul + Add (an activation or Gemm)");
-  return matmul(c, m, mm, f.bias);
+  if (spec.has_bias) order.push_back(n.inputs[2]);
+  auto chain = epilogue_of(c, m, n, t, &order);
+  if (!chain) return {};
+  spec.epilogue = std::move(*chain);
+  return from(kernels::conv_source(spec, c.target), "conv", order, m);
 }
 
 Starter choose(const StarterContext& c, Matcher& m) {
@@ -381,14 +500,15 @@ Starter choose(const StarterContext& c, Matcher& m) {
     if (default_domain(n)) {
       if (n.op_type == "Softmax" || n.op_type == "LogSoftmax") return softmax_node(c, m, n);
       if (n.op_type == "LayerNormalization") return layer_norm_node(c, m, n);
-      if (n.op_type == "MatMul") return matmul(c, m, n, "");
-      if (n.op_type == "Gemm") return gemm_node(c, m, n);
+      if (n.op_type == "MatMul" || n.op_type == "Gemm") return product_epilogue(c, m);
+      if (n.op_type == "Conv") return conv_epilogue(c, m);
     }
   } else {
     const std::optional<PatternKind> kind = c.kind.pattern();
     if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm) return norm_group(c, m, *kind);
     if (kind == PatternKind::kSoftmax) return softmax_group(c, m);
-    if (kind == PatternKind::kGemmEpilogue) return gemm_epilogue(c, m);
+    if (kind == PatternKind::kGemmEpilogue) return product_epilogue(c, m);
+    if (kind == PatternKind::kConvEpilogue) return conv_epilogue(c, m);
     if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu) return m.skip("no template for " + c.kind.name());
   }
   auto chain = build_chain(c, m);

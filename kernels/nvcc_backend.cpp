@@ -56,13 +56,29 @@ fs::path cuda_lib_dir_for(const fs::path& nvcc) {
   return {};
 }
 
+/// Whether the linker finds `file` (e.g. "libcudnn.so"): in the toolkit's library folder, a
+/// LIBRARY_PATH folder or the usual system ones. cuDNN is a separate install that may be
+/// missing; linking -lcudnn without it would fail every CUDA build.
+bool linkable(const fs::path& cuda_lib_dir, const std::string& file) {
+  std::error_code ec;
+  std::vector<fs::path> dirs = {cuda_lib_dir, "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                                "/usr/lib", "/usr/local/lib"};
+  std::istringstream library_path(internal::env_or_empty("LIBRARY_PATH"));
+  for (std::string dir; std::getline(library_path, dir, ':');)
+    if (!dir.empty()) dirs.emplace_back(dir);
+  for (const fs::path& dir : dirs)
+    if (!dir.empty() && fs::exists(dir / file, ec)) return true;
+  return false;
+}
+
 class NvccBackend final : public internal::CompilerBackend {
  public:
   NvccBackend(fs::path compiler, std::string version, std::string arch, fs::path include_dir,
               std::vector<std::string> extra_flags, fs::path cuda_lib_dir)
       : CompilerBackend(std::move(compiler), std::move(version), std::move(arch), std::move(include_dir),
                         std::move(extra_flags)),
-        cuda_lib_dir_(std::move(cuda_lib_dir)) {}
+        cuda_lib_dir_(std::move(cuda_lib_dir)),
+        cudnn_(linkable(cuda_lib_dir_, "libcudnn.so")) {}
 
   Language language() const override { return Language::kCuda; }
 
@@ -70,15 +86,18 @@ class NvccBackend final : public internal::CompilerBackend {
     std::vector<std::string> argv = {compiler_.string(), "-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC",
                                      "-arch=" + arch_, "-I" + include_dir_.string(), "-o", output_name, source_name};
     argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
-    // cuBLAS for the starters' matmuls; --as-needed keeps it out of kernels that never call it
-    // (loading it costs the worker time and memory), the rpath finds it without LD_LIBRARY_PATH.
-    argv.insert(argv.end(), {"-Xlinker", "--as-needed", "-lcublas"});
+    // cuBLAS and cuBLASLt for the starters' products, cuDNN (where installed) for their
+    // convolutions; --as-needed keeps them out of kernels that never call them (loading them
+    // costs the worker time and memory), the rpath finds them without LD_LIBRARY_PATH.
+    argv.insert(argv.end(), {"-Xlinker", "--as-needed", "-lcublas", "-lcublasLt"});
+    if (cudnn_) argv.push_back("-lcudnn");
     if (!cuda_lib_dir_.empty()) argv.insert(argv.end(), {"-Xlinker", "-rpath=" + cuda_lib_dir_.string()});
     return argv;
   }
 
  private:
   fs::path cuda_lib_dir_;
+  bool cudnn_ = false;
 };
 
 }  // namespace

@@ -10,7 +10,8 @@
 /// time goes. They are correct first and reasonably fast second: arithmetic is float32
 /// (float16 and bfloat16 are converted on load and rounded to nearest even on store), CPU
 /// loops are OpenMP-parallel, CUDA kernels use grid-stride loops and launch on the stream
-/// the caller passes, and matrix products go through cuBLAS.
+/// the caller passes, matrix products go through cuBLAS / cuBLASLt and convolutions through
+/// cuDNN.
 ///
 /// The kernels are real source files in kernels/templates/ (embedded into the binary at build
 /// time); a generator writes a small prologue (dtype, constants, the fused expression, the
@@ -36,9 +37,9 @@ namespace ak::kernels {
 enum class Target { kCpu, kCuda };
 
 /// The templates that have tunable parameters.
-enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm };
+enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv };
 
-/// "elementwise", "rowwise", "matmul", "gemm" (static strings).
+/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv" (static strings).
 const char* template_kind_name(TemplateKind kind);
 
 /// One tunable parameter of a template: its name (snake_case, e.g. "threads_per_block"),
@@ -159,6 +160,63 @@ struct GemmSpec {
 /// kInvalidInput for a non-finite alpha or beta or a bad config, kUnsupported for a dtype
 /// other than float32/16/bfloat16.
 Result<std::string> gemm_source(const GemmSpec& spec, Target target, const TemplateConfig& config = {});
+
+/// MatMul or Gemm followed by a fused elementwise epilogue, one kernel: Y = epilogue(P, e1,
+/// e2, ...) per element, where P is the MatMul (numpy matmul, as MatmulSpec) or the Gemm
+/// (alpha * A' x B' + beta * C, as GemmSpec) and e1.. are further tensors broadcast to Y's
+/// shape (a bias over the last axis or any broadcastable tensor, a residual, ...).
+/// Kernel inputs: A, B[, C for a Gemm with has_c], then the epilogue tensors.
+/// CUDA: cuBLASLt, with its own epilogue for a leading bias add (+ Relu, or + Gelu with the
+/// tanh approximation) when the bias is a contiguous [N] vector in Y's dtype at run time, and
+/// one elementwise kernel for the rest; float32 accumulation, TF32 only with allow_tf32.
+/// CPU: the products' blocked loop with the epilogue applied in the store.
+struct GemmEpilogueSpec {
+  int32_t dtype = 1;         ///< A, B, C and the epilogue tensors
+  int32_t output_dtype = 0;  ///< Y's dtype: 0 = dtype; float32 stands for a trailing Cast to float32
+  bool gemm = false;         ///< ONNX Gemm (2-D operands) instead of MatMul
+  bool trans_a = false, trans_b = false;  ///< Gemm only
+  double alpha = 1, beta = 1;             ///< Gemm only
+  bool has_c = false;                     ///< Gemm only
+  /// The epilogue: input 0 is the MatMul/Gemm result, input k >= 1 the k-th epilogue tensor
+  /// (kernel input 1 + k, or 2 + k for a Gemm with C). No steps: Y is the product. Its dtype
+  /// field is ignored (arithmetic is float32).
+  ElementwiseChain epilogue;
+  bool allow_tf32 = false;  ///< float32 products may use TF32 tensor cores (CUDA)
+};
+
+/// The source of a GEMM-with-epilogue kernel, with `config`'s values for its parameters.
+/// kInvalidInput for a malformed epilogue (as elementwise_chain_source), non-finite alpha or
+/// beta or a bad config; kUnsupported for a dtype other than float32/16/bfloat16 or an
+/// output dtype other than dtype or float32.
+Result<std::string> gemm_epilogue_source(const GemmEpilogueSpec& spec, Target target,
+                                         const TemplateConfig& config = {});
+
+/// ONNX Conv with 1 or 2 spatial dims (X [N, C, (H,) W], W [M, C / group, (KH,) KW], the
+/// optional bias B [M]), any group count (grouped and depthwise), pads, strides and
+/// dilations, followed by a fused elementwise epilogue (as GemmEpilogueSpec's; its input 0
+/// is the convolution plus B). Kernel inputs: X, W[, B], then the epilogue tensors.
+/// Layout: NCHW (ONNX's); X may be strided. CUDA: cuDNN (cudnnConvolutionForward, float
+/// accumulation, TF32 only with allow_tf32; W packed; symmetric pads only), then one
+/// elementwise kernel for B and the epilogue. CPU: im2col and the products' blocked loop,
+/// B and the epilogue applied in the store.
+struct ConvSpec {
+  int32_t dtype = 1;
+  int spatial_rank = 2;             ///< 1 or 2
+  std::vector<int64_t> strides;     ///< one per spatial dim (empty: all 1)
+  std::vector<int64_t> dilations;   ///< one per spatial dim (empty: all 1)
+  std::vector<int64_t> pads;        ///< ONNX order: begins, then ends (empty: all 0)
+  int64_t group = 1;
+  bool has_bias = false;
+  ElementwiseChain epilogue;        ///< input 0: conv + B; input k: kernel input (has_bias ? 2 : 1) + k
+  bool allow_tf32 = false;
+};
+
+/// The source of a convolution kernel, with `config`'s values for its parameters.
+/// kInvalidInput for a spatial rank other than 1 or 2, attribute lists of the wrong length,
+/// a stride, dilation or group below 1, a negative pad, a malformed epilogue or a bad
+/// config; kUnsupported for a dtype other than float32/16/bfloat16, and on CUDA for
+/// asymmetric pads.
+Result<std::string> conv_source(const ConvSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").

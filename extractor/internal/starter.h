@@ -14,8 +14,11 @@
 ///     with float32 casts: the template computes in float).
 ///   Groups are read through models/patterns.h (match_exactly on the task's nodes): x,
 ///   gamma, beta, epsilon and axis come from the match's fields.
-///   - matmul / matmul_bias: MatMul nodes; gemm_epilogue groups that are MatMul + Add of a 1-D
-///     bias of the output's last size (no activation).
+///   - gemm_epilogue: MatMul and Gemm nodes, and gemm_epilogue groups: the product followed by
+///     any elementwise nodes of the template table (bias, activation, residual, scale; Cast
+///     to float32 anywhere, or to the output's dtype as the last node).
+///   - conv: Conv nodes (1-D or 2-D, any group, auto_pad resolved to pads) and conv_epilogue
+///     groups, the convolution followed by elementwise nodes as above.
 
 #include <map>
 #include <string>
@@ -40,6 +43,7 @@ struct StarterContext {
   const ShapeMap* shapes = nullptr;         ///< every value's shape in the captured run
   std::map<std::string, models::DType> dtypes;  ///< of the inputs and outputs
   kernels::Target target = kernels::Target::kCpu;
+  bool allow_tf32 = false;                  ///< the task's target.allow_tf32 (float32 products may use TF32)
   std::vector<std::string> input_lines, output_lines;  ///< "x: float32 [batch=2, n64=64]" for the skeleton
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common.h"
+#include "cublas_operand.cuh"
 
 namespace {
 
@@ -35,13 +36,5 @@ cublasHandle_t handle_for_current_device() {
 // kCublasAlgo (the cublas_algo parameter) picks the cuBLAS algorithm; one that cuBLAS does
 // not support for these operands (CUBLAS_STATUS_NOT_SUPPORTED) is retried with
 // CUBLAS_GEMM_DEFAULT, so that every value of the parameter computes the product.
-
-// Blocks for an epilogue kernel over n elements: enough to cover them, at most 4096 (its
-// grid-stride loop covers the rest).
-inline int epilogue_blocks(int64_t n) {
-  constexpr int64_t kMaxBlocks = 4096;
-  const int64_t wanted = (n + kEpilogueThreads - 1) / kEpilogueThreads;
-  return static_cast<int>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
-}
 
 }  // namespace

@@ -12,32 +12,6 @@
 
 namespace {
 
-// How cuBLAS reads an operand of the swapped product (see below), a rows x cols row-major
-// view with the given strides: a unit column stride is the operand as stored (CUBLAS_OP_N)
-// with the row stride as leading dim; a unit row stride is its transpose (CUBLAS_OP_T) with
-// the column stride. A single row or column may have any stride there. False otherwise.
-bool cublas_operand(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, cublasOperation_t* op,
-                    int* ld) {
-  const int64_t kIntMax = 2147483647;
-  if (col_stride == 1 || cols == 1) {
-    const int64_t l = rows == 1 ? cols : row_stride;
-    if (l >= cols && l <= kIntMax) {
-      *op = CUBLAS_OP_N;
-      *ld = static_cast<int>(l);
-      return true;
-    }
-  }
-  if (row_stride == 1 || rows == 1) {
-    const int64_t l = cols == 1 ? rows : col_stride;
-    if (l >= rows && l <= kIntMax) {
-      *op = CUBLAS_OP_T;
-      *ld = static_cast<int>(l);
-      return true;
-    }
-  }
-  return false;
-}
-
 // The C term: y[i, j] += beta * C(i, j), C broadcast to [M, N] by zero strides.
 // (cuBLAS's own beta would need C copied into Y first; cuBLASLt's bias epilogue covers [N].)
 __global__ void add_c(T* y, const T* c, int64_t c_row_stride, int64_t c_col_stride, int64_t n, int64_t N) {

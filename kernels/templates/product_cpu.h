@@ -14,9 +14,12 @@ namespace {
 // first (at the defaults 32 x 128 x 256 the B tile, 128 KiB, stays in L2; the accumulator
 // tile, 16 KiB, in L1).
 //
-// Y[b](i, j) = epilogue(i, j, sum over k of A[b](i, k) * B[b](k, j)), for every batch b.
-template <typename Epilogue>
-void blocked_product(const Problem& p, const T* a, const T* b, T* y, Epilogue epilogue) {
+// For every batch b, the sums S[b](i, j) = sum over k of A[b](i, k) * B[b](k, j) go to
+// store_row(row, j0, cols, acc, y_row): Y's row `row` of the flattened [batch * M, N] view,
+// columns j0 .. j0 + cols - 1, from the float32 sums acc[0 .. cols - 1], to be written at
+// y_row[0 .. cols - 1] (the store is where an epilogue is fused). Out is Y's storage type.
+template <typename Out, typename StoreRow>
+void blocked_product_rows(const Problem& p, const T* a, const T* b, Out* y, StoreRow store_row) {
   const int64_t M = p.M, K = p.K, N = p.N;
   // Independent tasks: (batch, block of rows, block of columns).
   const int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
@@ -62,14 +65,21 @@ void blocked_product(const Problem& p, const T* a, const T* b, T* y, Epilogue ep
         }
       }
 
-      T* y_mat = y + batch_index * M * N;
       for (int64_t i = 0; i < rows; ++i) {
-        for (int64_t j = 0; j < cols; ++j) {
-          y_mat[(i0 + i) * N + j0 + j] = from_float(epilogue(i0 + i, j0 + j, acc[i * kColBlock + j]));
-        }
+        const int64_t row = batch_index * M + i0 + i;
+        store_row(row, j0, cols, &acc[i * kColBlock], y + row * N + j0);
       }
     }
   }
+}
+
+// Y[b](i, j) = epilogue(i, j, S[b](i, j)), stored in T.
+template <typename Epilogue>
+void blocked_product(const Problem& p, const T* a, const T* b, T* y, Epilogue epilogue) {
+  blocked_product_rows(p, a, b, y, [&](int64_t row, int64_t j0, int64_t cols, const float* acc, T* y_row) {
+    const int64_t i = row % p.M;
+    for (int64_t j = 0; j < cols; ++j) y_row[j] = from_float(epilogue(i, j0 + j, acc[j]));
+  });
 }
 
 }  // namespace

@@ -25,11 +25,12 @@ struct Problem {
   int64_t c_row_stride = 0, c_col_stride = 0;  // 0 along a broadcast dim
 };
 
-// Argument counts and the dtypes of A, B and Y.
+// Argument counts and the dtypes of A, B (kDtype) and Y (kOutputDtype: kDtype unless the
+// GEMM-epilogue template ends in a Cast).
 inline int check_operands(const ak_tensor* inputs, int32_t num_inputs, const ak_tensor* outputs,
                           int32_t num_outputs) {
   if (num_inputs != kNumInputs || num_outputs != 1) return kErrArgCount;
-  if (inputs[0].dtype != kDtype || inputs[1].dtype != kDtype || outputs[0].dtype != kDtype) return kErrDtype;
+  if (inputs[0].dtype != kDtype || inputs[1].dtype != kDtype || outputs[0].dtype != kOutputDtype) return kErrDtype;
   return kOk;
 }
 

@@ -33,6 +33,14 @@ inline models::Attribute ints_attr(const std::string& name, std::vector<int64_t>
   return a;
 }
 
+inline models::Attribute string_attr(const std::string& name, std::string v) {
+  models::Attribute a;
+  a.name = name;
+  a.type = models::Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+
 inline std::shared_ptr<const models::Model> shared(models::Graph g, int64_t opset = 17) {
   return std::make_shared<const models::Model>(model_of(std::move(g), opset));
 }
@@ -177,7 +185,43 @@ inline std::shared_ptr<const models::Model> gelu_model() {
   return shared(std::move(g));
 }
 
-/// y = Conv(x, w, b), x: [batch, 3, 8, 8], 3x3 kernel, 4 output channels: no template.
+/// y = MaxPool(x), x: [batch, 3, 8, 8], 2x2 windows: no template (a skeleton).
+inline std::shared_ptr<const models::Model> pool_model() {
+  models::Graph g;
+  g.name = "pool";
+  g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {1, 3, 8, 8}, {"batch", "", "", ""}));
+  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {1, 3, 4, 4}, {"batch", "", "", ""}));
+  g.nodes.push_back(node("MaxPool", {"x"}, {"y"}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})}));
+  return shared(std::move(g));
+}
+
+/// A Conv + Relu, then MatMul + Add + GELU (erf, as exporters write it):
+/// c = Relu(Conv(x, w, b)) [batch, 4, 6, 6], y = Gelu(c @ w2 [6, 5] + b2 [5]).
+inline std::shared_ptr<const models::Model> conv_gelu_model() {
+  models::Graph g;
+  g.name = "conv_gelu";
+  g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {1, 3, 8, 8}, {"batch", "", "", ""}));
+  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {1, 4, 6, 5}, {"batch", "", "", ""}));
+  g.initializers.push_back(random_floats("w", {4, 3, 3, 3}, 21));
+  g.initializers.push_back(random_floats("b", {4}, 22));
+  g.initializers.push_back(random_floats("w2", {6, 5}, 23));
+  g.initializers.push_back(random_floats("b2", {5}, 24));
+  g.initializers.push_back(float_tensor("sqrt2", {}, {1.4142135f}));
+  g.initializers.push_back(float_tensor("one", {}, {1.f}));
+  g.initializers.push_back(float_tensor("half", {}, {0.5f}));
+  g.nodes.push_back(node("Conv", {"x", "w", "b"}, {"conv"}, {ints_attr("kernel_shape", {3, 3})}));
+  g.nodes.push_back(node("Relu", {"conv"}, {"c"}));
+  g.nodes.push_back(node("MatMul", {"c", "w2"}, {"m"}));
+  g.nodes.push_back(node("Add", {"m", "b2"}, {"h"}));
+  g.nodes.push_back(node("Div", {"h", "sqrt2"}, {"hs"}));
+  g.nodes.push_back(node("Erf", {"hs"}, {"e"}));
+  g.nodes.push_back(node("Add", {"e", "one"}, {"e1"}));
+  g.nodes.push_back(node("Mul", {"h", "e1"}, {"he"}));
+  g.nodes.push_back(node("Mul", {"he", "half"}, {"y"}));
+  return shared(std::move(g));
+}
+
+/// y = Conv(x, w, b), x: [batch, 3, 8, 8], 3x3 kernel, 4 output channels.
 inline std::shared_ptr<const models::Model> conv_model() {
   models::Graph g;
   g.name = "conv";

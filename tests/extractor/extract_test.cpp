@@ -232,7 +232,7 @@ void check_task_dir(const TaskSummary& summary) {
   }
 }
 
-TEST(Extract, MlpGivesASkeletonForTheEpilogueAndAMatmulStarter) {
+TEST(Extract, MlpGivesGemmEpilogueStartersForTheEpilogueAndTheMatmul) {
   TempDir out;
   auto e = extract(mlp_model(), out.path);
   ASSERT_TRUE(e.is_ok()) << e.status().message();
@@ -242,9 +242,9 @@ TEST(Extract, MlpGivesASkeletonForTheEpilogueAndAMatmulStarter) {
   const TaskSummary* epilogue = find_task(e->report, "fused:gemm_epilogue");
   const TaskSummary* matmul = find_task(e->report, "MatMul");
   ASSERT_TRUE(epilogue && matmul);
-  EXPECT_EQ(epilogue->starter_template, "skeleton");  // MatMul + Add + Relu: no template has the Relu
+  EXPECT_EQ(epilogue->starter_template, "gemm_epilogue");  // MatMul + Add + Relu, one kernel
   EXPECT_EQ(epilogue->inputs, (std::vector<std::string>{"x", "w1", "b1"}));
-  EXPECT_EQ(matmul->starter_template, "matmul");
+  EXPECT_EQ(matmul->starter_template, "gemm_epilogue");
   EXPECT_EQ(matmul->inputs, (std::vector<std::string>{"r", "w2"}));
   EXPECT_EQ(fs::path(matmul->dir).filename().string().substr(2), "_matmul_MatMul_y");
 
@@ -479,7 +479,7 @@ TEST(Extract, FusedGeluNodeKeepsItsDomainAndGetsAnElementwiseChain) {
   expect_close(*y, expected, 1e-5);
 }
 
-TEST(Extract, GemmStarterIsTheGemmTemplateAndPassesItsCheck) {
+TEST(Extract, GemmStarterIsTheGemmEpilogueTemplateAndPassesItsCheck) {
   TempDir out;
   auto e = extract(gemm_model(), out.path, 10, /*check_starters=*/true);
   ASSERT_TRUE(e.is_ok()) << e.status().message();
@@ -487,19 +487,19 @@ TEST(Extract, GemmStarterIsTheGemmTemplateAndPassesItsCheck) {
   const TaskSummary& t = e->report.tasks[0];
   check_task_dir(t);
   EXPECT_EQ(t.op_type, "Gemm");
-  EXPECT_EQ(t.starter_template, "gemm");
+  EXPECT_EQ(t.starter_template, "gemm_epilogue");
   ASSERT_EQ(e->checks.size(), 1u);
   EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
 }
 
-TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
+TEST(Extract, PoolHasNoTemplateSoItsStarterIsASkeleton) {
   TempDir out;
-  auto e = extract(conv_model(), out.path, 10, /*check_starters=*/true);
+  auto e = extract(pool_model(), out.path, 10, /*check_starters=*/true);
   ASSERT_TRUE(e.is_ok()) << e.status().message();
   ASSERT_EQ(e->report.tasks.size(), 1u);
   const TaskSummary& t = e->report.tasks[0];
   check_task_dir(t);
-  EXPECT_EQ(t.op_type, "Conv");
+  EXPECT_EQ(t.op_type, "MaxPool");
   EXPECT_EQ(t.starter_template, "skeleton");
   ASSERT_EQ(e->checks.size(), 1u);
   // The skeleton returns 99: the judge's captured gate says so, and that is no failure.
@@ -509,9 +509,46 @@ TEST(Extract, ConvHasNoTemplateSoItsStarterIsASkeleton) {
   EXPECT_TRUE(e->checks[0].skeleton());
   EXPECT_FALSE(e->checks[0].failed());
   const json task = read_json(t.dir / "task.json");
+  EXPECT_EQ(task["outputs"]["y"]["shape"], json({"batch", "n3", "n4", "n4"}));
+  EXPECT_EQ(task["attributes"]["kernel_shape"], json({2, 2}));
+}
+
+TEST(Extract, ConvStarterIsTheConvTemplateAndPassesItsCheck) {
+  TempDir out;
+  auto e = extract(conv_model(), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "Conv");
+  EXPECT_EQ(t.starter_template, "conv");
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "w", "b"}));
+  ASSERT_EQ(e->checks.size(), 1u);
+  EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
+  const json task = read_json(t.dir / "task.json");
   EXPECT_EQ(task["inputs"]["w"]["shape"], json({"n4", "n3", "n3", "n3"}));
   EXPECT_EQ(task["outputs"]["y"]["shape"], json({"batch", "n4", "n6", "n6"}));
   EXPECT_EQ(task["attributes"]["kernel_shape"], json({3, 3}));
+}
+
+TEST(Extract, ConvReluAndMatmulAddGeluGetTemplateStartersThatPassBench) {
+  TempDir out;
+  auto e = extract(conv_gelu_model(), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_FALSE(e->report.tasks.empty());
+  std::set<std::string> templates;
+  for (const TaskSummary& t : e->report.tasks) {
+    check_task_dir(t);
+    templates.insert(t.starter_template);
+    EXPECT_NE(t.starter_template, "skeleton") << t.op_type;
+  }
+  EXPECT_TRUE(templates.count("conv")) << "Conv + Relu";
+  EXPECT_TRUE(templates.count("gemm_epilogue")) << "MatMul + Add (+ GELU)";
+  ASSERT_EQ(e->checks.size(), e->report.tasks.size());
+  for (size_t i = 0; i < e->checks.size(); ++i) {
+    EXPECT_TRUE(e->checks[i].passed()) << e->report.tasks[i].op_type << ": " << e->checks[i].gate << ": "
+                                       << e->checks[i].message;
+  }
 }
 
 TEST(Extract, TopLimitsTheTasksAndRerunsKeepOtherFiles) {

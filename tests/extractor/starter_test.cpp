@@ -152,34 +152,72 @@ TEST(Starter, FusedGeluNodeIsAnElementwiseChain) {
   EXPECT_EQ(make_starter(c.context).template_name, "elementwise_chain");
 }
 
-TEST(Starter, GemmEpilogueWithAnActivationIsASkeletonWithoutOneMatmulBias) {
+TEST(Starter, GemmEpilogueGroupsGetTheGemmEpilogueTemplateWithTheirActivation) {
   models::Graph g;
   g.nodes.push_back(node("MatMul", {"x", "w"}, {"h"}));
   g.nodes.push_back(node("Add", {"b", "h"}, {"hb"}));
   g.nodes.push_back(node("Relu", {"hb"}, {"y"}));
-  Case c(g, "gemm_epilogue", {"x", "w", "b"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {3}}, {"y", {2, 3}}});
-  EXPECT_EQ(make_starter(c.context).template_name, "skeleton");
-
-  models::Graph h;
-  h.nodes.push_back(node("MatMul", {"x", "w"}, {"h"}));
-  h.nodes.push_back(node("Add", {"b", "h"}, {"y"}));
-  Case d(h, "gemm_epilogue", {"b", "x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {3}}, {"y", {2, 3}}});
-  Starter s = make_starter(d.context);
-  EXPECT_EQ(s.template_name, "matmul_bias") << s.why_skeleton;
+  // Kernel inputs listed out of order: the starter takes them as A, B, then the epilogue's.
+  Case c(g, "gemm_epilogue", {"b", "x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {3}}, {"y", {2, 3}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "gemm_epilogue") << s.why_skeleton;
   EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w", "b"}));
+  EXPECT_NE(s.source.find("relu(s0)"), std::string::npos) << s.source;
 
-  // A bias that is not 1-D over the output's last axis is not the template's.
-  Case e(h, "gemm_epilogue", {"x", "w", "b"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {2, 3}}, {"y", {2, 3}}});
-  EXPECT_EQ(make_starter(e.context).template_name, "skeleton");
+  // Any broadcastable "bias" and a decomposed SiLU, a residual and a scale.
+  models::Graph h;
+  h.initializers.push_back(float_tensor("half", {}, {0.5f}));
+  h.nodes.push_back(node("MatMul", {"x", "w"}, {"p"}));
+  h.nodes.push_back(node("Add", {"p", "b"}, {"pb"}));
+  h.nodes.push_back(node("Sigmoid", {"pb"}, {"sg"}));
+  h.nodes.push_back(node("Mul", {"pb", "sg"}, {"silu"}));
+  h.nodes.push_back(node("Add", {"silu", "r"}, {"res"}));
+  h.nodes.push_back(node("Mul", {"res", "half"}, {"y"}));
+  Case d(h, "gemm_epilogue", {"x", "w", "b", "r"}, {"y"},
+         {{"x", {2, 4}}, {"w", {4, 3}}, {"b", {2, 1}}, {"r", {2, 3}}, {"y", {2, 3}}});
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "gemm_epilogue") << t.why_skeleton;
+  EXPECT_EQ(t.inputs, (std::vector<std::string>{"x", "w", "b", "r"}));
+  EXPECT_NE(t.source.find("0.5f"), std::string::npos);
+
+  // A weight kept as a constant (not a kernel input) is out of the template's reach.
+  models::Graph k;
+  k.nodes.push_back(node("MatMul", {"x", "w"}, {"y"}));
+  Case e(k, "node", {"x"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
+  Starter u = make_starter(e.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("not a kernel input"), std::string::npos) << u.why_skeleton;
 }
 
-TEST(Starter, GemmNodeGetsTheGemmTemplateWithItsAttributes) {
+TEST(Starter, CastsInTheEpilogueSetTheOutputDtypeOrAreRefused) {
+  models::Graph g;
+  g.nodes.push_back(node("MatMul", {"x", "w"}, {"h"}));
+  g.nodes.push_back(node("Cast", {"h"}, {"hf"}, {int_attr("to", 1)}));
+  g.nodes.push_back(node("Relu", {"hf"}, {"y"}));
+  Case c(g, "gemm_epilogue", {"x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
+  c.context.dtypes["x"] = c.context.dtypes["w"] = DType::kFloat16;
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "gemm_epilogue") << s.why_skeleton;
+  EXPECT_NE(s.source.find("kOutputDtype = 1;"), std::string::npos);
+
+  // A Cast to float16 before the last node would round mid-way.
+  models::Graph h;
+  h.nodes.push_back(node("MatMul", {"x", "w"}, {"p"}));
+  h.nodes.push_back(node("Cast", {"p"}, {"ph"}, {int_attr("to", 10)}));
+  h.nodes.push_back(node("Relu", {"ph"}, {"y"}));
+  Case d(h, "gemm_epilogue", {"x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("rounds mid-way"), std::string::npos) << t.why_skeleton;
+}
+
+TEST(Starter, GemmNodeGetsTheGemmEpilogueTemplateWithItsAttributes) {
   models::Graph g;
   g.nodes.push_back(node("Gemm", {"x", "w", "b"}, {"y"}, {int_attr("transB", 1), float_attr("alpha", 0.5f)}));
   // Kernel inputs listed out of order: the starter takes them as A, B, C.
   Case c(g, "node", {"b", "w", "x"}, {"y"}, {{"x", {2, 4}}, {"w", {3, 4}}, {"b", {3}}, {"y", {2, 3}}});
   Starter s = make_starter(c.context);
-  EXPECT_EQ(s.template_name, "gemm") << s.why_skeleton;
+  EXPECT_EQ(s.template_name, "gemm_epilogue") << s.why_skeleton;
   EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w", "b"}));
   EXPECT_NE(s.source.find("constexpr bool kTransB = true;"), std::string::npos);
   EXPECT_NE(s.source.find("constexpr float kAlpha = 0.5f;"), std::string::npos);
@@ -189,8 +227,39 @@ TEST(Starter, GemmNodeGetsTheGemmTemplateWithItsAttributes) {
   h.nodes.push_back(node("Gemm", {"x", "w"}, {"y"}));
   Case d(h, "node", {"x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
   Starter t = make_starter(d.context);
-  EXPECT_EQ(t.template_name, "gemm") << t.why_skeleton;
+  EXPECT_EQ(t.template_name, "gemm_epilogue") << t.why_skeleton;
   EXPECT_NE(t.source.find("kNumInputs = 2"), std::string::npos);
+}
+
+TEST(Starter, ConvGetsTheConvTemplateWithItsAttributesAndAutoPad) {
+  models::Graph g;
+  g.nodes.push_back(node("Conv", {"x", "w", "b"}, {"c"},
+                         {ints_attr("strides", {2, 2}), int_attr("group", 2), ints_attr("pads", {1, 1, 1, 1})}));
+  g.nodes.push_back(node("Relu", {"c"}, {"y"}));
+  Case c(g, "conv_epilogue", {"w", "x", "b"}, {"y"},
+         {{"x", {1, 4, 8, 8}}, {"w", {6, 2, 3, 3}}, {"b", {6}}, {"c", {1, 6, 4, 4}}, {"y", {1, 6, 4, 4}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "conv") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "w", "b"}));
+  EXPECT_NE(s.source.find("constexpr int64_t kGroup = 2;"), std::string::npos);
+  EXPECT_NE(s.source.find("constexpr int64_t kStride[2] = {2, 2};"), std::string::npos);
+
+  // SAME_UPPER on a 1-D conv of 7 with a kernel of 4: 3 pads, 1 before and 2 after.
+  models::Graph h;
+  h.nodes.push_back(node("Conv", {"x", "w"}, {"y"}, {string_attr("auto_pad", "SAME_UPPER")}));
+  Case d(h, "node", {"x", "w"}, {"y"}, {{"x", {1, 2, 7}}, {"w", {3, 2, 4}}, {"y", {1, 3, 7}}});
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "conv") << t.why_skeleton;
+  EXPECT_NE(t.source.find("constexpr int64_t kPadBegin[2] = {0, 1};"), std::string::npos);
+  EXPECT_NE(t.source.find("constexpr int64_t kPadEnd[2] = {0, 2};"), std::string::npos);
+
+  // Three spatial dims are outside the template.
+  models::Graph k;
+  k.nodes.push_back(node("Conv", {"x", "w"}, {"y"}));
+  Case e(k, "node", {"x", "w"}, {"y"}, {{"x", {1, 2, 4, 4, 4}}, {"w", {3, 2, 1, 1, 1}}, {"y", {1, 3, 4, 4, 4}}});
+  Starter u = make_starter(e.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("3 spatial dims"), std::string::npos) << u.why_skeleton;
 }
 
 TEST(Starter, Float64IsASkeleton) {

@@ -70,6 +70,8 @@ TEST(TemplateFiles, CppFilesCompileWithGxx) {
     expect_file_compiles("rowwise_cpu.cpp", {row}, false);
   expect_file_compiles("matmul_cpu.cpp", {}, false);
   expect_file_compiles("gemm_cpu.cpp", {"AK_SAMPLE_DTYPE=16"}, false);
+  expect_file_compiles("gemm_epilogue_cpu.cpp", {"AK_SAMPLE_DTYPE=10"}, false);
+  expect_file_compiles("conv_cpu.cpp", {"AK_SAMPLE_DTYPE=1"}, false);
 }
 
 TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
@@ -78,6 +80,8 @@ TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
   expect_file_compiles("rowwise_cuda.cu", {"AK_SAMPLE_DTYPE=16", "AK_SAMPLE_ROW=2"}, true);
   expect_file_compiles("matmul_cuda.cu", {"AK_SAMPLE_DTYPE=1"}, true);
   expect_file_compiles("gemm_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
+  expect_file_compiles("gemm_epilogue_cuda.cu", {"AK_SAMPLE_DTYPE=16"}, true);
+  expect_file_compiles("conv_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "kernels/kernel_library.h"
 #include "kernels/templates.h"
 #include "scratch.h"
+#include "epilogue_checks.h"
 #include "template_checks.h"
 
 namespace ak::kernels {
@@ -137,6 +138,38 @@ TEST_P(TemplatesGpuTest, StartersMatchTheReferenceOnTheGpu) {
     SCOPED_TRACE("gemm " + g.name);
     auto gemm = build(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name);
     if (gemm) check_gemm(*gemm, dtype, g);
+  }
+}
+
+TEST_P(TemplatesGpuTest, GemmEpilogueAndConvMatchTheReferenceOnTheGpu) {
+  const int32_t dtype = GetParam();
+  bool probed = false;
+  for (const EpilogueCase& c : epilogue_cases()) {
+    auto library = build(gemm_epilogue_source(epilogue_spec(c, dtype), Target::kCuda), "ge_" + c.name);
+    if (!library) continue;
+    if (!probed) {  // the harness answers kNoDevice before it looks at the arguments
+      if (call(*library, {}, {}) == kNoDevice) GTEST_SKIP() << "no usable CUDA device";
+      probed = true;
+    }
+    check_epilogue(*library, dtype, c, epilogue_tolerance(dtype, true));
+  }
+  // Every algorithm index (past the list's end: entry 0) on a fused bias + Relu.
+  for (int64_t algo = 0; algo < 8; ++algo) {
+    const EpilogueCase& c = epilogue_cases()[9];
+    auto library = build(gemm_epilogue_source(epilogue_spec(c, dtype), Target::kCuda, {{"algo_index", algo}}),
+                         "ge_algo_" + std::to_string(algo));
+    if (library) check_epilogue(*library, dtype, c, epilogue_tolerance(dtype, true));
+  }
+  for (const ConvCase& c : conv_cases()) {
+    if (!symmetric_pads(c)) continue;  // the CUDA template refuses them
+    auto library = build(conv_source(conv_spec(c, dtype), Target::kCuda), "conv_" + c.name);
+    if (library) check_conv(*library, dtype, c, epilogue_tolerance(dtype, true));
+  }
+  for (int64_t algo = 0; algo < 8; ++algo) {
+    const ConvCase& c = conv_cases()[7];
+    auto library = build(conv_source(conv_spec(c, dtype), Target::kCuda, {{"algo_index", algo}}),
+                         "conv_algo_" + std::to_string(algo));
+    if (library) check_conv(*library, dtype, c, epilogue_tolerance(dtype, true));
   }
 }
 

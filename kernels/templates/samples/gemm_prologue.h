@@ -7,6 +7,7 @@
 namespace {
 
 constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
+constexpr int32_t kOutputDtype = kDtype;
 constexpr int kNumInputs = 3;
 constexpr bool kTransA = true;
 constexpr bool kTransB = false;
