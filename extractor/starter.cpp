@@ -373,6 +373,121 @@ Starter gemm_epilogue(const StarterContext& c, Matcher& m) {
   return matmul(c, m, mm, f.bias);
 }
 
+// --- attention, rotary embedding -------------------------------------------------------
+
+/// What an attention starter needs from the nodes: the pattern's fields or the fused
+/// node's attributes.
+struct AttentionInputs {
+  std::string q, kt, v, mask;
+  bool mask_is_condition = false;
+  double mask_fill = 0;
+  double scale = 1;
+};
+
+/// Whether `shape` broadcasts to `to` from the right (each dim equal or 1, no more dims).
+bool broadcasts_to(const std::vector<int64_t>& shape, const std::vector<int64_t>& to) {
+  if (shape.size() > to.size()) return false;
+  for (size_t i = 1; i <= shape.size(); ++i) {
+    const int64_t d = shape[shape.size() - i];
+    if (d != 1 && d != to[to.size() - i]) return false;
+  }
+  return true;
+}
+
+/// The attention template for Q, Kt, V [and a mask], after checking what it states it
+/// takes: one dtype for Q, Kt, V and Y (an additive mask too, a boolean one is bool), Y of
+/// rank 2 to 4, Q's and the mask's dims broadcasting to Y's, and on CUDA D, Dv <= 256.
+Starter attention(const StarterContext& c, Matcher& m, const AttentionInputs& a) {
+  if (c.outputs.size() != 1) return m.skip("attention with " + std::to_string(c.outputs.size()) + " outputs");
+  const std::string& y = c.outputs[0];
+  const DType t = m.dtype(y);
+  if (!template_dtype(t)) return m.skip("attention template takes float32/float16/bfloat16, Y is " + models::dtype_name(t));
+  for (const std::string* v : {&a.q, &a.kt, &a.v}) {
+    if (!m.is_input(*v)) return m.skip("attention operand '" + *v + "' is not a kernel input");
+    if (m.dtype(*v) != t)
+      return m.skip("attention operand '" + *v + "' is " + models::dtype_name(m.dtype(*v)) + ", Y " + models::dtype_name(t) +
+                    " (the template takes one dtype: no upcast of the scores)");
+  }
+  const auto *qs = m.shape(a.q), *ks = m.shape(a.kt), *vs = m.shape(a.v), *ys = m.shape(y);
+  if (!qs || !ks || !vs || !ys) return m.skip("attention operand shapes are unknown");
+  if (ys->size() < 2 || ys->size() > 4) return m.skip("attention output of rank " + std::to_string(ys->size()) + " (the template takes 2 to 4)");
+  for (const auto* s : {qs, ks, vs})
+    if (s->size() < 2) return m.skip("attention operand of rank < 2");
+  const int64_t d = qs->back(), dv = vs->back();
+  if (c.target == kernels::Target::kCuda && (d > kernels::kAttentionCudaMaxHeadDim || dv > kernels::kAttentionCudaMaxHeadDim))
+    return m.skip("attention head dims " + std::to_string(d) + ", " + std::to_string(dv) + " exceed the CUDA template's " +
+                  std::to_string(kernels::kAttentionCudaMaxHeadDim));
+  std::vector<int64_t> q_batch(qs->begin(), qs->end() - 2), y_batch(ys->begin(), ys->end() - 2);
+  if (!broadcasts_to(q_batch, y_batch)) return m.skip("attention Q's batch dims do not broadcast to Y's");
+  kernels::AttentionSpec spec;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.scale = a.scale;
+  std::vector<std::string> order = {a.q, a.kt, a.v};
+  if (!a.mask.empty()) {
+    if (!m.is_input(a.mask)) return m.skip("attention mask '" + a.mask + "' is not a kernel input");
+    const DType mt = m.dtype(a.mask);
+    if (a.mask_is_condition ? mt != DType::kBool : mt != t)
+      return m.skip("attention mask '" + a.mask + "' is " + models::dtype_name(mt) + " (the template takes " +
+                    (a.mask_is_condition ? std::string("bool") : models::dtype_name(t)) + ")");
+    const auto* ms = m.shape(a.mask);
+    std::vector<int64_t> scores = y_batch;
+    scores.insert(scores.end(), {(*qs)[qs->size() - 2], ks->back()});
+    if (!ms || !broadcasts_to(*ms, scores)) return m.skip("attention mask '" + a.mask + "' does not broadcast to the scores");
+    spec.mask = a.mask_is_condition ? kernels::AttentionSpec::Mask::kBoolean : kernels::AttentionSpec::Mask::kAdditive;
+    spec.mask_fill = a.mask_fill;
+    order.push_back(a.mask);
+  }
+  if (!m.inputs_are(order)) return {};
+  return from(kernels::attention_source(spec, c.target), "attention", order, m);
+}
+
+/// The attention group, from the pattern's fields. A NaN guard (rows masked entirely give 0
+/// rather than NaN) and a Softmax without axis before opset 13 are outside the template.
+Starter attention_group(const StarterContext& c, Matcher& m) {
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kAttention, &sub, m);
+  if (!match) return {};
+  const models::AttentionFields& f = *match->attention();
+  if (f.nan_guard) return m.skip("attention with a NaN guard (fully masked rows become 0): the template gives NaN there");
+  if (f.softmax_default_axis && c.model->opset("") < 13)
+    return m.skip("attention Softmax without axis before opset 13 (a 2-D coercion)");
+  AttentionInputs a{f.q, f.kt, f.v, f.mask, f.mask_is_condition, f.mask_value, f.scale};
+  return attention(c, m, a);
+}
+
+/// The runtime's fused com.autokernel.Attention node (models/fusion.cpp): inputs Q, Kt, V
+/// [, mask], attributes scale, mask_kind (0 none, 1 additive, 2 boolean) and mask_fill.
+Starter attention_node(const StarterContext& c, Matcher& m, const Node& n) {
+  const int64_t mask_kind = n.attr_int("mask_kind", 0);
+  if (mask_kind < 0 || mask_kind > 2) return m.skip("Attention mask_kind " + std::to_string(mask_kind));
+  if (n.inputs.size() != (mask_kind == 0 ? 3u : 4u)) return m.skip("Attention node with unexpected inputs");
+  AttentionInputs a{n.inputs[0], n.inputs[1], n.inputs[2], mask_kind == 0 ? std::string() : n.inputs[3], mask_kind == 2,
+                    n.attr_float("mask_fill", 0), n.attr_float("scale", 1)};
+  return attention(c, m, a);
+}
+
+/// The rotary group (either form): x, cos, sin of one dtype, cos and sin broadcasting to x,
+/// an even last dim.
+Starter rotary_group(const StarterContext& c, Matcher& m) {
+  auto dtype = m.common_dtype();
+  if (!dtype) return {};
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kRotary, &sub, m);
+  if (!match) return {};
+  const models::RotaryFields& f = *match->rotary();
+  const auto *xs = m.shape(f.x), *ys = m.shape(c.outputs[0]);
+  if (!xs || !ys || *xs != *ys || xs->empty()) return m.skip("rotary output shape is not x's");
+  if (xs->back() % 2 != 0) return m.skip("rotary over an odd last dim");
+  for (const std::string* v : {&f.cos, &f.sin}) {
+    const auto* s = m.shape(*v);
+    if (!s || !broadcasts_to(*s, *xs)) return m.skip("rotary '" + *v + "' does not broadcast to x");
+  }
+  if (!m.inputs_are({f.x, f.cos, f.sin})) return {};
+  kernels::RotarySpec spec;
+  spec.dtype = static_cast<int32_t>(*dtype);
+  return from(kernels::rotary_source(spec, c.target), "rotary", {f.x, f.cos, f.sin}, m);
+}
+
 Starter choose(const StarterContext& c, Matcher& m) {
   using models::PatternKind;
   if (c.nodes.empty()) return m.skip("no nodes");
@@ -384,12 +499,17 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "MatMul") return matmul(c, m, n, "");
       if (n.op_type == "Gemm") return gemm_node(c, m, n);
     }
+    if (n.domain == "com.autokernel" && n.op_type == "Attention") return attention_node(c, m, n);
   } else {
     const std::optional<PatternKind> kind = c.kind.pattern();
     if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm) return norm_group(c, m, *kind);
     if (kind == PatternKind::kSoftmax) return softmax_group(c, m);
     if (kind == PatternKind::kGemmEpilogue) return gemm_epilogue(c, m);
-    if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu) return m.skip("no template for " + c.kind.name());
+    if (kind == PatternKind::kAttention) return attention_group(c, m);
+    if (kind == PatternKind::kRotary) return rotary_group(c, m);
+    // A gated MLP (act(gate) * up: Sigmoid, Mul, Mul or Gelu, Mul) is an elementwise chain.
+    if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu && kind != PatternKind::kGatedMlp)
+      return m.skip("no template for " + c.kind.name());
   }
   auto chain = build_chain(c, m);
   if (!chain) return {};
