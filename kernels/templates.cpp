@@ -788,10 +788,14 @@ Result<std::string> attention_source(const AttentionSpec& spec, Target target, c
   AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kAttention, target, config));
   using Mask = AttentionSpec::Mask;
   const bool cuda = target == Target::kCuda;
-  const int mask_kind = spec.mask == Mask::kNone ? 0 : spec.mask == Mask::kAdditive ? 1 : 2;
+  const int mask_kind = static_cast<int>(spec.mask);  // the enum's order is the kernel's kMaskKind
+  const bool mask_input = spec.mask == Mask::kAdditive || spec.mask == Mask::kBoolean;
+  const std::string fill = number_text(spec.mask_fill);
   std::string scores = "scale * Q x Kt";
   if (spec.mask == Mask::kAdditive) scores += " + mask";
-  if (spec.mask == Mask::kBoolean) scores = "where(mask, " + number_text(spec.mask_fill) + ", " + scores + ")";
+  if (spec.mask == Mask::kBoolean) scores = "where(mask, " + fill + ", " + scores + ")";
+  if (spec.mask == Mask::kCausal) scores = "where(j > i + Sk - Sq, " + fill + ", " + scores + ")";
+  if (spec.mask == Mask::kCausalAdditive) scores += " + (j > i + Sk - Sq ? " + fill + " : 0)";
   Head h;
   h.title = "attention";
   h.config = cfg.summary;
@@ -800,9 +804,9 @@ Result<std::string> attention_source(const AttentionSpec& spec, Target target, c
       "//   Y[.., Sq, Dv] = softmax(" + scores + ", over the keys) x V\n"
       "//   with scale = " + number_text(spec.scale) + ".\n"
       "// Inputs:  Q [.., Sq, D], Kt [.., D, Sk] (K transposed), V [.., Sk, Dv]" +
-      (mask_kind == 0 ? std::string("")
-                      : std::string(", mask ") + (mask_kind == 1 ? dt.name : "bool (true = masked)") +
-                            " broadcast\n//          to [.., Sq, Sk] from the right") +
+      (!mask_input ? std::string("")
+                   : std::string(", mask ") + (mask_kind == 1 ? dt.name : "bool (true = masked)") +
+                         " broadcast\n//          to [.., Sq, Sk] from the right") +
       "; " + dt.name + ", any strides.\n"
       "//          Up to two batch dims (batch, heads) aligned from the right: size 1 broadcasts,\n"
       "//          and Kt's and V's may divide Y's (grouped-query attention, head h -> h / (H / Hkv)).\n"
@@ -817,11 +821,11 @@ Result<std::string> attention_source(const AttentionSpec& spec, Target target, c
                         : "// Where to optimize: vectorize the dot products over D and the P x V update over Dv\n"
                           "// (AVX-512 FMA on packed K/V blocks), and skip key blocks a causal mask hides.\n";
   std::string constants = "constexpr int kMaskKind = " + std::to_string(mask_kind) +
-                          ";  // 0 none, 1 additive mask, 2 boolean mask (true = masked)\n";
-  constants += "constexpr int kNumInputs = " + std::string(mask_kind == 0 ? "3;  // Q, Kt, V\n" : "4;  // Q, Kt, V, mask\n");
+                          ";  // 0 none, 1 additive mask, 2 boolean mask (true = masked), 3/4 causal (replaced/added)\n";
+  constants += "constexpr int kNumInputs = " + std::string(mask_input ? "4;  // Q, Kt, V, mask\n" : "3;  // Q, Kt, V\n");
   constants += "constexpr float kScale = " + float_literal(spec.scale) + ";\n";
-  constants += "constexpr float kMaskFill = " + float_literal(mask_kind == 2 ? spec.mask_fill : 0) +
-               ";  // the score of a masked position (boolean mask)\n";
+  constants += "constexpr float kMaskFill = " + float_literal(mask_kind >= 2 ? spec.mask_fill : 0) +
+               ";  // the score of a masked position (or, causal added, what is added to it)\n";
   constants += cuda ? "constexpr int64_t kMaxHeadDim = " + std::to_string(kAttentionCudaMaxHeadDim) +
                           ";  // D and Dv: the accumulators are registers\n"
                     : std::string("constexpr int64_t kMaxHeadDim = INT64_MAX;  // no limit on the CPU\n");

@@ -170,14 +170,19 @@ Result<std::string> gemm_source(const GemmSpec& spec, Target target, const Templ
 /// attention: query head h reads key/value head h / (H / Hkv)). The mask broadcasts to
 /// [.., Sq, Sk] from the right: kAdditive adds it (the dtype of Q; a causal or padding mask
 /// built as 0 / -large), kBoolean (bool) replaces the score by `mask_fill` where it is true
-/// (Where(cond, fill, scores); a causal mask in that form). Q, Kt, V, Y share `dtype`;
+/// (Where(cond, fill, scores); a causal mask in that form). kCausal and kCausalAdditive take
+/// no mask input: key j is masked for query row i where j > i + Sk - Sq (the triangular
+/// constant a graph keeps), its score replaced by `mask_fill` or `mask_fill` added to it.
+/// Q, Kt, V, Y share `dtype`;
 /// arithmetic is float32 with an online softmax (no [Sq, Sk] buffer). CUDA: D, Dv <= 256.
 struct AttentionSpec {
-  enum class Mask { kNone, kAdditive, kBoolean };
+  enum class Mask { kNone, kAdditive, kBoolean, kCausal, kCausalAdditive };
   int32_t dtype = 1;
   double scale = 1;
   Mask mask = Mask::kNone;
-  double mask_fill = 0;  ///< kBoolean: the score of a masked position (e.g. -inf, float32's lowest)
+  /// kBoolean, kCausal: the score of a masked position (e.g. -inf, float32's lowest);
+  /// kCausalAdditive: what is added to it.
+  double mask_fill = 0;
 };
 
 /// Largest D and Dv the CUDA attention kernel takes (its accumulators live in registers).

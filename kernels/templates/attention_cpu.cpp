@@ -30,7 +30,7 @@ void query_block(const Problem& p, int64_t b0, int64_t b1, int64_t i0, std::vect
   const T* qd = static_cast<const T*>(p.q.data) + batch_offset(p.q, b0, b1);
   const T* ktd = static_cast<const T*>(p.kt.data) + batch_offset(p.kt, b0, b1);
   const T* vd = static_cast<const T*>(p.v.data) + batch_offset(p.v, b0, b1);
-  const int64_t mask_base = kMaskKind != 0 ? batch_offset(p.mask, b0, b1) : 0;
+  const int64_t mask_base = kMaskKind == 1 || kMaskKind == 2 ? batch_offset(p.mask, b0, b1) : 0;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t d = 0; d < D; ++d) q[r * D + d] = to_float(qd[(i0 + r) * p.q.row_stride + d * p.q.col_stride]);
     for (int64_t c = 0; c < Dv; ++c) acc[r * Dv + c] = 0;

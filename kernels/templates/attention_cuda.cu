@@ -51,7 +51,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(Problem p, int64_t 
   const T* qd = static_cast<const T*>(p.q.data) + batch_offset(p.q, b0, b1);
   const T* ktd = static_cast<const T*>(p.kt.data) + batch_offset(p.kt, b0, b1);
   const T* vd = static_cast<const T*>(p.v.data) + batch_offset(p.v, b0, b1);
-  const int64_t mask_base = kMaskKind != 0 ? batch_offset(p.mask, b0, b1) : 0;
+  const int64_t mask_base = kMaskKind == 1 || kMaskKind == 2 ? batch_offset(p.mask, b0, b1) : 0;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
 
   for (int64_t e = tid; e < kBlockQ * D; e += kThreads) {

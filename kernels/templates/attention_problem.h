@@ -7,7 +7,9 @@
 // Up to two batch dims (batch, heads), aligned from the right as in MatMul; a size-1 batch
 // dim broadcasts, and Kt's and V's batch dims may also divide Y's (grouped-query attention:
 // query head h reads key/value head h / (H / Hkv)). The mask (kMaskKind 1 additive, of the
-// kernel's dtype; 2 boolean, true = masked) broadcasts to [..., Sq, Sk] from the right.
+// kernel's dtype; 2 boolean, true = masked) broadcasts to [..., Sq, Sk] from the right;
+// kMaskKind 3 and 4 are a causal mask without an input (key j is masked for query row i
+// where j > i + Sk - Sq): the score becomes kMaskFill (3) or has it added (4).
 #pragma once
 
 #include "attention_prologue.h"
@@ -95,7 +97,7 @@ inline int make_problem(const ak_tensor* inputs, int32_t num_inputs, const ak_te
                          p->v.batch_div[d] == 1;
     if (!covered) return kErrShape;
   }
-  if (kMaskKind != 0) {
+  if (kMaskKind == 1 || kMaskKind == 2) {
     const ak_tensor& mask = inputs[3];
     if (mask.dtype != (kMaskKind == 2 ? AK_DTYPE_BOOL : kDtype)) return kErrDtype;
     if (mask.rank > y.rank) return kErrRank;
@@ -122,7 +124,7 @@ inline int make_problem(const ak_tensor* inputs, int32_t num_inputs, const ak_te
 
 // The masked, scaled score of query row i and key column j of batch (b0, b1), given the
 // dot product q . k; -INFINITY never appears unless the mask puts it there.
-AK_HOST_DEVICE float masked_score(const Problem& p, int64_t mask_base, int64_t i, int64_t j, float dot) {
+AK_FN float masked_score(const Problem& p, int64_t mask_base, int64_t i, int64_t j, float dot) {
   const float s = dot * kScale;
   if constexpr (kMaskKind == 1) {
     const T* mask = static_cast<const T*>(p.mask.data);
@@ -130,6 +132,10 @@ AK_HOST_DEVICE float masked_score(const Problem& p, int64_t mask_base, int64_t i
   } else if constexpr (kMaskKind == 2) {
     const uint8_t* mask = static_cast<const uint8_t*>(p.mask.data);
     return mask[mask_base + i * p.mask.row_stride + j * p.mask.col_stride] ? kMaskFill : s;
+  } else if constexpr (kMaskKind == 3 || kMaskKind == 4) {
+    (void)mask_base;
+    if (j <= i + (p.Sk - p.Sq)) return s;
+    return kMaskKind == 3 ? kMaskFill : s + kMaskFill;
   } else {
     (void)p, (void)mask_base, (void)i, (void)j;
     return s;

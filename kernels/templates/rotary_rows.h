@@ -28,13 +28,23 @@ inline int make_rotary_layout(const ak_tensor* inputs, int32_t num_inputs, const
   return kOk;
 }
 
+// The products are rounded before the sum, as the Mul and Add nodes round them: a fused
+// multiply-add (which g++ -march=native and nvcc contract a * b + c * d into) differs from
+// the nodes by up to an ulp of the products where x * cos and rotated * sin nearly cancel.
+#ifdef __CUDACC__
+AK_FN float rounded_product(float a, float b) { return __fmul_rn(a, b); }
+#else
+AK_FN float rounded_product(float a, float b) { return __builtin_assoc_barrier(a * b); }
+#endif
+
 // Element j of a row of length D: x, cos and sin point at the row's first element, steps
 // are their strides along it (0 where broadcast).
 AK_FN float rotary_element(const T* x, int64_t x_step, const T* cos_row, int64_t cos_step, const T* sin_row,
                            int64_t sin_step, int64_t j, int64_t D) {
   const int64_t half = D / 2;
   const float rotated = j < half ? -to_float(x[(j + half) * x_step]) : to_float(x[(j - half) * x_step]);
-  return to_float(x[j * x_step]) * to_float(cos_row[j * cos_step]) + rotated * to_float(sin_row[j * sin_step]);
+  return rounded_product(to_float(x[j * x_step]), to_float(cos_row[j * cos_step])) +
+         rounded_product(rotated, to_float(sin_row[j * sin_step]));
 }
 
 }  // namespace

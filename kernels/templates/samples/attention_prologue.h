@@ -1,5 +1,6 @@
 // Sample stand-in for the generated prologue of the attention templates. AK_SAMPLE_MASK
-// picks the mask: 0 none, 1 additive (default), 2 boolean.
+// picks the mask: 0 none, 1 additive (default), 2 boolean, 3 causal (no input), 4 causal
+// added.
 #pragma once
 
 #include "common.h"
@@ -13,7 +14,7 @@ namespace {
 
 constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kMaskKind = AK_SAMPLE_MASK;
-constexpr int kNumInputs = kMaskKind == 0 ? 3 : 4;
+constexpr int kNumInputs = kMaskKind == 1 || kMaskKind == 2 ? 4 : 3;
 constexpr float kScale = 0.125f;
 constexpr float kMaskFill = -3.40282347e38f;
 #ifdef __CUDACC__
