@@ -564,12 +564,15 @@ bool rotary_halves(const StarterContext& c, Matcher& m, const models::Graph& sub
 /// The rotary group (either form): x, cos, sin of one dtype, cos and sin broadcasting to x,
 /// an even last dim.
 Starter rotary_group(const StarterContext& c, Matcher& m) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return {};
   models::Graph sub;
   auto match = task_match(c, models::PatternKind::kRotary, &sub, m);
   if (!match) return {};
   const models::RotaryFields& f = *match->rotary();
+  if (c.outputs.size() != 1) return m.skip("rotary with " + std::to_string(c.outputs.size()) + " outputs");
+  const DType dtype = m.dtype(c.outputs[0]);
+  if (!template_dtype(dtype)) return m.skip("rotary template takes float32/float16/bfloat16, y is " + models::dtype_name(dtype));
+  for (const std::string* v : {&f.x, &f.cos, &f.sin})
+    if (m.dtype(*v) != dtype) return m.skip("rotary '" + *v + "' is not " + models::dtype_name(dtype));
   const auto *xs = m.shape(f.x), *ys = m.shape(c.outputs[0]);
   if (!xs || !ys || *xs != *ys || xs->empty()) return m.skip("rotary output shape is not x's");
   if (xs->back() % 2 != 0) return m.skip("rotary over an odd last dim");
@@ -580,7 +583,7 @@ Starter rotary_group(const StarterContext& c, Matcher& m) {
   }
   if (!m.inputs_are({f.x, f.cos, f.sin})) return {};
   kernels::RotarySpec spec;
-  spec.dtype = static_cast<int32_t>(*dtype);
+  spec.dtype = static_cast<int32_t>(dtype);
   return from(kernels::rotary_source(spec, c.target), "rotary", {f.x, f.cos, f.sin}, m);
 }
 
@@ -622,10 +625,11 @@ Starter make_starter(const StarterContext& context) {
   spec.op_type = context.op_type;
   spec.input_lines = context.input_lines;
   spec.output_lines = context.output_lines;
+  s.why_skeleton = m.why().empty() ? "no template covers " + context.op_type : m.why();
+  spec.reason = s.why_skeleton;
   s.template_name = "skeleton";
   s.source = kernels::skeleton_source(spec, context.target);
   s.inputs = context.inputs;
-  s.why_skeleton = m.why().empty() ? "no template covers " + context.op_type : m.why();
   return s;
 }
 

@@ -865,7 +865,7 @@ std::string skeleton_source(const SkeletonSpec& spec, Target target) {
 //
 // No built-in template covers this op, so this file only sets the stage: it returns
 // kNotImplemented and will fail verification until the kernel is written.
-//
+@REASON@//
 // The task (see task.json and subgraph.onnx beside this file for the exact semantics):
 // Inputs:
 @INPUTS@// Outputs:
@@ -907,6 +907,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
 )",
                          {{"OP", spec.op_type.empty() ? std::string("unknown op") : spec.op_type},
                           {"TARGET", cuda ? "CUDA" : "CPU"},
+                          {"REASON", spec.reason.empty() ? std::string() : "// Why no template applies: " + spec.reason + "\n"},
                           {"INPUTS", list(spec.input_lines)},
                           {"OUTPUTS", list(spec.output_lines)},
                           {"POINTERS", cuda ? "device" : "host"},

@@ -210,6 +210,7 @@ Result<std::string> rotary_source(const RotarySpec& spec, Target target, const T
 struct SkeletonSpec {
   std::string op_type;
   std::vector<std::string> input_lines, output_lines;
+  std::string reason;  ///< why no template applies (one line; written into the source when set)
 };
 
 /// A documented skeleton for op types no template covers: it includes the ABI header,

@@ -350,9 +350,11 @@ TEST_F(TemplatesTest, GemmRejectsBadTensorsWithItsCodes) {
 // The skeleton
 
 TEST_F(TemplatesTest, SkeletonListsTheTaskBuildsAndNeverSucceeds) {
-  SkeletonSpec spec{"TopK", {"X: float32 [4, 8]", "K: int64 [1]"}, {"Values: float32 [4, 2]", "Indices: int64 [4, 2]"}};
+  SkeletonSpec spec{"TopK", {"X: float32 [4, 8]", "K: int64 [1]"}, {"Values: float32 [4, 2]", "Indices: int64 [4, 2]"},
+                    "no template covers TopK"};
   const std::string source = skeleton_source(spec, Target::kCpu);
-  for (const char* part : {"TopK", "X: float32 [4, 8]", "K: int64 [1]", "Indices: int64 [4, 2]", "autokernel_kernel.h"}) {
+  for (const char* part : {"TopK", "X: float32 [4, 8]", "K: int64 [1]", "Indices: int64 [4, 2]", "autokernel_kernel.h",
+                           "Why no template applies: no template covers TopK"}) {
     EXPECT_TRUE(contains(source, part)) << part;
   }
   auto library = build(source, "skeleton");
@@ -824,7 +826,7 @@ TEST_F(TemplatesCudaTest, EveryTemplateCompilesForSm90aInEveryDtype) {
       add(attention_source(spec, Target::kCuda), "attention_" + dtype_name(dtype) + std::to_string(static_cast<int>(spec.mask)));
     add(rotary_source({dtype}, Target::kCuda), "rotary_" + dtype_name(dtype));
   }
-  add(skeleton_source({"TopK", {"X: float32 [4, 8]"}, {"Values: float32 [4, 2]"}}, Target::kCuda), "skeleton");
+  add(skeleton_source({"TopK", {"X: float32 [4, 8]"}, {"Values: float32 [4, 2]"}, ""}, Target::kCuda), "skeleton");
   expect_bundle_compiles("every_template");
 }
 
