@@ -18,22 +18,27 @@ bool default_domain(const Node& n) { return n.domain.empty() || n.domain == "ai.
 
 bool template_dtype(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16; }
 
+/// The value of element `i` of a tensor of any numeric dtype.
+std::optional<double> element_value(const models::TensorData& t, int64_t i) {
+  switch (t.dtype) {
+    case DType::kFloat32: return t.data<float>()[i];
+    case DType::kFloat64: return t.data<double>()[i];
+    case DType::kFloat16: return models::half_to_float(t.data<uint16_t>()[i]);
+    case DType::kBFloat16: return models::bfloat16_to_float(t.data<uint16_t>()[i]);
+    case DType::kInt64: return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kInt32: return t.data<int32_t>()[i];
+    case DType::kInt16: return t.data<int16_t>()[i];
+    case DType::kInt8: return t.data<int8_t>()[i];
+    case DType::kUInt8:
+    case DType::kBool: return t.data<uint8_t>()[i];
+    default: return std::nullopt;
+  }
+}
+
 /// The value of a one-element tensor of any numeric dtype.
 std::optional<double> scalar_value(const models::TensorData& t) {
   if (t.numel() != 1 || t.bytes.data == nullptr) return std::nullopt;
-  switch (t.dtype) {
-    case DType::kFloat32: return *t.data<float>();
-    case DType::kFloat64: return *t.data<double>();
-    case DType::kFloat16: return models::half_to_float(*t.data<uint16_t>());
-    case DType::kBFloat16: return models::bfloat16_to_float(*t.data<uint16_t>());
-    case DType::kInt64: return static_cast<double>(*t.data<int64_t>());
-    case DType::kInt32: return *t.data<int32_t>();
-    case DType::kInt16: return *t.data<int16_t>();
-    case DType::kInt8: return *t.data<int8_t>();
-    case DType::kUInt8:
-    case DType::kBool: return *t.data<uint8_t>();
-    default: return std::nullopt;
-  }
+  return element_value(t, 0);
 }
 
 /// Questions about the task's values, and the first reason a template does not apply.
@@ -492,6 +497,215 @@ Starter conv_epilogue(const StarterContext& c, Matcher& m) {
   return from(kernels::conv_source(spec, c.target), "conv", order, m);
 }
 
+// --- attention, rotary embedding -------------------------------------------------------
+
+/// What an attention starter needs from the nodes: the pattern's fields or the fused
+/// node's attributes.
+struct AttentionInputs {
+  std::string q, kt, v, mask;
+  bool mask_is_condition = false;
+  double mask_fill = 0;
+  double scale = 1;
+};
+
+/// Whether `shape` broadcasts to `to` from the right (each dim equal or 1, no more dims).
+bool broadcasts_to(const std::vector<int64_t>& shape, const std::vector<int64_t>& to) {
+  if (shape.size() > to.size()) return false;
+  for (size_t i = 1; i <= shape.size(); ++i) {
+    const int64_t d = shape[shape.size() - i];
+    if (d != 1 && d != to[to.size() - i]) return false;
+  }
+  return true;
+}
+
+/// Whether the constant `mask` is a causal mask over scores of Sq x Sk: its last two dims
+/// are exactly [Sq, Sk] (the others 1) and it masks key j of row i exactly where
+/// j > i + Sk - Sq. A condition masks where true; an additive mask is 0 where kept and one
+/// large negative value (returned in `*fill`) where masked.
+bool causal_constant(const models::TensorData& mask, bool condition, int64_t sq, int64_t sk, double* fill) {
+  const auto& dims = mask.dims;
+  if (dims.size() < 2 || dims[dims.size() - 2] != sq || dims.back() != sk || mask.numel() != sq * sk ||
+      mask.bytes.data == nullptr)
+    return false;
+  if (condition != (mask.dtype == DType::kBool)) return false;
+  std::optional<double> masked_value;
+  for (int64_t i = 0; i < sq; ++i) {
+    for (int64_t j = 0; j < sk; ++j) {
+      const auto v = element_value(mask, i * sk + j);
+      if (!v) return false;
+      const bool masked = j > i + sk - sq;
+      if (condition) {
+        if ((*v != 0) != masked) return false;
+      } else if (!masked) {
+        if (*v != 0) return false;
+      } else {
+        if (*v > -1e4 || (masked_value && *masked_value != *v)) return false;
+        masked_value = *v;
+      }
+    }
+  }
+  if (!condition) *fill = masked_value.value_or(0);
+  return true;
+}
+
+/// The attention template for Q, Kt, V [and a mask], after checking what it states it
+/// takes: one dtype for Q, Kt, V and Y (an additive mask too, a boolean one is bool), Y of
+/// rank 2 to 4, Q's and the mask's dims broadcasting to Y's, and on CUDA D, Dv <= 256.
+Starter attention(const StarterContext& c, Matcher& m, const AttentionInputs& a) {
+  if (c.outputs.size() != 1) return m.skip("attention with " + std::to_string(c.outputs.size()) + " outputs");
+  const std::string& y = c.outputs[0];
+  const DType t = m.dtype(y);
+  if (!template_dtype(t)) return m.skip("attention template takes float32/float16/bfloat16, Y is " + models::dtype_name(t));
+  for (const std::string* v : {&a.q, &a.kt, &a.v}) {
+    if (!m.is_input(*v)) return m.skip("attention operand '" + *v + "' is not a kernel input");
+    if (m.dtype(*v) != t)
+      return m.skip("attention operand '" + *v + "' is " + models::dtype_name(m.dtype(*v)) + ", Y " + models::dtype_name(t) +
+                    " (the template takes one dtype: no upcast of the scores)");
+  }
+  const auto *qs = m.shape(a.q), *ks = m.shape(a.kt), *vs = m.shape(a.v), *ys = m.shape(y);
+  if (!qs || !ks || !vs || !ys) return m.skip("attention operand shapes are unknown");
+  if (ys->size() < 2 || ys->size() > 4) return m.skip("attention output of rank " + std::to_string(ys->size()) + " (the template takes 2 to 4)");
+  for (const auto* s : {qs, ks, vs})
+    if (s->size() < 2) return m.skip("attention operand of rank < 2");
+  const int64_t d = qs->back(), dv = vs->back();
+  if (c.target == kernels::Target::kCuda && (d > kernels::kAttentionCudaMaxHeadDim || dv > kernels::kAttentionCudaMaxHeadDim))
+    return m.skip("attention head dims " + std::to_string(d) + ", " + std::to_string(dv) + " exceed the CUDA template's " +
+                  std::to_string(kernels::kAttentionCudaMaxHeadDim));
+  std::vector<int64_t> q_batch(qs->begin(), qs->end() - 2), y_batch(ys->begin(), ys->end() - 2);
+  if (!broadcasts_to(q_batch, y_batch)) return m.skip("attention Q's batch dims do not broadcast to Y's");
+  kernels::AttentionSpec spec;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.scale = a.scale;
+  std::vector<std::string> order = {a.q, a.kt, a.v};
+  const auto constant_mask = a.mask.empty() || m.is_input(a.mask) ? c.constants->end() : c.constants->find(a.mask);
+  if (constant_mask != c.constants->end()) {
+    // A constant mask kept in the subgraph (a causal buffer) is no kernel input: the
+    // template computes it, when it is exactly causal.
+    double fill = a.mask_fill;
+    if (!causal_constant(constant_mask->second, a.mask_is_condition, (*qs)[qs->size() - 2], ks->back(), &fill))
+      return m.skip("attention mask '" + a.mask + "' is a constant that is not a causal [Sq, Sk] mask");
+    spec.mask = a.mask_is_condition ? kernels::AttentionSpec::Mask::kCausal : kernels::AttentionSpec::Mask::kCausalAdditive;
+    spec.mask_fill = fill;
+  } else if (!a.mask.empty()) {
+    if (!m.is_input(a.mask)) return m.skip("attention mask '" + a.mask + "' is not a kernel input");
+    const DType mt = m.dtype(a.mask);
+    if (a.mask_is_condition ? mt != DType::kBool : mt != t)
+      return m.skip("attention mask '" + a.mask + "' is " + models::dtype_name(mt) + " (the template takes " +
+                    (a.mask_is_condition ? std::string("bool") : models::dtype_name(t)) + ")");
+    const auto* ms = m.shape(a.mask);
+    std::vector<int64_t> scores = y_batch;
+    scores.insert(scores.end(), {(*qs)[qs->size() - 2], ks->back()});
+    if (!ms || !broadcasts_to(*ms, scores)) return m.skip("attention mask '" + a.mask + "' does not broadcast to the scores");
+    spec.mask = a.mask_is_condition ? kernels::AttentionSpec::Mask::kBoolean : kernels::AttentionSpec::Mask::kAdditive;
+    spec.mask_fill = a.mask_fill;
+    order.push_back(a.mask);
+  }
+  if (!m.inputs_are(order)) return {};
+  return from(kernels::attention_source(spec, c.target), "attention", order, m);
+}
+
+/// The attention group, from the pattern's fields. A NaN guard (rows masked entirely give 0
+/// rather than NaN) and a Softmax without axis before opset 13 are outside the template.
+Starter attention_group(const StarterContext& c, Matcher& m) {
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kAttention, &sub, m);
+  if (!match) return {};
+  const models::AttentionFields& f = *match->attention();
+  if (f.nan_guard) return m.skip("attention with a NaN guard (fully masked rows become 0): the template gives NaN there");
+  if (f.softmax_default_axis && c.model->opset("") < 13)
+    return m.skip("attention Softmax without axis before opset 13 (a 2-D coercion)");
+  AttentionInputs a{f.q, f.kt, f.v, f.mask, f.mask_is_condition, f.mask_value, f.scale};
+  return attention(c, m, a);
+}
+
+/// The runtime's fused com.autokernel.Attention node (models/fusion.cpp): inputs Q, Kt, V
+/// [, mask], attributes scale, mask_kind (0 none, 1 additive, 2 boolean) and mask_fill.
+Starter attention_node(const StarterContext& c, Matcher& m, const Node& n) {
+  const int64_t mask_kind = n.attr_int("mask_kind", 0);
+  if (mask_kind < 0 || mask_kind > 2) return m.skip("Attention mask_kind " + std::to_string(mask_kind));
+  if (n.inputs.size() != (mask_kind == 0 ? 3u : 4u)) return m.skip("Attention node with unexpected inputs");
+  AttentionInputs a{n.inputs[0], n.inputs[1], n.inputs[2], mask_kind == 0 ? std::string() : n.inputs[3], mask_kind == 2,
+                    n.attr_float("mask_fill", 0), n.attr_float("scale", 1)};
+  return attention(c, m, a);
+}
+
+/// Whether the rotary match's halves are x[.., :D/2] and x[.., D/2:] (the pattern only
+/// checks that they come from one Split or two Slices of x meeting at one point): a Split
+/// along the last axis into two equal parts, or Slices along it with constant bounds 0, D/2
+/// and D/2, >= D, step 1.
+bool rotary_halves(const StarterContext& c, Matcher& m, const models::Graph& sub, const std::string& x) {
+  const int64_t r = m.rank(x), d = m.last_dim(x);
+  auto producer = [&](const std::string& v) -> const Node* {
+    for (const Node& n : sub.nodes)
+      if (!n.outputs.empty() && n.outputs[0] == v) return &n;
+    for (const Node& n : sub.nodes)
+      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return &n;
+    return nullptr;
+  };
+  auto is_last = [&](std::optional<double> axis) { return axis && (*axis == r - 1 || *axis == -1); };
+  const Node *neg = nullptr, *cat = nullptr;
+  for (const Node& n : sub.nodes) {
+    if (n.op_type == "Neg") neg = &n;
+    if (n.op_type == "Concat") cat = &n;
+  }
+  if (!neg || !cat || cat->inputs.size() != 2) return m.fail("rotary without Neg and a two-input Concat");
+  if (!is_last(static_cast<double>(cat->attr_int("axis", 0)))) return m.fail("rotary Concat not over the last axis");
+  const Node* tail = producer(neg->inputs[0]);
+  const Node* head = producer(cat->inputs[1]);
+  if (!tail || !head) return m.fail("rotary halves not made in the task");
+  if (tail->op_type == "Split") {
+    if (!is_last(static_cast<double>(tail->attr_int("axis", 0)))) return m.fail("rotary Split not over the last axis");
+    if (tail->has_input(1)) {
+      const auto it = c.constants->find(tail->inputs[1]);
+      if (it == c.constants->end() || it->second.numel() != 2 || element_value(it->second, 0) != d / 2 ||
+          element_value(it->second, 1) != d / 2)
+        return m.fail("rotary Split sizes are not two constant halves");
+    } else if (!tail->attr_ints("split").empty() && tail->attr_ints("split") != std::vector<int64_t>{d / 2, d / 2}) {
+      return m.fail("rotary Split sizes are not two halves");
+    }
+    return true;
+  }
+  // Slice(x, starts, ends, axes, steps): every bound a constant, so the halves are known.
+  auto bound = [&](const Node& n, size_t i) { return n.has_input(i) ? m.scalar(n.inputs[i]) : std::nullopt; };
+  if (head->op_type != "Slice" || tail->op_type != "Slice" || head->inputs.size() < 4)
+    return m.fail("rotary halves are not two Slices");
+  for (const Node* n : {head, tail}) {
+    if (!bound(*n, 1) || !bound(*n, 2))
+      return m.fail("rotary Slice bounds are computed at run time (kernel inputs), so the halves are unknown");
+    if (!is_last(bound(*n, 3))) return m.fail("rotary Slices not over the last axis");
+    if (n->has_input(4) && bound(*n, 4) != 1.0) return m.fail("rotary Slice with a step");
+  }
+  if (*bound(*head, 1) != 0 || *bound(*head, 2) != d / 2 || *bound(*tail, 1) != d / 2 || *bound(*tail, 2) < d)
+    return m.fail("rotary Slices are not the halves of the last axis");
+  return true;
+}
+
+/// The rotary group (either form): x, cos, sin of one dtype, cos and sin broadcasting to x,
+/// an even last dim.
+Starter rotary_group(const StarterContext& c, Matcher& m) {
+  models::Graph sub;
+  auto match = task_match(c, models::PatternKind::kRotary, &sub, m);
+  if (!match) return {};
+  const models::RotaryFields& f = *match->rotary();
+  if (c.outputs.size() != 1) return m.skip("rotary with " + std::to_string(c.outputs.size()) + " outputs");
+  const DType dtype = m.dtype(c.outputs[0]);
+  if (!template_dtype(dtype)) return m.skip("rotary template takes float32/float16/bfloat16, y is " + models::dtype_name(dtype));
+  for (const std::string* v : {&f.x, &f.cos, &f.sin})
+    if (m.dtype(*v) != dtype) return m.skip("rotary '" + *v + "' is not " + models::dtype_name(dtype));
+  const auto *xs = m.shape(f.x), *ys = m.shape(c.outputs[0]);
+  if (!xs || !ys || *xs != *ys || xs->empty()) return m.skip("rotary output shape is not x's");
+  if (xs->back() % 2 != 0) return m.skip("rotary over an odd last dim");
+  if (!rotary_halves(c, m, sub, f.x)) return {};
+  for (const std::string* v : {&f.cos, &f.sin}) {
+    const auto* s = m.shape(*v);
+    if (!s || !broadcasts_to(*s, *xs)) return m.skip("rotary '" + *v + "' does not broadcast to x");
+  }
+  if (!m.inputs_are({f.x, f.cos, f.sin})) return {};
+  kernels::RotarySpec spec;
+  spec.dtype = static_cast<int32_t>(dtype);
+  return from(kernels::rotary_source(spec, c.target), "rotary", {f.x, f.cos, f.sin}, m);
+}
+
 Starter choose(const StarterContext& c, Matcher& m) {
   using models::PatternKind;
   if (c.nodes.empty()) return m.skip("no nodes");
@@ -503,13 +717,18 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "MatMul" || n.op_type == "Gemm") return product_epilogue(c, m);
       if (n.op_type == "Conv") return conv_epilogue(c, m);
     }
+    if (n.domain == "com.autokernel" && n.op_type == "Attention") return attention_node(c, m, n);
   } else {
     const std::optional<PatternKind> kind = c.kind.pattern();
     if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm) return norm_group(c, m, *kind);
     if (kind == PatternKind::kSoftmax) return softmax_group(c, m);
     if (kind == PatternKind::kGemmEpilogue) return product_epilogue(c, m);
     if (kind == PatternKind::kConvEpilogue) return conv_epilogue(c, m);
-    if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu) return m.skip("no template for " + c.kind.name());
+    if (kind == PatternKind::kAttention) return attention_group(c, m);
+    if (kind == PatternKind::kRotary) return rotary_group(c, m);
+    // A gated MLP (act(gate) * up: Sigmoid, Mul, Mul or Gelu, Mul) is an elementwise chain.
+    if (kind != PatternKind::kElementwiseChain && kind != PatternKind::kGelu && kind != PatternKind::kGatedMlp)
+      return m.skip("no template for " + c.kind.name());
   }
   auto chain = build_chain(c, m);
   if (!chain) return {};
@@ -526,10 +745,11 @@ Starter make_starter(const StarterContext& context) {
   spec.op_type = context.op_type;
   spec.input_lines = context.input_lines;
   spec.output_lines = context.output_lines;
+  s.why_skeleton = m.why().empty() ? "no template covers " + context.op_type : m.why();
+  spec.reason = s.why_skeleton;
   s.template_name = "skeleton";
   s.source = kernels::skeleton_source(spec, context.target);
   s.inputs = context.inputs;
-  s.why_skeleton = m.why().empty() ? "no template covers " + context.op_type : m.why();
   return s;
 }
 

@@ -242,6 +242,19 @@ Parameters cuda_library_parameters(const char* list) {
        std::string("entry of ") + list +
            "'s heuristic list for these operands (0: its first choice; an index past the list's end uses entry 0)"},
       {"epilogue_threads", {128, 256, 512, 1024}, 256, "threads per block of the fused epilogue kernel"},
+Parameters attention_parameters(Target target) {
+  if (target == Target::kCpu) {
+    return {
+        {"query_block", {1, 4, 8, 16, 32, 64}, 16, "query rows per task (one OpenMP task per batch, head and block)"},
+        {"kv_block", {16, 32, 64, 128, 256, 512}, 128,
+         "keys per online-softmax step (their K and V rows are converted to float32 once per block)"},
+    };
+  }
+  // Every combination fits the H200's 227 KiB of shared memory per block for D = Dv = 256.
+  return {
+      {"block_q", {16, 32, 64}, 32, "query rows per thread block (the Q tile)"},
+      {"block_kv", {16, 32, 64}, 64, "keys per tile staged in shared memory (the K and V tiles)"},
+      {"warps", {2, 4, 8}, 4, "warps per block; each owns block_q / warps query rows"},
   };
 }
 
@@ -272,6 +285,8 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
   static const Parameters kProductCuda = cuda_product_parameters();
   static const Parameters kGemmEpilogueCuda = cuda_library_parameters("cublasLtMatmulAlgoGetHeuristic");
   static const Parameters kConvCuda = cuda_library_parameters("cudnnGetConvolutionForwardAlgorithm_v7");
+  static const Parameters kAttentionCpu = attention_parameters(Target::kCpu);
+  static const Parameters kAttentionCuda = attention_parameters(Target::kCuda);
   const bool cuda = target == Target::kCuda;
   switch (kind) {
     case TemplateKind::kElementwise: return cuda ? kElementwiseCuda : kElementwiseCpu;
@@ -280,6 +295,7 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
     case TemplateKind::kGemm: return cuda ? kProductCuda : kProductCpu;
     case TemplateKind::kGemmEpilogue: return cuda ? kGemmEpilogueCuda : kProductCpu;
     case TemplateKind::kConv: return cuda ? kConvCuda : kProductCpu;
+    case TemplateKind::kAttention: return cuda ? kAttentionCuda : kAttentionCpu;
   }
   return kElementwiseCpu;
 }
@@ -558,6 +574,7 @@ const char* template_kind_name(TemplateKind kind) {
     case TemplateKind::kGemm: return "gemm";
     case TemplateKind::kGemmEpilogue: return "gemm_epilogue";
     case TemplateKind::kConv: return "conv";
+    case TemplateKind::kAttention: return "attention";
   }
   return "?";
 }
@@ -1081,6 +1098,79 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
   }
   return assemble(splicer, cuda ? "conv_cuda.cu" : "conv_cpu.cpp", "conv_prologue.h", prologue(dt, constants, cfg),
                   dt, target, head(h, dt, target));
+// Attention and rotary embedding
+
+Result<std::string> attention_source(const AttentionSpec& spec, Target target, const TemplateConfig& config) {
+  AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, "attention"));
+  if (!std::isfinite(spec.scale)) return invalid_input("attention template: scale " + number_text(spec.scale) + " is not finite");
+  if (std::isnan(spec.mask_fill)) return invalid_input("attention template: mask_fill is NaN");
+  AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kAttention, target, config));
+  using Mask = AttentionSpec::Mask;
+  const bool cuda = target == Target::kCuda;
+  const int mask_kind = static_cast<int>(spec.mask);  // the enum's order is the kernel's kMaskKind
+  const bool mask_input = spec.mask == Mask::kAdditive || spec.mask == Mask::kBoolean;
+  const std::string fill = number_text(spec.mask_fill);
+  std::string scores = "scale * Q x Kt";
+  if (spec.mask == Mask::kAdditive) scores += " + mask";
+  if (spec.mask == Mask::kBoolean) scores = "where(mask, " + fill + ", " + scores + ")";
+  if (spec.mask == Mask::kCausal) scores = "where(j > i + Sk - Sq, " + fill + ", " + scores + ")";
+  if (spec.mask == Mask::kCausalAdditive) scores += " + (j > i + Sk - Sq ? " + fill + " : 0)";
+  Head h;
+  h.title = "attention";
+  h.config = cfg.summary;
+  h.description =
+      "// What it computes (MatMul -> scale -> mask -> Softmax -> MatMul, or com.autokernel.Attention):\n"
+      "//   Y[.., Sq, Dv] = softmax(" + scores + ", over the keys) x V\n"
+      "//   with scale = " + number_text(spec.scale) + ".\n"
+      "// Inputs:  Q [.., Sq, D], Kt [.., D, Sk] (K transposed), V [.., Sk, Dv]" +
+      (!mask_input ? std::string("")
+                   : std::string(", mask ") + (mask_kind == 1 ? dt.name : "bool (true = masked)") +
+                         " broadcast\n//          to [.., Sq, Sk] from the right") +
+      "; " + dt.name + ", any strides.\n"
+      "//          Up to two batch dims (batch, heads) aligned from the right: size 1 broadcasts,\n"
+      "//          and Kt's and V's may divide Y's (grouped-query attention, head h -> h / (H / Hkv)).\n"
+      "// Output:  Y, " + dt.name + ", contiguous [.., Sq, Dv].";
+  if (cuda) h.description += " D and Dv at most 256.";
+  h.description +=
+      "\n// Arithmetic is float32 with an online softmax: each block of keys rescales the running\n"
+      "// sums by exp(m_old - m_new), so the [Sq, Sk] scores are never stored.\n";
+  h.description += cuda ? "// Where to optimize: the products run on CUDA cores from shared memory; use tensor cores\n"
+                          "// (mma.sync / wgmma on float16/bfloat16 tiles, ldmatrix), keep the Q tile in registers,\n"
+                          "// double-buffer the K/V tiles (cp.async / TMA), and skip tiles a causal mask hides.\n"
+                        : "// Where to optimize: vectorize the dot products over D and the P x V update over Dv\n"
+                          "// (AVX-512 FMA on packed K/V blocks), and skip key blocks a causal mask hides.\n";
+  std::string constants = "constexpr int kMaskKind = " + std::to_string(mask_kind) +
+                          ";  // 0 none, 1 additive mask, 2 boolean mask (true = masked), 3/4 causal (replaced/added)\n";
+  constants += "constexpr int kNumInputs = " + std::string(mask_input ? "4;  // Q, Kt, V, mask\n" : "3;  // Q, Kt, V\n");
+  constants += "constexpr float kScale = " + float_literal(spec.scale) + ";\n";
+  constants += "constexpr float kMaskFill = " + float_literal(mask_kind >= 2 ? spec.mask_fill : 0) +
+               ";  // the score of a masked position (or, causal added, what is added to it)\n";
+  constants += cuda ? "constexpr int64_t kMaxHeadDim = " + std::to_string(kAttentionCudaMaxHeadDim) +
+                          ";  // D and Dv: the accumulators are registers\n"
+                    : std::string("constexpr int64_t kMaxHeadDim = INT64_MAX;  // no limit on the CPU\n");
+  Splicer splicer;
+  return assemble(splicer, cuda ? "attention_cuda.cu" : "attention_cpu.cpp", "attention_prologue.h",
+                  prologue(dt, constants, cfg), dt, target, head(h, dt, target));
+}
+
+Result<std::string> rotary_source(const RotarySpec& spec, Target target, const TemplateConfig& config) {
+  AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, "rotary"));
+  AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kElementwise, target, config));
+  Head h;
+  h.title = "rotary position embedding";
+  h.config = cfg.summary;
+  h.description = "// What it computes (rotate-half: the Split or Slice halves, Neg, Concat, Mul, Mul, Add):\n"
+                  "//   y = x * cos + concat(-x[.., D/2:], x[.., :D/2]) * sin, over the last axis of D elements\n"
+                  "// Inputs:  x, cos, sin; " + std::string(dt.name) +
+                  "; cos and sin broadcast to x's shape (ONNX broadcasting);\n"
+                  "//          D = x.shape[-1] even; any strides.\n"
+                  "// Output:  y, " + dt.name + ", contiguous, x's shape. Arithmetic is float32.\n"
+                  "// Where to optimize: memory-bound; read each x row once (vector loads of both halves),\n"
+                  "// and reuse cos/sin rows across the heads they are broadcast over.\n";
+  Splicer splicer;
+  return assemble(splicer, target == Target::kCuda ? "rotary_cuda.cu" : "rotary_cpu.cpp", "elementwise_prologue.h",
+                  prologue(dt, "constexpr int kNumInputs = 3;  // x, cos, sin\n", cfg), dt, target,
+                  head(h, dt, target));
 }
 
 std::string skeleton_source(const SkeletonSpec& spec, Target target) {
@@ -1094,7 +1184,7 @@ std::string skeleton_source(const SkeletonSpec& spec, Target target) {
 //
 // No built-in template covers this op, so this file only sets the stage: it returns
 // kNotImplemented and will fail verification until the kernel is written.
-//
+@REASON@//
 // The task (see task.json and subgraph.onnx beside this file for the exact semantics):
 // Inputs:
 @INPUTS@// Outputs:
@@ -1136,6 +1226,7 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
 )",
                          {{"OP", spec.op_type.empty() ? std::string("unknown op") : spec.op_type},
                           {"TARGET", cuda ? "CUDA" : "CPU"},
+                          {"REASON", spec.reason.empty() ? std::string() : "// Why no template applies: " + spec.reason + "\n"},
                           {"INPUTS", list(spec.input_lines)},
                           {"OUTPUTS", list(spec.output_lines)},
                           {"POINTERS", cuda ? "device" : "host"},

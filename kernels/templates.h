@@ -36,10 +36,11 @@ namespace ak::kernels {
 /// for nvcc (device pointers, launched on the `cudaStream_t` passed as `stream`).
 enum class Target { kCpu, kCuda };
 
-/// The templates that have tunable parameters.
-enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv };
+/// The templates that have tunable parameters. The rotary template takes the elementwise
+/// template's parameters (it is one elementwise pass).
+enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv, kAttention };
 
-/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv" (static strings).
+/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv", "attention" (static strings).
 const char* template_kind_name(TemplateKind kind);
 
 /// One tunable parameter of a template: its name (snake_case, e.g. "threads_per_block"),
@@ -217,12 +218,56 @@ struct ConvSpec {
 /// config; kUnsupported for a dtype other than float32/16/bfloat16, and on CUDA for
 /// asymmetric pads.
 Result<std::string> conv_source(const ConvSpec& spec, Target target, const TemplateConfig& config = {});
+/// Attention as the exporters write it (MatMul -> scale -> mask -> Softmax -> MatMul) and as
+/// the runtime's fused com.autokernel.Attention node computes it:
+///   Y[.., Sq, Dv] = softmax(scale * Q[.., Sq, D] x Kt[.., D, Sk] (+ mask | masked)) x V[.., Sk, Dv]
+/// Inputs {Q, Kt, V[, mask]}: K comes already transposed (any strides, so a [.., Sk, D] K
+/// passed as a transposed view works too). Up to two batch dims (batch, heads), aligned
+/// from the right; a size-1 dim broadcasts, and Kt's and V's may divide Y's (grouped-query
+/// attention: query head h reads key/value head h / (H / Hkv)). The mask broadcasts to
+/// [.., Sq, Sk] from the right: kAdditive adds it (the dtype of Q; a causal or padding mask
+/// built as 0 / -large), kBoolean (bool) replaces the score by `mask_fill` where it is true
+/// (Where(cond, fill, scores); a causal mask in that form). kCausal and kCausalAdditive take
+/// no mask input: key j is masked for query row i where j > i + Sk - Sq (the triangular
+/// constant a graph keeps), its score replaced by `mask_fill` or `mask_fill` added to it.
+/// Q, Kt, V, Y share `dtype`;
+/// arithmetic is float32 with an online softmax (no [Sq, Sk] buffer). CUDA: D, Dv <= 256.
+struct AttentionSpec {
+  enum class Mask { kNone, kAdditive, kBoolean, kCausal, kCausalAdditive };
+  int32_t dtype = 1;
+  double scale = 1;
+  Mask mask = Mask::kNone;
+  /// kBoolean, kCausal: the score of a masked position (e.g. -inf, float32's lowest);
+  /// kCausalAdditive: what is added to it.
+  double mask_fill = 0;
+};
+
+/// Largest D and Dv the CUDA attention kernel takes (its accumulators live in registers).
+inline constexpr int64_t kAttentionCudaMaxHeadDim = 256;
+
+/// The source of an attention kernel, with `config`'s values for the attention template's
+/// parameters. kInvalidInput for a non-finite scale, a NaN mask_fill or a bad config,
+/// kUnsupported for a dtype other than float32/16/bfloat16.
+Result<std::string> attention_source(const AttentionSpec& spec, Target target, const TemplateConfig& config = {});
+
+/// Rotary position embedding, rotate-half form (both exporters' forms: halves by Split or
+/// by two Slices): y = x * cos + concat(-x[.., D/2:], x[.., :D/2]) * sin over the last axis.
+/// Inputs {x, cos, sin}, one dtype; cos and sin broadcast to x's shape; D even.
+struct RotarySpec {
+  int32_t dtype = 1;
+};
+
+/// The source of a rotary kernel, with `config`'s values for the ELEMENTWISE template's
+/// parameters (TemplateKind::kElementwise). kInvalidInput for a bad config, kUnsupported for
+/// a dtype other than float32/16/bfloat16.
+Result<std::string> rotary_source(const RotarySpec& spec, Target target, const TemplateConfig& config = {});
 
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").
 struct SkeletonSpec {
   std::string op_type;
   std::vector<std::string> input_lines, output_lines;
+  std::string reason;  ///< why no template applies (one line; written into the source when set)
 };
 
 /// A documented skeleton for op types no template covers: it includes the ABI header,

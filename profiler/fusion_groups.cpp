@@ -7,9 +7,10 @@ std::vector<FusionGroup> find_fusion_groups(const models::Graph& graph) {
   models::PatternOptions options;
   // Most specific patterns first: a LayerNorm contains an RMSNorm-like tail, and every
   // pattern contains elementwise runs.
-  options.kinds = {PatternKind::kAttention, PatternKind::kLayerNorm,    PatternKind::kRmsNorm,
-                   PatternKind::kSoftmax,   PatternKind::kGelu,         PatternKind::kGemmEpilogue,
-                   PatternKind::kConvEpilogue, PatternKind::kElementwiseChain};
+  options.kinds = {PatternKind::kAttention,    PatternKind::kLayerNorm, PatternKind::kRmsNorm,
+                   PatternKind::kSoftmax,      PatternKind::kRotary,    PatternKind::kGelu,
+                   PatternKind::kGatedMlp,     PatternKind::kGemmEpilogue, PatternKind::kConvEpilogue,
+                   PatternKind::kElementwiseChain};
   options.single_node_layer_norm = false;
   std::vector<FusionGroup> groups;
   for (models::PatternMatch& m : models::find_patterns(graph, options)) {

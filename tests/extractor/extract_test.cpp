@@ -492,6 +492,55 @@ TEST(Extract, GemmStarterIsTheGemmEpilogueTemplateAndPassesItsCheck) {
   EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
 }
 
+/// The exported fixtures (tests/models/fixtures/exporters/<exporter>/<model>/model.onnx).
+std::shared_ptr<const models::Model> fixture(const std::string& exporter, const std::string& name) {
+  auto model = models::load_model(fs::path(AK_SOURCE_DIR) / "tests/models/fixtures/exporters" / exporter / name / "model.onnx");
+  EXPECT_TRUE(model.is_ok()) << model.status().message();
+  if (!model.is_ok()) return nullptr;
+  return std::make_shared<const models::Model>(std::move(model).value());
+}
+
+/// Extracts the top `top` tasks of a fixture and judges their starters: every task of the
+/// `kinds` (task.json op types) gets a template starter that passes its check, and at
+/// least one of each kind is among them.
+void expect_template_starters_pass(const std::string& exporter, const std::string& name, int top,
+                                   const std::map<std::string, std::string>& template_of_op) {
+  SCOPED_TRACE(exporter + "/" + name);
+  auto model = fixture(exporter, name);
+  ASSERT_TRUE(model);
+  TempDir out;
+  auto e = extract(model, out.path, top, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->checks.size(), e->report.tasks.size());
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < e->report.tasks.size(); ++i) {
+    const TaskSummary& t = e->report.tasks[i];
+    const auto it = template_of_op.find(t.op_type);
+    if (it == template_of_op.end()) continue;
+    ++seen[t.op_type];
+    EXPECT_EQ(t.starter_template, it->second) << t.name;
+    EXPECT_TRUE(e->checks[i].passed()) << t.name << ": " << e->checks[i].gate << ": " << e->checks[i].message;
+  }
+  for (const auto& [op, template_name] : template_of_op) EXPECT_GT(seen[op], 0) << "no " << op << " task";
+}
+
+TEST(Extract, LlamaAttentionRmsNormRotaryAndGatedMlpStartersPassTheirChecks) {
+  // dynamo's LLaMA: the fused attention (GQA, a causal additive mask input), RMSNorm with
+  // float32 casts, rotary by Split, SwiGLU.
+  expect_template_starters_pass("dynamo", "llama", 14,
+                                {{"com.autokernel.Attention", "attention"},
+                                 {"fused:rms_norm", "rowwise_rms_norm"},
+                                 {"fused:rotary", "rotary"},
+                                 {"fused:gated_mlp", "elementwise_chain"}});
+}
+
+TEST(Extract, Gpt2AndBertAttentionStartersPassTheirChecks) {
+  // GPT-2's causal mask is a constant bool buffer (Where form) kept in the subgraph: the
+  // template computes it. BERT's padding mask is an additive input.
+  expect_template_starters_pass("dynamo", "gpt2", 6, {{"com.autokernel.Attention", "attention"}});
+  expect_template_starters_pass("torchscript", "bert", 4, {{"com.autokernel.Attention", "attention"}});
+}
+
 TEST(Extract, PoolHasNoTemplateSoItsStarterIsASkeleton) {
   TempDir out;
   auto e = extract(pool_model(), out.path, 10, /*check_starters=*/true);

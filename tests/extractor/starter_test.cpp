@@ -272,5 +272,133 @@ TEST(Starter, Float64IsASkeleton) {
   EXPECT_NE(s.why_skeleton.find("float64"), std::string::npos) << s.why_skeleton;
 }
 
+// --- attention, rotary, gated MLP --------------------------------------------------------
+
+/// MatMul(q, kt) -> Mul(0.125) -> Add(mask) -> Softmax -> MatMul(., v), as both exporters
+/// write GPT-2/BERT attention.
+models::Graph attention_graph() {
+  models::Graph g;
+  g.initializers = {float_tensor("c", {}, {0.125f})};
+  g.nodes = {node("MatMul", {"q", "kt"}, {"s"}), node("Mul", {"s", "c"}, {"ss"}), node("Add", {"ss", "mask"}, {"sm"}),
+             node("Softmax", {"sm"}, {"p"}, {int_attr("axis", -1)}), node("MatMul", {"p", "v"}, {"y"})};
+  return g;
+}
+
+const ShapeMap kAttentionShapes = {{"q", {2, 4, 5, 8}}, {"kt", {2, 4, 8, 6}}, {"v", {2, 4, 6, 8}},
+                                   {"mask", {2, 1, 1, 6}}, {"y", {2, 4, 5, 8}}};
+
+TEST(Starter, AttentionGroupReadsScaleAndMaskFromThePattern) {
+  Case c(attention_graph(), "attention", {"mask", "v", "q", "kt"}, {"y"}, kAttentionShapes);
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "attention") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"q", "kt", "v", "mask"}));
+  EXPECT_NE(s.source.find("constexpr float kScale = 0.125f;"), std::string::npos);
+  EXPECT_NE(s.source.find("constexpr int kMaskKind = 1;"), std::string::npos);
+
+  // The scores upcast: Q, Kt float16, V and Y float32 (TorchScript's float16 graphs).
+  Case d(attention_graph(), "attention", {"q", "kt", "v", "mask"}, {"y"}, kAttentionShapes);
+  d.context.dtypes["q"] = d.context.dtypes["kt"] = DType::kFloat16;
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("no upcast"), std::string::npos) << t.why_skeleton;
+  EXPECT_NE(t.source.find("Why no template applies: " + t.why_skeleton), std::string::npos);
+
+  // A mask that does not broadcast to the scores ([.., 5, 6]).
+  ShapeMap shapes = kAttentionShapes;
+  shapes["mask"] = {2, 1, 1, 7};
+  Case e(attention_graph(), "attention", {"q", "kt", "v", "mask"}, {"y"}, shapes);
+  Starter u = make_starter(e.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("does not broadcast"), std::string::npos) << u.why_skeleton;
+
+  // On CUDA, head dims over 256 are outside the template.
+  shapes = kAttentionShapes;
+  shapes["q"] = {2, 4, 5, 512};
+  shapes["kt"] = {2, 4, 512, 6};
+  Case f(attention_graph(), "attention", {"q", "kt", "v", "mask"}, {"y"}, shapes);
+  f.context.target = kernels::Target::kCuda;
+  Starter w = make_starter(f.context);
+  EXPECT_EQ(w.template_name, "skeleton");
+  EXPECT_NE(w.why_skeleton.find("256"), std::string::npos) << w.why_skeleton;
+}
+
+/// com.autokernel.Attention with a [1, 1, 5, 5] bool constant as its mask.
+models::Graph fused_attention_graph(bool causal) {
+  models::TensorData mask;
+  mask.name = "causal";
+  mask.dtype = DType::kBool;
+  mask.dims = {1, 1, 5, 5};
+  std::vector<uint8_t> values;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) values.push_back(j > i ? 1 : 0);
+  if (!causal) values[1] = 0;
+  mask.bytes = models::Buffer::copy_of(values.data(), values.size());
+  models::Graph g;
+  g.initializers = {mask};
+  models::Node n = node("Attention", {"q", "kt", "v", "causal"}, {"y"},
+                        {float_attr("scale", 0.25f), int_attr("mask_kind", 2), float_attr("mask_fill", -1e30f)});
+  n.domain = "com.autokernel";
+  g.nodes = {n};
+  return g;
+}
+
+TEST(Starter, FusedAttentionWithACausalConstantComputesTheMaskItself) {
+  const ShapeMap shapes = {{"q", {2, 3, 5, 16}}, {"kt", {2, 3, 16, 5}}, {"v", {2, 3, 5, 16}}, {"y", {2, 3, 5, 16}}};
+  Case c(fused_attention_graph(true), "node", {"q", "kt", "v"}, {"y"}, shapes);
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "attention") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"q", "kt", "v"}));
+  EXPECT_NE(s.source.find("constexpr int kMaskKind = 3;"), std::string::npos);
+  EXPECT_NE(s.source.find("constexpr float kScale = 0.25f;"), std::string::npos);
+
+  // One element off the triangle: not a mask the template can compute.
+  Case d(fused_attention_graph(false), "node", {"q", "kt", "v"}, {"y"}, shapes);
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("not a causal"), std::string::npos) << t.why_skeleton;
+}
+
+/// TorchScript's rotate-half: two Slices of x meeting at `half` over the last axis.
+models::Graph rotary_slices(bool half_is_constant, int64_t half) {
+  models::Graph g;
+  g.initializers = {int64_tensor("zero", {1}, {0}), int64_tensor("end", {1}, {INT64_MAX}),
+                    int64_tensor("axis", {1}, {-1})};
+  if (half_is_constant) g.initializers.push_back(int64_tensor("half", {1}, {half}));
+  g.nodes = {node("Slice", {"x", "zero", "half", "axis"}, {"x1"}), node("Slice", {"x", "half", "end", "axis"}, {"x2"}),
+             node("Neg", {"x2"}, {"n"}),                           node("Concat", {"n", "x1"}, {"r"}, {int_attr("axis", -1)}),
+             node("Mul", {"r", "sin"}, {"rs"}),                    node("Mul", {"x", "cos"}, {"xc"}),
+             node("Add", {"xc", "rs"}, {"y"})};
+  return g;
+}
+
+TEST(Starter, RotaryNeedsItsHalvesToBeKnown) {
+  const ShapeMap shapes = {{"x", {2, 3, 4, 8}}, {"cos", {4, 8}}, {"sin", {4, 8}}, {"y", {2, 3, 4, 8}}};
+  Case c(rotary_slices(true, 4), "rotary", {"sin", "x", "cos"}, {"y"}, shapes);
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "rotary") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"x", "cos", "sin"}));
+
+  Case d(rotary_slices(true, 3), "rotary", {"x", "cos", "sin"}, {"y"}, shapes);
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("not the halves"), std::string::npos) << t.why_skeleton;
+
+  // The midpoint computed at run time (Shape -> Div outside the task): a kernel input.
+  Case e(rotary_slices(false, 0), "rotary", {"x", "cos", "sin", "half"}, {"y"}, shapes);
+  e.context.dtypes["half"] = DType::kInt64;
+  Starter u = make_starter(e.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("run time"), std::string::npos) << u.why_skeleton;
+}
+
+TEST(Starter, GatedMlpIsAnElementwiseChain) {
+  models::Graph g;
+  g.nodes = {node("Sigmoid", {"g"}, {"s"}), node("Mul", {"g", "s"}, {"a"}), node("Mul", {"a", "up"}, {"y"})};
+  Case c(g, "gated_mlp", {"g", "up"}, {"y"}, {{"g", {2, 16}}, {"up", {2, 16}}, {"y", {2, 16}}});
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "elementwise_chain") << s.why_skeleton;
+  EXPECT_NE(s.source.find("Sigmoid"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ak::extractor::internal

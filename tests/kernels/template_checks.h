@@ -4,6 +4,7 @@
 // generated code, double-precision references written from the ONNX operator definitions,
 // the cases every target is checked on, and building and calling a starter.
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -598,6 +599,215 @@ inline void check_gemm(const KernelLibrary& library, int32_t dtype, const GemmCa
 
 inline GemmSpec gemm_spec(const GemmCase& g, int32_t dtype) {
   return GemmSpec{dtype, g.trans_a, g.trans_b, g.alpha, g.beta, g.c.has_value()};
+}
+
+// ---------------------------------------------------------------------------------------
+// Attention
+
+/// One attention problem. K is held as [.., Sk, D] and passed as Kt [.., D, Sk]: a
+/// contiguous transposed copy, or (k_view) a strided view of K itself. The mask (shape
+/// `mask`, none when empty) is built by `mask_rule`.
+struct AttentionCase {
+  std::string name;
+  std::vector<int64_t> q, k, v, y;
+  bool k_view = false;
+  std::vector<int64_t> mask;
+  enum class Rule { kCausal, kPadding, kRandom } mask_rule = Rule::kRandom;
+};
+
+inline const AttentionCase kAttentionCases[] = {
+    // GPT-2-like: [B, H, S, 64], a causal [1, 1, S, S] mask.
+    {"causal_64", {2, 3, 17, 64}, {2, 3, 17, 64}, {2, 3, 17, 64}, {2, 3, 17, 64}, false, {1, 1, 17, 17},
+     AttentionCase::Rule::kCausal},
+    // BERT-like padding mask [B, 1, 1, Sk] broadcast over heads and rows; head dim 80.
+    {"padding_80", {2, 2, 9, 80}, {2, 2, 9, 80}, {2, 2, 9, 80}, {2, 2, 9, 80}, true, {2, 1, 1, 9},
+     AttentionCase::Rule::kPadding},
+    // Grouped-query: 4 query heads on 2 key/value heads, K as a transposed view, head dim 128,
+    // more keys than one block, a mask over [Sq, Sk] only.
+    {"gqa_128", {1, 4, 5, 128}, {1, 2, 150, 128}, {1, 2, 150, 128}, {1, 4, 5, 128}, true, {5, 150},
+     AttentionCase::Rule::kRandom},
+    // Decoding: one query row; head dims 7 and Dv 1; rank 3 (no heads dim).
+    {"decode_7", {3, 1, 7}, {3, 20, 7}, {3, 20, 1}, {3, 1, 1}, false, {3, 1, 20}, AttentionCase::Rule::kRandom},
+    // Head dim 1, a single key, batch broadcast of K and V ([1, ..] against Q's 2).
+    {"tiny", {2, 1, 3, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, {2, 1, 3, 1}, false, {1}, AttentionCase::Rule::kRandom},
+    // Rank 2 (no batch dims), odd sizes spanning several query and key blocks.
+    {"plain_2d", {67, 33}, {301, 33}, {301, 19}, {67, 19}, true, {67, 301}, AttentionCase::Rule::kCausal},
+};
+
+/// Whether (i, j) of batch index b is masked under `rule` (Sq, Sk: the scores' sizes).
+inline bool attention_masked(AttentionCase::Rule rule, int64_t b, int64_t i, int64_t j, int64_t Sq, int64_t Sk) {
+  switch (rule) {
+    case AttentionCase::Rule::kCausal: return j > i + (Sk - Sq);
+    case AttentionCase::Rule::kPadding: return j >= Sk - 1 - (b % 3);  // the last 1-3 keys are padding
+    case AttentionCase::Rule::kRandom: return (i * 7 + j * 13 + b * 5) % 4 == 1 && j != 0;
+  }
+  return false;
+}
+
+/// A mask tensor's bytes for the kernel: bool (1 = masked) or the dtype's 0 / -10000 plus
+/// a small additive term, so that an ignored mask shows.
+struct MaskTensor {
+  std::vector<uint8_t> bool_bytes;
+  std::optional<HostTensor> additive;
+  std::vector<int64_t> shape;
+  std::vector<double> values;  // as the reference reads it: the added value, or 1 / 0
+  ak_tensor view() {
+    if (additive) return additive->view();
+    auto t = make_tensor(bool_bytes.data(), AK_DTYPE_BOOL, shape, {});
+    EXPECT_TRUE(t.is_ok()) << t.status().message();
+    return t.is_ok() ? *t : ak_tensor{};
+  }
+};
+
+inline MaskTensor make_mask(const AttentionCase& c, AttentionSpec::Mask kind, int32_t dtype) {
+  MaskTensor m;
+  m.shape = c.mask;
+  int64_t n = 1;
+  for (int64_t s : c.mask) n *= s;
+  const int64_t cols = c.mask.empty() ? 1 : c.mask.back();
+  const int64_t rows = c.mask.size() >= 2 ? c.mask[c.mask.size() - 2] : 1;
+  const int64_t Sq = c.q[c.q.size() - 2], Sk = c.k[c.k.size() - 2];
+  if (kind == AttentionSpec::Mask::kAdditive) m.additive.emplace(dtype, c.mask);
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t j = e % cols, i = (e / cols) % rows, b = e / (cols * rows);
+    // A [.., 1, Sk] mask row is the padding of every query; [.., Sq, Sk] is per query.
+    const bool masked = attention_masked(c.mask_rule, b, rows == 1 ? Sq - 1 : i, j, Sq, Sk);
+    if (kind == AttentionSpec::Mask::kBoolean) {
+      m.bool_bytes.push_back(masked ? 1 : 0);
+      m.values.push_back(masked ? 1 : 0);
+    } else {
+      m.additive->set(e, masked ? -10000.0 : -0.25 * static_cast<double>((e * 37) % 5));
+      m.values.push_back(m.additive->get(e));
+    }
+  }
+  return m;
+}
+
+/// softmax(scale * Q K^T + mask) V in double, from the stored values, with the batch dims
+/// broadcast or grouped as the template documents.
+inline std::vector<double> reference_attention(const AttentionCase& c, const AttentionSpec& spec, const HostTensor& q,
+                                               const HostTensor& k, const HostTensor& v, const MaskTensor* mask) {
+  const size_t yr = c.y.size();
+  const int64_t Sq = c.y[yr - 2], Dv = c.y[yr - 1], D = c.q.back(), Sk = c.k[c.k.size() - 2];
+  const std::vector<int64_t> y_batch(c.y.begin(), c.y.end() - 2);
+  // The operand's element offset of batch index `index` (over Y's batch dims), matrix dims
+  // excluded: a size-1 dim broadcasts, a smaller one is grouped.
+  auto batch_base = [&](const std::vector<int64_t>& shape, size_t matrix_dims, const std::vector<int64_t>& index) {
+    const std::vector<int64_t> strides = contiguous_strides(shape);
+    const size_t lead = shape.size() - matrix_dims;
+    int64_t offset = 0;
+    for (size_t d = 0; d < lead; ++d) {
+      const size_t yd = y_batch.size() - lead + d;
+      const int64_t size = shape[d];
+      const int64_t at = size == 1 ? 0 : index[yd] / (y_batch[yd] / size);
+      offset += at * strides[d];
+    }
+    return offset;
+  };
+  int64_t batches = 1;
+  for (int64_t s : y_batch) batches *= s;
+  std::vector<double> y;
+  for (int64_t b = 0; b < batches; ++b) {
+    const std::vector<int64_t> index = unravel(b, y_batch);
+    const int64_t qb = batch_base(c.q, 2, index), kb = batch_base(c.k, 2, index), vb = batch_base(c.v, 2, index);
+    for (int64_t i = 0; i < Sq; ++i) {
+      std::vector<double> s(static_cast<size_t>(Sk));
+      for (int64_t j = 0; j < Sk; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < D; ++d) dot += q.get(qb + i * D + d) * k.get(kb + j * D + d);
+        s[j] = dot * static_cast<float>(spec.scale);
+        if (mask) {
+          // The mask broadcast from the right over [batch.., Sq, Sk].
+          std::vector<int64_t> full = index;
+          full.insert(full.end(), {i, j});
+          const double m = mask->values[broadcast_offset(full, c.mask, contiguous_strides(c.mask))];
+          if (spec.mask == AttentionSpec::Mask::kAdditive) s[j] += m;
+          else if (m != 0) s[j] = static_cast<float>(spec.mask_fill);
+        }
+      }
+      const double max = *std::max_element(s.begin(), s.end());
+      double sum = 0;
+      for (double& e : s) sum += (e = std::exp(e - max));
+      for (int64_t col = 0; col < Dv; ++col) {
+        double out = 0;
+        for (int64_t j = 0; j < Sk; ++j) out += s[j] / sum * v.get(vb + j * Dv + col);
+        y.push_back(out);
+      }
+    }
+  }
+  return y;
+}
+
+/// Runs an attention kernel on one case with random Q, K, V (and the case's mask when the
+/// kernel takes one); compares with the reference.
+inline void check_attention(const KernelLibrary& library, const AttentionSpec& spec, const AttentionCase& c) {
+  SCOPED_TRACE(c.name);
+  const int32_t dtype = spec.dtype;
+  HostTensor q = random_tensor(dtype, c.q, 51, -1, 1), k = random_tensor(dtype, c.k, 52, -1, 1);
+  HostTensor v = random_tensor(dtype, c.v, 53, -2, 2), y(dtype, c.y);
+  // Kt: K transposed, as a copy or as a strided view of K.
+  std::vector<int64_t> kt_shape = c.k;
+  std::swap(kt_shape[kt_shape.size() - 1], kt_shape[kt_shape.size() - 2]);
+  const int64_t Sk = c.k[c.k.size() - 2], D = c.k.back();
+  HostTensor kt(dtype, kt_shape);
+  for (int64_t e = 0; e < k.numel(); ++e) {
+    const int64_t d = e % D, j = (e / D) % Sk, base = e / (D * Sk) * D * Sk;
+    kt.set(base + d * Sk + j, k.get(e));
+  }
+  std::vector<int64_t> view_strides = contiguous_strides(c.k);
+  std::swap(view_strides[view_strides.size() - 1], view_strides[view_strides.size() - 2]);
+  std::vector<ak_tensor> ins = {q.view(), c.k_view ? k.view(kt_shape, view_strides) : kt.view(), v.view()};
+  std::optional<MaskTensor> mask;
+  if (spec.mask != AttentionSpec::Mask::kNone) {
+    mask = make_mask(c, spec.mask, dtype);
+    ins.push_back(mask->view());
+  }
+  ASSERT_EQ(call(library, ins, {y.view()}), 0) << c.name;
+  Tolerance tol = tolerance(dtype);
+  if (dtype == kF32) tol = {1e-4, 1e-5};  // float accumulation over D and Sk
+  expect_close(y.values(), reference_attention(c, spec, q, k, v, mask ? &*mask : nullptr), tol, c.name);
+}
+
+/// The specs every target is checked on: every mask kind; the boolean one with float32's
+/// lowest as the fill (the exporters' finfo.min), the other with -inf.
+inline std::vector<AttentionSpec> attention_specs(int32_t dtype) {
+  return {{dtype, 0.125, AttentionSpec::Mask::kNone, 0},
+          {dtype, 0.7, AttentionSpec::Mask::kAdditive, 0},
+          {dtype, 1.0 / std::sqrt(80.0), AttentionSpec::Mask::kBoolean, -3.4028234663852886e38}};
+}
+
+// ---------------------------------------------------------------------------------------
+// Rotary embedding
+
+struct RotaryCase {
+  std::vector<int64_t> x, cos;  // sin has cos's shape
+};
+
+inline const RotaryCase kRotaryCases[] = {
+    {{2, 4, 9, 64}, {2, 1, 9, 64}},  // LLaMA: cos/sin [B, 1, S, D] broadcast over heads
+    {{3, 7, 2}, {7, 2}},             // D = 2, cos/sin [S, D]
+    {{5, 6}, {5, 6}},                // same shape
+    {{1, 1, 1, 128}, {128}},         // one row
+};
+
+inline std::vector<double> reference_rotary(const HostTensor& x, const HostTensor& cos, const HostTensor& sin) {
+  const int64_t D = x.shape.back();
+  const std::vector<int64_t> cs = contiguous_strides(cos.shape);
+  std::vector<double> y;
+  for (int64_t e = 0; e < x.numel(); ++e) {
+    const int64_t j = e % D;
+    const double rotated = j < D / 2 ? -x.get(e + D / 2) : x.get(e - D / 2);
+    const int64_t c = broadcast_offset(unravel(e, x.shape), cos.shape, cs);
+    y.push_back(x.get(e) * cos.get(c) + rotated * sin.get(c));
+  }
+  return y;
+}
+
+inline void check_rotary(const KernelLibrary& library, int32_t dtype, const RotaryCase& c) {
+  HostTensor x = random_tensor(dtype, c.x, 61), cos = random_tensor(dtype, c.cos, 62, -1, 1);
+  HostTensor sin = random_tensor(dtype, c.cos, 63, -1, 1), y(dtype, c.x);
+  ASSERT_EQ(call(library, {x.view(), cos.view(), sin.view()}, {y.view()}), 0) << describe(x.view());
+  expect_close(y.values(), reference_rotary(x, cos, sin), tolerance(dtype), "rotary " + describe(x.view()));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ TEST(TemplateFiles, CppFilesCompileWithGxx) {
   expect_file_compiles("gemm_cpu.cpp", {"AK_SAMPLE_DTYPE=16"}, false);
   expect_file_compiles("gemm_epilogue_cpu.cpp", {"AK_SAMPLE_DTYPE=10"}, false);
   expect_file_compiles("conv_cpu.cpp", {"AK_SAMPLE_DTYPE=1"}, false);
+  for (const char* mask : {"AK_SAMPLE_MASK=0", "AK_SAMPLE_MASK=1", "AK_SAMPLE_MASK=2"})
+    expect_file_compiles("attention_cpu.cpp", {mask}, false);
+  expect_file_compiles("rotary_cpu.cpp", {"AK_SAMPLE_NUM_INPUTS=3"}, false);
 }
 
 TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
@@ -82,6 +85,8 @@ TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
   expect_file_compiles("gemm_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
   expect_file_compiles("gemm_epilogue_cuda.cu", {"AK_SAMPLE_DTYPE=16"}, true);
   expect_file_compiles("conv_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
+  expect_file_compiles("attention_cuda.cu", {"AK_SAMPLE_DTYPE=16", "AK_SAMPLE_MASK=2"}, true);
+  expect_file_compiles("rotary_cuda.cu", {"AK_SAMPLE_NUM_INPUTS=3"}, true);
 }
 
 }  // namespace

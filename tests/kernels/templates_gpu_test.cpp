@@ -45,7 +45,9 @@ int64_t span_elements(const ak_tensor& t) {
   return last + 1;
 }
 
-size_t bytes(const ak_tensor& t) { return span_elements(t) * (t.dtype == AK_DTYPE_FLOAT ? 4 : 2); }
+size_t bytes(const ak_tensor& t) {
+  return span_elements(t) * (t.dtype == AK_DTYPE_FLOAT ? 4 : t.dtype == AK_DTYPE_BOOL ? 1 : 2);
+}
 
 }  // namespace harness
 
@@ -138,6 +140,44 @@ TEST_P(TemplatesGpuTest, StartersMatchTheReferenceOnTheGpu) {
     SCOPED_TRACE("gemm " + g.name);
     auto gemm = build(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name);
     if (gemm) check_gemm(*gemm, dtype, g);
+  }
+  for (const AttentionSpec& spec : attention_specs(dtype)) {
+    SCOPED_TRACE("attention mask " + std::to_string(static_cast<int>(spec.mask)));
+    auto attention = build(attention_source(spec, Target::kCuda), "attention_" + std::to_string(static_cast<int>(spec.mask)));
+    if (!attention) continue;
+    for (const AttentionCase& c : kAttentionCases) check_attention(*attention, spec, c);
+  }
+  auto rotary = build(rotary_source({dtype}, Target::kCuda), "rotary");
+  if (rotary) {
+    for (const RotaryCase& c : kRotaryCases) check_rotary(*rotary, dtype, c);
+  }
+}
+
+TEST_P(TemplatesGpuTest, EveryAttentionParameterValueMatchesTheReference) {
+  // Configuration j sets every parameter to its j-th value (cycling), a mask kind each.
+  const int32_t dtype = GetParam();
+  for (size_t j = 0; j < 3; ++j) {
+    TemplateConfig config;
+    for (const TemplateParameter& p : template_parameters(TemplateKind::kAttention, Target::kCuda))
+      config[p.name] = p.values[j % p.values.size()];
+    const AttentionSpec spec = attention_specs(dtype)[j];
+    SCOPED_TRACE("attention config " + std::to_string(j));
+    auto attention = build(attention_source(spec, Target::kCuda, config), "attention_config_" + std::to_string(j));
+    if (!attention) continue;
+    {
+      HostTensor q(dtype, {1, 1}), kt(dtype, {1, 1}), v(dtype, {1, 1}), y(dtype, {1, 1});
+      std::vector<ak_tensor> ins = {q.view(), kt.view(), v.view()};
+      std::vector<uint8_t> no(1, 0);
+      const std::vector<int64_t> one = {1};
+      if (spec.mask != AttentionSpec::Mask::kNone) {
+        auto m = make_tensor(spec.mask == AttentionSpec::Mask::kBoolean ? static_cast<void*>(no.data()) : q.bytes.data(),
+                             spec.mask == AttentionSpec::Mask::kBoolean ? AK_DTYPE_BOOL : dtype, one, {});
+        ASSERT_TRUE(m.is_ok());
+        ins.push_back(*m);
+      }
+      if (call(*attention, ins, {y.view()}) == kNoDevice) GTEST_SKIP() << "no usable CUDA device";
+    }
+    for (const AttentionCase& c : kAttentionCases) check_attention(*attention, spec, c);
   }
 }
 

@@ -350,9 +350,11 @@ TEST_F(TemplatesTest, GemmRejectsBadTensorsWithItsCodes) {
 // The skeleton
 
 TEST_F(TemplatesTest, SkeletonListsTheTaskBuildsAndNeverSucceeds) {
-  SkeletonSpec spec{"TopK", {"X: float32 [4, 8]", "K: int64 [1]"}, {"Values: float32 [4, 2]", "Indices: int64 [4, 2]"}};
+  SkeletonSpec spec{"TopK", {"X: float32 [4, 8]", "K: int64 [1]"}, {"Values: float32 [4, 2]", "Indices: int64 [4, 2]"},
+                    "no template covers TopK"};
   const std::string source = skeleton_source(spec, Target::kCpu);
-  for (const char* part : {"TopK", "X: float32 [4, 8]", "K: int64 [1]", "Indices: int64 [4, 2]", "autokernel_kernel.h"}) {
+  for (const char* part : {"TopK", "X: float32 [4, 8]", "K: int64 [1]", "Indices: int64 [4, 2]", "autokernel_kernel.h",
+                           "Why no template applies: no template covers TopK"}) {
     EXPECT_TRUE(contains(source, part)) << part;
   }
   auto library = build(source, "skeleton");
@@ -383,7 +385,18 @@ TEST(TemplatesGeneration, RejectsWhatItCannotGenerate) {
     EXPECT_EQ(rowwise_source({RowwiseSpec::Kind::kSoftmax, dtype, 1e-5, 1}, Target::kCpu).status().code(),
               StatusCode::kUnsupported);
     EXPECT_EQ(matmul_source({dtype, false}, Target::kCuda).status().code(), StatusCode::kUnsupported);
+    EXPECT_EQ(attention_source({dtype, 1.0, AttentionSpec::Mask::kNone, 0}, Target::kCuda).status().code(),
+              StatusCode::kUnsupported);
+    EXPECT_EQ(rotary_source({dtype}, Target::kCpu).status().code(), StatusCode::kUnsupported);
   }
+  EXPECT_EQ(attention_source({kF32, INFINITY, AttentionSpec::Mask::kNone, 0}, Target::kCpu).status().code(),
+            StatusCode::kInvalidInput);
+  EXPECT_EQ(attention_source({kF32, 1.0, AttentionSpec::Mask::kBoolean, NAN}, Target::kCpu).status().code(),
+            StatusCode::kInvalidInput);
+  EXPECT_EQ(attention_source({kF32, 1.0, AttentionSpec::Mask::kNone, 0}, Target::kCuda, {{"query_block", 16}})
+                .status()
+                .code(),
+            StatusCode::kInvalidInput);  // a CPU parameter on CUDA
 
   ElementwiseChain bad = chain;
   bad.steps[0].operands[1] = input(2);  // only 2 inputs
@@ -505,7 +518,7 @@ size_t config_count(TemplateKind kind, Target target) {
 }
 
 constexpr TemplateKind kKinds[] = {TemplateKind::kElementwise, TemplateKind::kRowwise, TemplateKind::kMatmul,
-                                   TemplateKind::kGemm};
+                                   TemplateKind::kGemm, TemplateKind::kAttention};
 
 TEST(TemplatesParameters, EveryTemplateNamesItsParametersWithLegalDefaults) {
   for (TemplateKind kind : kKinds) {
@@ -618,6 +631,117 @@ TEST_F(TemplatesTest, EveryParameterValueComputesTheReferenceOnTheCpu) {
                       "gemm_config_" + std::to_string(j));
     if (gemm) check_gemm(*gemm, kF32, g);
   }
+  // Attention: a different mask kind and dtype per configuration, every case (the cases
+  // span one to several query and key blocks of every size).
+  for (size_t j = 0; j < config_count(TemplateKind::kAttention, Target::kCpu); ++j) {
+    const TemplateConfig config = nth_config(TemplateKind::kAttention, Target::kCpu, j);
+    const int32_t dtype = kFloatDtypes[j % 3];
+    const AttentionSpec spec = attention_specs(dtype)[(j / 3 + j) % 3];
+    SCOPED_TRACE("attention config " + std::to_string(j) + " " + dtype_name(dtype));
+    auto library = build(attention_source(spec, Target::kCpu, config), "attention_config_" + std::to_string(j));
+    if (!library) continue;
+    for (const AttentionCase& c : kAttentionCases) check_attention(*library, spec, c);
+  }
+  // Rotary takes the elementwise parameters.
+  for (size_t j = 0; j < config_count(TemplateKind::kElementwise, Target::kCpu); ++j) {
+    const int32_t dtype = kFloatDtypes[j % 3];
+    SCOPED_TRACE("rotary config " + std::to_string(j) + " " + dtype_name(dtype));
+    auto library = build(rotary_source({dtype}, Target::kCpu, nth_config(TemplateKind::kElementwise, Target::kCpu, j)),
+                         "rotary_config_" + std::to_string(j));
+    if (!library) continue;
+    for (const RotaryCase& c : kRotaryCases) check_rotary(*library, dtype, c);
+  }
+}
+
+TEST_F(TemplatesTest, AttentionMatchesTheReferenceForEveryMaskAndDtype) {
+  for (int32_t dtype : kFloatDtypes) {
+    for (const AttentionSpec& spec : attention_specs(dtype)) {
+      const std::string name = "attention_" + dtype_name(dtype) + "_mask" + std::to_string(static_cast<int>(spec.mask));
+      SCOPED_TRACE(name);
+      auto library = build(attention_source(spec, Target::kCpu), name);
+      if (!library) continue;
+      for (const AttentionCase& c : kAttentionCases) check_attention(*library, spec, c);
+    }
+  }
+}
+
+TEST_F(TemplatesTest, AttentionRowsMaskedEntirelyAreNanAndNoKeysGiveZero) {
+  // Where(mask, -inf, scores) over a whole row: softmax of all -inf is NaN (ATen's too); the
+  // other rows must not be touched by it. With Sk = 0, Y = P x V is an empty sum.
+  const AttentionSpec spec{kF32, 1.0, AttentionSpec::Mask::kBoolean, -INFINITY};
+  auto library = build(attention_source(spec, Target::kCpu, {{"kv_block", 16}}), "attention_masked_rows");
+  ASSERT_TRUE(library);
+  HostTensor q = random_tensor(kF32, {3, 4}, 1), kt = random_tensor(kF32, {4, 40}, 2), v = random_tensor(kF32, {40, 2}, 3);
+  HostTensor y(kF32, {3, 2});
+  std::vector<uint8_t> mask(3 * 40, 0);
+  for (int j = 0; j < 40; ++j) mask[40 + j] = 1;  // row 1 masked entirely
+  for (int j = 0; j < 20; ++j) mask[2 * 40 + j] = 1;  // row 2: the first key block masked
+  const std::vector<int64_t> mask_shape = {3, 40};
+  auto mask_view = make_tensor(mask.data(), AK_DTYPE_BOOL, mask_shape, {});
+  ASSERT_TRUE(mask_view.is_ok());
+  ASSERT_EQ(call(*library, {q.view(), kt.view(), v.view(), *mask_view}, {y.view()}), 0);
+  EXPECT_TRUE(std::isnan(y.get(2)) && std::isnan(y.get(3)));
+  for (int64_t e : {0, 1, 4, 5}) EXPECT_TRUE(std::isfinite(y.get(e))) << e;
+  // Row 2 against softmax over its last 20 keys.
+  double sum = 0, out = 0;
+  for (int j = 20; j < 40; ++j) {
+    double dot = 0;
+    for (int d = 0; d < 4; ++d) dot += q.get(2 * 4 + d) * kt.get(d * 40 + j);
+    sum += std::exp(dot);
+    out += std::exp(dot) * v.get(j * 2);
+  }
+  EXPECT_NEAR(y.get(4), out / sum, 1e-5);
+
+  auto plain = build(attention_source({kF32, 1.0, AttentionSpec::Mask::kNone, 0}, Target::kCpu), "attention_no_keys");
+  ASSERT_TRUE(plain);
+  HostTensor kt0(kF32, {4, 0}), v0(kF32, {0, 2});
+  for (int64_t e = 0; e < y.numel(); ++e) y.set(e, 7);
+  ASSERT_EQ(call(*plain, {q.view(), kt0.view(), v0.view()}, {y.view()}), 0);
+  expect_close(y.values(), std::vector<double>(6, 0.0), tolerance(kF32), "no keys");
+}
+
+TEST_F(TemplatesTest, AttentionRejectsBadTensorsWithItsCodes) {
+  auto library = build(attention_source({kF16, 0.5, AttentionSpec::Mask::kAdditive, 0}, Target::kCpu), "attention_bad");
+  ASSERT_TRUE(library);
+  HostTensor q(kF16, {1, 4, 5, 8}), kt(kF16, {1, 4, 8, 6}), v(kF16, {1, 4, 6, 8}), y(kF16, {1, 4, 5, 8});
+  HostTensor mask(kF16, {1, 1, 5, 6});
+  EXPECT_EQ(call(*library, {q.view(), kt.view(), v.view(), mask.view()}, {y.view()}), 0);
+  EXPECT_EQ(call(*library, {q.view(), kt.view(), v.view()}, {y.view()}), 1);  // the mask is missing
+  HostTensor q32(kF32, {1, 4, 5, 8}), mask32(kF32, {1, 1, 5, 6});
+  EXPECT_EQ(call(*library, {q32.view(), kt.view(), v.view(), mask.view()}, {y.view()}), 2);
+  EXPECT_EQ(call(*library, {q.view(), kt.view(), v.view(), mask32.view()}, {y.view()}), 2);  // mask dtype
+  HostTensor kt_bad(kF16, {1, 4, 7, 6});  // D differs from Q's
+  EXPECT_EQ(call(*library, {q.view(), kt_bad.view(), v.view(), mask.view()}, {y.view()}), 4);
+  HostTensor kv3(kF16, {1, 3, 8, 6}), v3(kF16, {1, 3, 6, 8});  // 3 key/value heads do not divide 4
+  EXPECT_EQ(call(*library, {q.view(), kv3.view(), v3.view(), mask.view()}, {y.view()}), 4);
+  HostTensor mask_bad(kF16, {1, 1, 5, 4});  // Sk differs
+  EXPECT_EQ(call(*library, {q.view(), kt.view(), v.view(), mask_bad.view()}, {y.view()}), 4);
+  HostTensor y_bad(kF16, {1, 4, 5, 7});
+  EXPECT_EQ(call(*library, {q.view(), kt.view(), v.view(), mask.view()}, {y_bad.view()}), 4);
+  HostTensor q5(kF16, {1, 1, 4, 5, 8}), y5(kF16, {1, 1, 4, 5, 8});  // three batch dims
+  EXPECT_EQ(call(*library, {q5.view(), kt.view(), v.view(), mask.view()}, {y5.view()}), 3);
+}
+
+TEST_F(TemplatesTest, RotaryMatchesTheReferenceInEveryDtype) {
+  for (int32_t dtype : kFloatDtypes) {
+    SCOPED_TRACE(dtype_name(dtype));
+    auto library = build(rotary_source({dtype}, Target::kCpu), "rotary_" + dtype_name(dtype));
+    if (!library) continue;
+    for (const RotaryCase& c : kRotaryCases) check_rotary(*library, dtype, c);
+    // x read through strides: a [4, 6] view of every other column of a [4, 12] tensor.
+    HostTensor wide = random_tensor(dtype, {4, 12}, 64), x(dtype, {4, 6});
+    for (int64_t e = 0; e < 24; ++e) x.set(e, wide.get((e / 6) * 12 + (e % 6) * 2));
+    HostTensor cos = random_tensor(dtype, {6}, 65), sin = random_tensor(dtype, {6}, 66), y(dtype, {4, 6});
+    ASSERT_EQ(call(*library, {wide.view({4, 6}, {12, 2}), cos.view(), sin.view()}, {y.view()}), 0);
+    expect_close(y.values(), reference_rotary(x, cos, sin), tolerance(dtype), "strided x");
+    // An odd last dim has no halves; cos that does not broadcast; a wrong output shape.
+    HostTensor odd(dtype, {2, 5}), odd_cs(dtype, {5}), odd_y(dtype, {2, 5});
+    EXPECT_EQ(call(*library, {odd.view(), odd_cs.view(), odd_cs.view()}, {odd_y.view()}), 4);
+    HostTensor cos_bad(dtype, {4}), y_bad(dtype, {4, 4});
+    EXPECT_EQ(call(*library, {x.view(), cos_bad.view(), sin.view()}, {y.view()}), 4);
+    EXPECT_EQ(call(*library, {x.view(), cos.view(), sin.view()}, {y_bad.view()}), 4);
+    EXPECT_EQ(call(*library, {x.view(), cos.view()}, {y.view()}), 1);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -697,7 +821,12 @@ TEST_F(TemplatesCudaTest, EveryTemplateCompilesForSm90aInEveryDtype) {
       if (g.name == "both" || g.name == "lm_head") add(gemm_source(gemm_spec(g, dtype), Target::kCuda), "gemm_" + g.name + suffix);
     }
   }
-  add(skeleton_source({"TopK", {"X: float32 [4, 8]"}, {"Values: float32 [4, 2]"}}, Target::kCuda), "skeleton");
+  for (int32_t dtype : kFloatDtypes) {
+    for (const AttentionSpec& spec : attention_specs(dtype))
+      add(attention_source(spec, Target::kCuda), "attention_" + dtype_name(dtype) + std::to_string(static_cast<int>(spec.mask)));
+    add(rotary_source({dtype}, Target::kCuda), "rotary_" + dtype_name(dtype));
+  }
+  add(skeleton_source({"TopK", {"X: float32 [4, 8]"}, {"Values: float32 [4, 2]"}, ""}, Target::kCuda), "skeleton");
   expect_bundle_compiles("every_template");
 }
 
@@ -722,6 +851,11 @@ TEST_F(TemplatesCudaTest, EveryParameterValueCompiles) {
     const GemmCase& g = kGemmCases[j % std::size(kGemmCases)];
     add(gemm_source(gemm_spec(g, kFloatDtypes[j % 3]), Target::kCuda, nth_config(TemplateKind::kGemm, Target::kCuda, j)),
         "gemm_" + std::to_string(j));
+  }
+  for (size_t j = 0; j < config_count(TemplateKind::kAttention, Target::kCuda); ++j) {
+    add(attention_source(attention_specs(kFloatDtypes[j % 3])[(j + 1) % 3], Target::kCuda,
+                         nth_config(TemplateKind::kAttention, Target::kCuda, j)),
+        "attention_" + std::to_string(j));
   }
   expect_bundle_compiles("every_parameter_value");
 }
