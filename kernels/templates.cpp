@@ -242,6 +242,9 @@ Parameters cuda_library_parameters(const char* list) {
        std::string("entry of ") + list +
            "'s heuristic list for these operands (0: its first choice; an index past the list's end uses entry 0)"},
       {"epilogue_threads", {128, 256, 512, 1024}, 256, "threads per block of the fused epilogue kernel"},
+  };
+}
+
 Parameters attention_parameters(Target target) {
   if (target == Target::kCpu) {
     return {
@@ -1098,6 +1101,9 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
   }
   return assemble(splicer, cuda ? "conv_cuda.cu" : "conv_cpu.cpp", "conv_prologue.h", prologue(dt, constants, cfg),
                   dt, target, head(h, dt, target));
+}
+
+// ---------------------------------------------------------------------------------------
 // Attention and rotary embedding
 
 Result<std::string> attention_source(const AttentionSpec& spec, Target target, const TemplateConfig& config) {
