@@ -13,7 +13,13 @@ reports, as the median over the repeats (min-max beside it):
               the measurement inflates node times;
   extract     extract's model time / the same repeat's unprofiled wall.
 Repeats run round-robin over models and binaries, so a burst of load on the shared machine
-hits every column alike. `--convnext FILE` exports a small ConvNeXt (torchvision's class,
+hits every column alike. Wall times on a loaded 2-core machine swing by more than the
+effect; `--cpu` adds what load barely moves, from the children's getrusage, by differencing
+runs of --iters and of 1 iteration (same warm-up): `autokernel run` gives the CPU time and
+minor page faults of an unprofiled iteration, `profile` those of a baseline plus a profiled
+one, so
+  cpu         profiled / unprofiled CPU time per iteration;
+  faults      minor page faults of a profiled iteration minus an unprofiled one's. `--convnext FILE` exports a small ConvNeXt (torchvision's class,
 random weights, 160x160) to FILE first when FILE is missing; that needs torch.
 
 Not run by CI (timings); the deterministic guard is tests/profiler/host_timing_test.cpp.
@@ -23,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,6 +56,38 @@ def export_convnext(path):
     raise RuntimeError("--convnext: no python with torch and torchvision to export " + path)
 
 
+def child_usage():
+    """CPU seconds and minor page faults of every child waited for so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime, r.ru_minflt
+
+
+def usage_of(cmd, log):
+    """Runs `cmd` (output to `log`); returns its CPU seconds and minor faults, or None."""
+    cpu0, flt0 = child_usage()
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    cpu1, flt1 = child_usage()
+    with open(log, "w") as f:
+        f.write(run.stdout + run.stderr)
+    return (cpu1 - cpu0, flt1 - flt0) if run.returncode == 0 else None
+
+
+def cpu_cost(binary, path, flags, iters, log_prefix):
+    """(profiled / unprofiled CPU per iteration, extra faults per profiled iteration), or None.
+    `flags(n)` are the command-line flags for n iterations."""
+    def per_iteration(command, extra):
+        many = usage_of([binary, command, path] + extra + flags(iters), log_prefix + f".{command}.many.txt")
+        one = usage_of([binary, command, path] + extra + flags(1), log_prefix + f".{command}.one.txt")
+        if many is None or one is None:
+            return None
+        return [(m - o) / (iters - 1) for m, o in zip(many, one)]
+    unprofiled = per_iteration("run", [])
+    pair = per_iteration("profile", ["--top", "1"])
+    if unprofiled is None or pair is None or unprofiled[0] <= 0:
+        return None
+    return (pair[0] - unprofiled[0]) / unprofiled[0], pair[1] - 2 * unprofiled[1]
+
+
 def spread(values):
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
@@ -66,10 +105,11 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--limit", type=float, default=1.10)
     ap.add_argument("--no-extract", action="store_true", help="profile only")
+    ap.add_argument("--cpu", action="store_true", help="also CPU time and page faults per iteration (4 more runs)")
     ap.add_argument("--keep", default="", help="folder for the reports and logs")
     args = ap.parse_args()
-    if args.repeats < 1 or args.iters < 1 or args.warmup < 0:
-        print("check_host_overhead: --repeats and --iters must be >= 1, --warmup >= 0", file=sys.stderr)
+    if args.repeats < 1 or args.iters < (2 if args.cpu else 1) or args.warmup < 0:
+        print("check_host_overhead: --repeats must be >= 1, --iters >= 1 (2 with --cpu), --warmup >= 0", file=sys.stderr)
         return 2
     for binary in args.autokernel:
         if not os.access(binary, os.X_OK):
@@ -89,15 +129,15 @@ def main():
     keep = args.keep or tempfile.mkdtemp(prefix="ak_host_overhead_")
     os.makedirs(keep, exist_ok=True)
 
-    common = ["--device", "cpu", "--iters", str(args.iters), "--warmup", str(args.warmup)]
-    if args.threads:
-        common += ["--threads", str(args.threads)]
+    def flags(iters):
+        return ["--device", "cpu", "--threads", str(args.threads), "--iters", str(iters), "--warmup", str(args.warmup)]
+    common = flags(args.iters)
     results = {}  # (binary index, model) -> {"overhead": [], "nodes": [], "extract": []}
     failures = []
     for repeat in range(args.repeats):
         for name, path in paths.items():
             for b, binary in enumerate(args.autokernel):
-                r = results.setdefault((b, name), {"overhead": [], "nodes": [], "extract": [], "wall_ms": []})
+                r = results.setdefault((b, name), {"overhead": [], "nodes": [], "extract": [], "wall_ms": [], "cpu": [], "faults": []})
                 tag = f"{name}_bin{b}_r{repeat}"
                 report = os.path.join(keep, tag + ".json")
                 run = subprocess.run([binary, "profile", path, "--top", "5", "--json", report] + common,
@@ -113,6 +153,13 @@ def main():
                 r["overhead"].append(j["timing"]["overhead_ratio"])
                 r["nodes"].append(j["total_time_us"] / unprofiled)
                 r["wall_ms"].append(unprofiled / 1e3)
+                if args.cpu:
+                    cost = cpu_cost(binary, path, flags, args.iters, os.path.join(keep, tag))
+                    if cost is None:
+                        failures.append(f"{tag}: a run for --cpu failed (logs in {keep})")
+                    else:
+                        r["cpu"].append(cost[0])
+                        r["faults"].append(cost[1])
                 if args.no_extract:
                     continue
                 run = subprocess.run([binary, "extract", path, "--top", "1", "-o", os.path.join(keep, tag + ".tasks")] +
@@ -126,14 +173,15 @@ def main():
                 r["extract"].append(float(found.group(1)) / unprofiled)
             print(f"repeat {repeat + 1}/{args.repeats}: {name} done", file=sys.stderr)
 
-    print(f"{'model':<12} {'binary':<40} {'unprofiled ms':>14} {'overhead':>22} {'nodes/wall':>22} {'extract':>22}")
+    keys = ("wall_ms", "overhead", "nodes", "extract", "cpu", "faults")
+    print(f"{'model':<10} {'binary':<24}" + "".join(f" {k:>22}" for k in keys))
     over = []
     for (b, name), r in results.items():
         if not r["overhead"]:
             continue
-        cells = [spread(r[k]) if r[k] else "-" for k in ("wall_ms", "overhead", "nodes", "extract")]
-        print(f"{name:<12} {args.autokernel[b]:<40} {cells[0]:>14} {cells[1]:>22} {cells[2]:>22} {cells[3]:>22}")
-        for key in ("overhead", "nodes", "extract"):
+        cells = [spread(r[k]) if r[k] else "-" for k in keys]
+        print(f"{name:<10} {args.autokernel[b][-24:]:<24}" + "".join(f" {c:>22}" for c in cells))
+        for key in ("overhead", "nodes", "extract", "cpu"):
             if r[key] and statistics.median(r[key]) > args.limit:
                 over.append(f"{name} ({args.autokernel[b]}): median {key} {statistics.median(r[key]):.3f} > {args.limit}")
     print(f"reports: {keep}")
