@@ -57,6 +57,9 @@ Result<std::unique_ptr<TimingSource>> make_cupti_timing_source(CuptiRecords reco
 /// delivered as one record per node named "(host)" so every source feeds the same joined
 /// result. `synchronize` (may be empty) is called before both timestamps; on a GPU it
 /// waits for the device, so a node's span covers its kernels (and costs a sync per node).
+/// push_node/pop_node make no heap allocation (up to 65,536 spans per start()): a block
+/// that outlives a node fragments the heap the model's buffers reuse, and the page faults
+/// that follow inflate node times (docs/profiler.md, "Host timing on the CPU").
 std::unique_ptr<TimingSource> make_host_timing_source(std::function<void()> synchronize);
 
 }  // namespace ak::profiler
