@@ -1,12 +1,12 @@
 // CUDA-graph execution: whole Session runs captured once per input-shape set and replayed.
 //
 // Per shape set (the inputs' dtypes and sizes):
-//   run 1  eager on the runner's side stream: the warm-up. It fills the executor's upload
-//          caches and memoized host steps and lets cuBLAS/cuDNN pick their algorithms and
-//          workspaces for the stream the capture will use. A run that read device data on
+//   run 1  eager on the shape set's capture stream: the warm-up. It fills the executor's
+//          upload caches and memoized host steps and lets cuBLAS/cuDNN pick their
+//          algorithms and workspaces for the stream the capture will use. A run that read device data on
 //          the host refuses the shape set here. The inputs and outputs are kept (cloned).
 //   run 2  capture: the warm-up's inputs are copied into static buffers, the run is
-//          captured on the side stream into a private memory pool, the graph is replayed
+//          captured on the same stream into a private memory pool, the graph is replayed
 //          once and its outputs compared bit for bit with the warm-up's; then this run's
 //          inputs are copied in and it is replayed for this run's outputs. Any failure
 //          (an error during capture, an invalidated capture, a host read, different
@@ -16,16 +16,24 @@
 //          caller's stream; the outputs are the graph's static output tensors.
 // Capture needs the warm-up to be the executor's last eager run: between them another
 // shape set's run may have replaced the upload caches the capture would bake in.
+//
+// Each shape set warms up and captures on a stream of its own. libtorch keeps a cuBLAS
+// workspace per (handle, stream), which a captured graph bakes in, and destroying a graph
+// frees its capture stream's workspaces: graphs sharing one stream would be left writing
+// into freed memory when one of them is evicted. Streams are reused (a free list) once
+// their graph is gone.
 
 #include "models/cuda_graph.h"
 
 #ifdef AK_WITH_CUDA
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <list>
 #endif
 
@@ -61,18 +69,20 @@ class GraphCache final : public CudaGraphRunner {
   GraphCache(const Device& device, EagerRunner eager, size_t capacity)
       : device_index_(static_cast<c10::DeviceIndex>(device.index)),
         eager_(std::move(eager)),
-        capacity_(std::max<size_t>(1, capacity)),
-        side_(c10::cuda::getStreamFromPool(false, device_index_)) {
+        capacity_(std::max<size_t>(1, capacity)) {
     state_.enabled = true;
   }
 
   ~GraphCache() override {
-    // A replay may still be running on the caller's stream; its graph and pool go now.
+    // A replay may still be running on the caller's stream; its graph and pool go now,
+    // then the streams they were captured on.
     try {
       if (!entries_.empty()) current_stream().synchronize();
     } catch (const std::exception&) {
       // The device failed; nothing is left to wait for.
     }
+    entries_.clear();
+    for (cudaStream_t stream : streams_) (void)cudaStreamDestroy(stream);
   }
 
   const CudaGraphState& state() const override { return state_; }
@@ -98,12 +108,41 @@ class GraphCache final : public CudaGraphRunner {
   /// One input-shape set: a checked graph with its static buffers, or the refusal.
   struct Entry {
     ShapeKey key;
+    cudaStream_t stream = nullptr;               ///< warmed up and captured on (owned by streams_)
     std::unique_ptr<at::cuda::CUDAGraph> graph;  ///< null when refused
     std::vector<at::Tensor> static_inputs, static_outputs;
     std::vector<at::Tensor> kept;  ///< executor-owned device tensors the graph reads
   };
 
   c10::cuda::CUDAStream current_stream() const { return c10::cuda::getCurrentCUDAStream(device_index_); }
+
+  /// A capture stream no graph uses: an idle one, else a new one.
+  cudaStream_t take_stream() {
+    if (!idle_streams_.empty()) {
+      cudaStream_t stream = idle_streams_.back();
+      idle_streams_.pop_back();
+      return stream;
+    }
+    cudaStream_t stream = nullptr;
+    C10_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    streams_.push_back(stream);
+    return stream;
+  }
+  void give_back(cudaStream_t stream) {
+    if (stream != nullptr) idle_streams_.push_back(stream);
+  }
+  c10::cuda::CUDAStream wrap(cudaStream_t stream) const { return c10::cuda::getStreamFromExternal(stream, device_index_); }
+
+  /// Drops an entry: its graph first (which frees the stream's cuBLAS workspaces), then
+  /// its stream goes back to the free list.
+  void drop(Entry& entry) {
+    entry.graph.reset();
+    entry.static_inputs.clear();
+    entry.static_outputs.clear();
+    entry.kept.clear();
+    give_back(entry.stream);
+    entry.stream = nullptr;
+  }
 
   Status eager_run(std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
     note_eager_run();  // the executor's caches now hold this run's values
@@ -115,13 +154,15 @@ class GraphCache final : public CudaGraphRunner {
     pending_outputs_.clear();
     Status st;
     try {
-      // The caller's stream wrote the inputs; the side stream must see them, and the caller
-      // must see the outputs: a host wait on each side, once per shape set.
+      if (pending_stream_ == nullptr) pending_stream_ = take_stream();
+      const c10::cuda::CUDAStream side = wrap(pending_stream_);
+      // The caller's stream wrote the inputs; the capture stream must see them, and the
+      // caller must see the outputs: a host wait on each side, once per shape set.
       current_stream().synchronize();
       {
-        c10::cuda::CUDAStreamGuard guard(side_);
+        c10::cuda::CUDAStreamGuard guard(side);
         st = eager_run(inputs, outputs);
-        side_.synchronize();
+        side.synchronize();
       }
       if (!st.is_ok()) return st;
       const std::string reader = eager_.first_host_read();
@@ -141,12 +182,14 @@ class GraphCache final : public CudaGraphRunner {
   Status capture(ShapeKey key, std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
     Entry entry;
     entry.key = key;
+    entry.stream = pending_stream_;
+    pending_stream_ = nullptr;
     std::string why = try_capture(entry);
     pending_key_.clear();
     pending_inputs_.clear();
     pending_outputs_.clear();
     if (!why.empty()) {
-      entry = Entry();  // the graph and its pool go before the eager run allocates
+      drop(entry);  // the graph and its pool go before the eager run allocates
       (void)cudaGetLastError();  // a failed capture may leave a (non-sticky) error behind
       refuse(std::move(key), why);
       return eager_run(inputs, outputs);
@@ -166,7 +209,7 @@ class GraphCache final : public CudaGraphRunner {
       Status ran;
       std::string end_error;
       {
-        c10::cuda::CUDAStreamGuard guard(side_);
+        c10::cuda::CUDAStreamGuard guard(wrap(entry.stream));
         graph->capture_begin();
         try {
           ran = eager_.run(entry.static_inputs, &entry.static_outputs);
@@ -210,6 +253,8 @@ class GraphCache final : public CudaGraphRunner {
   }
 
   void refuse(ShapeKey key, const std::string& why) {
+    give_back(pending_stream_);  // a refused shape set is not captured: no stream
+    pending_stream_ = nullptr;
     Entry entry;
     entry.key = std::move(key);
     ++state_.refused;
@@ -223,6 +268,7 @@ class GraphCache final : public CudaGraphRunner {
       // The evicted graph may be replaying on the caller's stream.
       current_stream().synchronize();
       if (entries_.back().graph) ++state_.evicted;
+      drop(entries_.back());
       entries_.pop_back();
     }
     state_.cached = static_cast<int>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.graph != nullptr; }));
@@ -231,7 +277,9 @@ class GraphCache final : public CudaGraphRunner {
   c10::DeviceIndex device_index_;
   EagerRunner eager_;
   size_t capacity_;
-  c10::cuda::CUDAStream side_;  ///< warm-ups and captures (capture needs a non-default stream)
+  std::vector<cudaStream_t> streams_;       ///< every capture stream made (destroyed last)
+  std::vector<cudaStream_t> idle_streams_;  ///< those no entry or warm-up holds
+  cudaStream_t pending_stream_ = nullptr;   ///< the pending warm-up's (capture needs a non-default stream)
   std::list<Entry> entries_;    ///< most recently used first, at most capacity_
   ShapeKey pending_key_;        ///< the last eager run's shape set, when it was a warm-up
   std::vector<at::Tensor> pending_inputs_, pending_outputs_;  ///< that warm-up's, to check the graph

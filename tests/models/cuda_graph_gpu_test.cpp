@@ -70,7 +70,7 @@ TEST_F(CudaGraphGpu, ReplaysEqualEagerRunsBitwise) {
   ASSERT_TRUE(state.enabled) << state.ignored;
   // Run 1 warms up, run 2 captures and replays, runs 3-6 replay; every run gets new data.
   for (int run = 0; run < 6; ++run) {
-    const std::vector<TensorData> x = {random_floats("x", {2, 16, 32}, 100 + run)};
+    const std::vector<TensorData> x = {random_normal_tensor("x", {2, 16, 32}, 100 + run)};
     EXPECT_TRUE(bitwise_equal(run_once(*graphs, x), run_once(*eager, x))) << "run " << run;
   }
   EXPECT_EQ(state.captured, 1);
@@ -79,8 +79,8 @@ TEST_F(CudaGraphGpu, ReplaysEqualEagerRunsBitwise) {
   EXPECT_EQ(state.cached, 1);
   EXPECT_TRUE(state.fallback_reason.empty()) << state.fallback_reason;
   // Host outputs (Session::run) equal too: they are downloaded before the next run.
-  auto host = graphs->run({random_floats("x", {2, 16, 32}, 7)});
-  auto reference = eager->run({random_floats("x", {2, 16, 32}, 7)});
+  auto host = graphs->run({random_normal_tensor("x", {2, 16, 32}, 7)});
+  auto reference = eager->run({random_normal_tensor("x", {2, 16, 32}, 7)});
   ASSERT_TRUE(host.is_ok() && reference.is_ok());
   EXPECT_EQ(floats_of((*host)[0]), floats_of((*reference)[0]));
   EXPECT_EQ(state.replays, 6);
@@ -93,7 +93,7 @@ TEST_F(CudaGraphGpu, ANewShapeSetCapturesASecondGraph) {
   const CudaGraphState& state = graphs->cuda_graph_state();
   for (int64_t batch : {2, 4, 2, 4}) {
     for (int run = 0; run < 3; ++run) {
-      const std::vector<TensorData> x = {random_floats("x", {batch, 16, 32}, static_cast<uint32_t>(batch * 10 + run))};
+      const std::vector<TensorData> x = {random_normal_tensor("x", {batch, 16, 32}, static_cast<uint32_t>(batch * 10 + run))};
       EXPECT_TRUE(bitwise_equal(run_once(*graphs, x), run_once(*eager, x))) << "batch " << batch << " run " << run;
     }
   }
@@ -111,26 +111,26 @@ TEST_F(CudaGraphGpu, TheCacheDropsTheLeastRecentlyUsedGraph) {
   const CudaGraphState& state = graphs->cuda_graph_state();
   const int64_t shapes = static_cast<int64_t>(kCudaGraphCacheSize) + 1;
   for (int64_t batch = 1; batch <= shapes; ++batch)
-    for (int run = 0; run < 2; ++run) run_once(*graphs, {random_floats("x", {batch, 16, 32}, 1)});
+    for (int run = 0; run < 2; ++run) run_once(*graphs, {random_normal_tensor("x", {batch, 16, 32}, 1)});
   EXPECT_EQ(state.captured, shapes);
   EXPECT_EQ(state.evicted, 1);
   EXPECT_EQ(state.cached, static_cast<int>(kCudaGraphCacheSize));
   // Batch 2 was used after batch 1 was: it is still cached and replays.
   const int64_t replays = state.replays;
-  run_once(*graphs, {random_floats("x", {2, 16, 32}, 1)});
+  run_once(*graphs, {random_normal_tensor("x", {2, 16, 32}, 1)});
   EXPECT_EQ(state.replays, replays + 1);
   // Batch 1 was dropped: it warms up and captures again, evicting batch 3 (now the oldest).
   const int64_t eager_runs = state.eager_runs;
   auto eager = cuda_session(block_model(), false);
   for (int run = 0; run < 3; ++run) {
-    const std::vector<TensorData> x = {random_floats("x", {1, 16, 32}, 50 + run)};
+    const std::vector<TensorData> x = {random_normal_tensor("x", {1, 16, 32}, 50 + run)};
     EXPECT_TRUE(bitwise_equal(run_once(*graphs, x), run_once(*eager, x))) << run;
   }
   EXPECT_EQ(state.eager_runs, eager_runs + 1);
   EXPECT_EQ(state.captured, shapes + 1);
   EXPECT_EQ(state.evicted, 2);
   const int64_t before = state.eager_runs;
-  run_once(*graphs, {random_floats("x", {3, 16, 32}, 1)});  // evicted: a warm-up again
+  run_once(*graphs, {random_normal_tensor("x", {3, 16, 32}, 1)});  // evicted: a warm-up again
   EXPECT_EQ(state.eager_runs, before + 1);
 }
 
@@ -139,7 +139,7 @@ TEST_F(CudaGraphGpu, NonZeroFallsBackWithTheNodeNamed) {
   auto eager = cuda_session(nonzero_model(), false);
   ASSERT_TRUE(graphs && eager);
   for (int run = 0; run < 4; ++run) {
-    const std::vector<TensorData> x = {random_floats("x", {4, 8}, 200 + run)};
+    const std::vector<TensorData> x = {random_normal_tensor("x", {4, 8}, 200 + run)};
     EXPECT_TRUE(bitwise_equal(run_once(*graphs, x), run_once(*eager, x))) << "run " << run;
   }
   const CudaGraphState& state = graphs->cuda_graph_state();
@@ -152,14 +152,14 @@ TEST_F(CudaGraphGpu, NonZeroFallsBackWithTheNodeNamed) {
   EXPECT_EQ(state.fallback_reason.find('\n'), std::string::npos);
   // The device is fine afterwards: another session captures and replays.
   auto block = cuda_session(block_model(), true);
-  for (int run = 0; run < 3; ++run) run_once(*block, {random_floats("x", {2, 16, 32}, 1)});
+  for (int run = 0; run < 3; ++run) run_once(*block, {random_normal_tensor("x", {2, 16, 32}, 1)});
   EXPECT_EQ(block->cuda_graph_state().replays, 2);
 }
 
 TEST_F(CudaGraphGpu, AHostReadOfDeviceDataIsRefusedAtWarmUp) {
   auto graphs = cuda_session(device_shape_model(), true);
   ASSERT_TRUE(graphs);
-  const std::vector<TensorData> inputs = {random_floats("x", {4, 8}, 1), int64_tensor("shape", {2}, {8, 4})};
+  const std::vector<TensorData> inputs = {random_normal_tensor("x", {4, 8}, 1), int64_tensor("shape", {2}, {8, 4})};
   for (int run = 0; run < 3; ++run) {
     auto out = graphs->run(inputs);
     ASSERT_TRUE(out.is_ok()) << out.status().message();
@@ -181,7 +181,7 @@ class CountingObserver final : public NodeObserver {
 TEST_F(CudaGraphGpu, ObservedRunsAreEager) {
   auto graphs = cuda_session(block_model(), true);
   ASSERT_TRUE(graphs);
-  const std::vector<TensorData> x = {random_floats("x", {2, 16, 32}, 1)};
+  const std::vector<TensorData> x = {random_normal_tensor("x", {2, 16, 32}, 1)};
   for (int run = 0; run < 3; ++run) run_once(*graphs, x);
   const CudaGraphState& state = graphs->cuda_graph_state();
   ASSERT_EQ(state.replays, 2);
@@ -199,12 +199,12 @@ TEST_F(CudaGraphGpu, OutputsAliasTheGraphsBuffers) {
   auto graphs = cuda_session(block_model(), true);
   ASSERT_TRUE(graphs);
   std::vector<at::Tensor> device_inputs, outputs;
-  for (int run = 0; run < 3; ++run) run_once(*graphs, {random_floats("x", {2, 16, 32}, 1)});
-  ASSERT_TRUE(graphs->upload_inputs({random_floats("x", {2, 16, 32}, 2)}, &device_inputs).is_ok());
+  for (int run = 0; run < 3; ++run) run_once(*graphs, {random_normal_tensor("x", {2, 16, 32}, 1)});
+  ASSERT_TRUE(graphs->upload_inputs({random_normal_tensor("x", {2, 16, 32}, 2)}, &device_inputs).is_ok());
   ASSERT_TRUE(graphs->run_device(device_inputs, &outputs).is_ok());
   const at::Tensor held = outputs[0];
   const at::Tensor first = held.clone();
-  ASSERT_TRUE(graphs->upload_inputs({random_floats("x", {2, 16, 32}, 3)}, &device_inputs).is_ok());
+  ASSERT_TRUE(graphs->upload_inputs({random_normal_tensor("x", {2, 16, 32}, 3)}, &device_inputs).is_ok());
   ASSERT_TRUE(graphs->run_device(device_inputs, &outputs).is_ok());
   graphs->synchronize();
   // The next replay overwrote the tensor the caller held: the documented contract.
@@ -215,11 +215,11 @@ TEST_F(CudaGraphGpu, OutputsAliasTheGraphsBuffers) {
 TEST_F(CudaGraphGpu, TurningGraphsOffRunsEagerly) {
   auto graphs = cuda_session(block_model(), true);
   ASSERT_TRUE(graphs);
-  for (int run = 0; run < 3; ++run) run_once(*graphs, {random_floats("x", {2, 16, 32}, 1)});
+  for (int run = 0; run < 3; ++run) run_once(*graphs, {random_normal_tensor("x", {2, 16, 32}, 1)});
   EXPECT_EQ(graphs->cuda_graph_state().replays, 2);
   graphs->set_cuda_graph(false);
   EXPECT_FALSE(graphs->cuda_graph_state().enabled);
-  run_once(*graphs, {random_floats("x", {2, 16, 32}, 1)});
+  run_once(*graphs, {random_normal_tensor("x", {2, 16, 32}, 1)});
   EXPECT_EQ(graphs->cuda_graph_state().replays, 0);
 }
 

@@ -3,23 +3,12 @@
 // cuda_graph_gpu_test.cpp on a GPU), built through the IR like the other session tests.
 
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "tests/models/model_builder.h"
 
 namespace ak::models::testing {
-
-inline TensorData random_floats(const std::string& name, std::vector<int64_t> dims, uint32_t seed) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  std::vector<float> values(static_cast<size_t>(n));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, 1.f);
-  for (float& v : values) v = dist(rng);
-  return float_tensor(name, std::move(dims), values);
-}
 
 /// A transformer-block-like model over x: [batch, 16, 32] with the pieces the zoo's models
 /// run through the executor: LayerNormalization, MatMul + bias, Relu, a residual Add,
@@ -30,11 +19,11 @@ inline std::shared_ptr<const Model> block_model() {
   g.name = "block";
   g.inputs.push_back(tensor_info("x", DType::kFloat32, {1, 16, 32}, {"batch", "", ""}));
   g.outputs.push_back(tensor_info("y", DType::kFloat32, {1, 512}, {"batch", ""}));
-  g.initializers.push_back(random_floats("gamma", {32}, 1));
-  g.initializers.push_back(random_floats("beta", {32}, 2));
-  g.initializers.push_back(random_floats("w1", {32, 64}, 3));
-  g.initializers.push_back(random_floats("b1", {64}, 4));
-  g.initializers.push_back(random_floats("w2", {64, 32}, 5));
+  g.initializers.push_back(random_normal_tensor("gamma", {32}, 1));
+  g.initializers.push_back(random_normal_tensor("beta", {32}, 2));
+  g.initializers.push_back(random_normal_tensor("w1", {32, 64}, 3));
+  g.initializers.push_back(random_normal_tensor("b1", {64}, 4));
+  g.initializers.push_back(random_normal_tensor("w2", {64, 32}, 5));
   g.initializers.push_back(int64_tensor("zero", {}, {0}));
   g.initializers.push_back(int64_tensor("axes0", {1}, {0}));
   g.initializers.push_back(int64_tensor("minus_one", {1}, {-1}));

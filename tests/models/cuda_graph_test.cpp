@@ -34,7 +34,7 @@ TEST(CudaGraph, OptionIsIgnoredOnTheCpuAndSaysSo) {
   EXPECT_NE(state.ignored.find("ignored on cpu"), std::string::npos) << state.ignored;
   EXPECT_TRUE(without->cuda_graph_state().ignored.empty());
   for (int run = 0; run < 3; ++run) {
-    const TensorData x = random_floats("x", {2, 16, 32}, 10 + run);
+    const TensorData x = random_normal_tensor("x", {2, 16, 32}, 10 + run);
     auto a = with->run({x});
     auto b = without->run({x});
     ASSERT_TRUE(a.is_ok() && b.is_ok()) << a.status().message() << b.status().message();

@@ -224,12 +224,17 @@ TEST(Profile, HostBoundRowGainsNothingWhenReplayIsSlower) {
   EXPECT_DOUBLE_EQ(a.host_bound->attainable_speedup, 1.0);
   EXPECT_DOUBLE_EQ(a.host_bound->e2e_gain, 1.0);
   // Below every hotspot that gains anything (ties with gain-less ones go by name).
-  for (const Hotspot& h : a.hotspots)
-    if (h.e2e_gain > 1 + 1e-12) EXPECT_LT(h.rank, a.host_bound->rank) << h.name;
+  for (const Hotspot& h : a.hotspots) {
+    if (h.e2e_gain > 1 + 1e-12) {
+      EXPECT_LT(h.rank, a.host_bound->rank) << h.name;
+    }
+  }
   // The row is listed wherever it ranks; the table's top-k leaves it out below k.
   ReportInput in{"mlp.onnx", "cuda", "test gpu", &p.session->model().graph, &p.profile, &a};
   EXPECT_NE(format_profile_table(in, 0).find("(host-bound"), std::string::npos);
-  if (a.host_bound->rank > 1) EXPECT_EQ(format_profile_table(in, 1).find("(host-bound"), std::string::npos);
+  if (a.host_bound->rank > 1) {
+    EXPECT_EQ(format_profile_table(in, 1).find("(host-bound"), std::string::npos);
+  }
 }
 
 TEST(Profile, NoHostBoundRowWithoutAGraphMeasurement) {
