@@ -59,6 +59,7 @@ Status run(const ProfileArgs& args) {
   options.attribution = args.attribution == "correlation" ? profiler::ProfileOptions::Attribution::kCorrelation
                                                           : profiler::ProfileOptions::Attribution::kReplay;
   options.progress = [&](const std::string& phase, int done, int total) { progress.update(phase, done, total); };
+  options.graph_replay = true;  // CUDA: the host-bound row, measured by replaying (docs/profiler.md)
   auto profiled = profiler::profile_session(session, loaded.inputs.tensors, options);
   if (!profiled) {
     progress.clear();

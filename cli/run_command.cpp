@@ -20,13 +20,30 @@ struct RunArgs {
   int iters = 10;
   int warmup = 3;
   bool json = false;
+  bool cuda_graph = false;     ///< --cuda-graph
+  bool no_cuda_graph = false;  ///< --no-cuda-graph
 };
+
+/// One line saying what CUDA-graph execution did: "replayed (...)", the fallback reason,
+/// or why it was off or ignored.
+std::string cuda_graph_line(const models::CudaGraphState& g, bool asked_off) {
+  if (asked_off) return "off (--no-cuda-graph)";
+  if (!g.enabled) return g.ignored.empty() ? "off" : g.ignored;
+  std::string line = std::to_string(g.replays) + " replays of " + std::to_string(g.captured) + " captured graph(s), " +
+                     std::to_string(g.eager_runs) + " eager runs";
+  if (!g.fallback_reason.empty()) line += "; " + g.fallback_reason;
+  return line;
+}
 
 Status run(const RunArgs& args) {
   AK_ASSIGN_OR_RETURN(LoadedModel loaded, load_model_with_inputs(args.model));
   models::Session& session = *loaded.session;
   if (!args.json)
     for (const auto& notice : loaded.inputs.notices) std::cerr << "autokernel: notice: " << notice << "\n";
+  // Graphs are the default on CUDA: a shape set whose capture fails or whose replay does
+  // not reproduce the eager outputs bit for bit runs eagerly (docs/runtime.md). On the CPU
+  // only an explicit --cuda-graph is answered, with the line saying it is ignored.
+  session.set_cuda_graph(!args.no_cuda_graph && (args.cuda_graph || session.device().is_cuda()));
 
   auto ran = session.run(loaded.inputs.tensors);
   if (!ran) return models::explain_defaulted_dims(ran.status(), loaded.inputs);
@@ -50,6 +67,10 @@ Status run(const RunArgs& args) {
                        {"mean", latency.mean_ms}, {"min", latency.min_ms}};
     j["fusions"] = {{"attention", session.fused_attention()}, {"gelu", session.fused_gelu()}};
     j["host_syncs_per_run"] = session.host_syncs() / std::max(1, args.iters + args.warmup + 1);
+    const models::CudaGraphState& g = session.cuda_graph_state();
+    j["cuda_graph"] = {{"enabled", g.enabled}, {"captured", g.captured}, {"replays", g.replays},
+                       {"eager_runs", g.eager_runs}, {"evicted", g.evicted}, {"refused", g.refused},
+                       {"fallback_reason", g.fallback_reason}, {"ignored", g.ignored}};
     j["inputs"] = nlohmann::json::array();
     for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
       const auto& t = loaded.inputs.tensors[i];
@@ -71,6 +92,8 @@ Status run(const RunArgs& args) {
   std::printf("fusions: %d attention, %d gelu (--no-fuse to run the graph as loaded)\n", session.fused_attention(),
               session.fused_gelu());
   std::printf("device:  %s (%s)\n", session.device().str().c_str(), models::device_name(session.device()).c_str());
+  if (session.device().is_cuda() || args.cuda_graph)
+    std::printf("cuda graph: %s\n", cuda_graph_line(session.cuda_graph_state(), args.no_cuda_graph).c_str());
   std::printf("inputs:\n");
   for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
     const auto& t = loaded.inputs.tensors[i];
@@ -99,6 +122,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed warm-up iterations")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
+  CLI::Option* graph_on = cmd->add_flag("--cuda-graph", args->cuda_graph,
+                                        "Replay the run as a CUDA graph per input-shape set (the default on CUDA)");
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "Run node by node on CUDA, without CUDA graphs")->excludes(graph_on);
   cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 

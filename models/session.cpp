@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "models/aten_interop.h"
+#include "models/cuda_graph.h"
 #include "models/fusion.h"
 #include "models/ops/op_kernel.h"
 
@@ -93,18 +94,6 @@ std::string first_line(const std::exception& e) {
   return msg;
 }
 
-/// The Status for an exception that escaped op code. Our ops throw std::invalid_argument
-/// when the values they are given do not fit the node (a shape the user chose, a
-/// malformed subgraph): bad input. A c10::Error means ATen itself failed (no kernel for a
-/// dtype, a CUDA error, a check autokernel should have made first): an internal error,
-/// whatever the input; so is anything else.
-Status status_from_exception(const std::exception& e) {
-  if (const auto* with_status = dynamic_cast<const StatusError*>(&e)) return with_status->status();
-  if (dynamic_cast<const c10::Error*>(&e) != nullptr) return internal_error("internal error in ATen: " + first_line(e));
-  if (dynamic_cast<const std::invalid_argument*>(&e) != nullptr) return invalid_input(first_line(e));
-  return internal_error("internal error: " + first_line(e));
-}
-
 // ---------------------------------------------------------------------------------------
 // float16/bfloat16 on the CPU
 
@@ -177,6 +166,22 @@ class ReducedFloatTable {
   std::unordered_map<std::string, std::pair<bool, bool>> support_;  ///< op -> {float16, bfloat16}
 };
 
+}  // namespace
+
+/// The Status for an exception that escaped op code. Our ops throw std::invalid_argument
+/// when the values they are given do not fit the node (a shape the user chose, a
+/// malformed subgraph): bad input. A c10::Error means ATen itself failed (no kernel for a
+/// dtype, a CUDA error, a check autokernel should have made first): an internal error,
+/// whatever the input; so is anything else.
+Status status_from_exception(const std::exception& e) {
+  if (const auto* with_status = dynamic_cast<const StatusError*>(&e)) return with_status->status();
+  if (dynamic_cast<const c10::Error*>(&e) != nullptr) return internal_error("internal error in ATen: " + first_line(e));
+  if (dynamic_cast<const std::invalid_argument*>(&e) != nullptr) return invalid_input(first_line(e));
+  return internal_error("internal error: " + first_line(e));
+}
+
+namespace {
+
 bool same_content(const at::Tensor& a, const at::Tensor& b) {
   if (a.is_same(b)) return true;
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes() || !a.is_cpu() || !b.is_cpu()) return false;
@@ -239,8 +244,11 @@ const at::Tensor& OpContext::input(size_t i) {
   UploadCache& c = (*upload_cache_)[i];
   if (c.host.defined() && same_content(c.host, v.tensor)) return c.device;
   if (!v.tensor.is_cpu()) ++*host_syncs_;  // a device value read by a host node
+  // Upload first: a failed copy (one refused inside a CUDA-graph capture) must not leave
+  // a cache entry whose host side matches and whose device side is empty.
+  at::Tensor uploaded = v.tensor.to(device_);
   c.host = v.tensor.is_cpu() ? v.tensor.contiguous() : at::Tensor();
-  c.device = v.tensor.to(device_);
+  c.device = std::move(uploaded);
   return c.device;
 }
 
@@ -424,6 +432,23 @@ class Executor final : public GraphRunner {
   size_t num_outputs() const override { return output_values_.size(); }
   const std::vector<const ValueInfo*>& input_infos() const { return input_infos_; }
 
+  /// "node 'NAME' (OP)" of the first top-level node of the last run during which
+  /// host_syncs grew; "" when none did.
+  std::string first_host_read() const {
+    return first_sync_node_ == nullptr ? "" : "node '" + first_sync_node_->name + "' (" + first_sync_node_->op_type + ")";
+  }
+
+  /// The device tensors this executor (and its subgraphs') keep between runs: the uploads
+  /// of host values. A CUDA graph that read them keeps them alive.
+  void collect_kept_device_tensors(std::vector<at::Tensor>* out) const {
+    for (const auto& step : steps_) {
+      for (const auto& cache : step->upload_cache)
+        if (cache.device.defined() && !cache.device.is_cpu()) out->push_back(cache.device);
+      for (const auto& sub : step->subgraphs)
+        if (const auto* executor = dynamic_cast<const Executor*>(sub.get())) executor->collect_kept_device_tensors(out);
+    }
+  }
+
   Status run(const std::vector<Value>& inputs, std::vector<Value>* outputs) override {
     if (inputs.size() > input_slots_.size())
       return invalid_input("subgraph '" + graph_->name + "' takes " + std::to_string(input_slots_.size()) +
@@ -571,7 +596,9 @@ class Executor final : public GraphRunner {
 
   Status run_steps(const std::vector<NodeObserver*>* observers) {
     const bool observe = observers != nullptr && !observers->empty();
+    first_sync_node_ = nullptr;
     for (auto& step : steps_) {
+      const int64_t syncs_before = *host_syncs_;
       for (Value* v : step->outputs)
         if (v) v->reset();
       if (observe) notify(*step, *observers, true);
@@ -586,6 +613,7 @@ class Executor final : public GraphRunner {
         }
         if (step->memoize) remember(*step);
       }
+      if (*host_syncs_ != syncs_before && first_sync_node_ == nullptr) first_sync_node_ = step->node;
       if (observe) notify(*step, *observers, false);
       for (Value* v : step->release_after) v->reset();
     }
@@ -708,6 +736,7 @@ class Executor final : public GraphRunner {
   std::vector<Value*> output_values_;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<const at::Tensor*> event_inputs_, event_outputs_;
+  const Node* first_sync_node_ = nullptr;  ///< see first_host_read()
 };
 
 // ---------------------------------------------------------------------------------------
@@ -723,6 +752,8 @@ struct Session::Impl {
   SwapReport swaps;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
+  std::unique_ptr<CudaGraphRunner> graphs;  ///< null unless CUDA graphs are on
+  CudaGraphState graph_state;               ///< while `graphs` is null
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -766,7 +797,40 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   } catch (const std::exception& e) {
     return status_from_exception(e).with_context("preparing the model");
   }
-  return std::unique_ptr<Session>(new Session(std::move(impl)));
+  auto session = std::unique_ptr<Session>(new Session(std::move(impl)));
+  if (options.cuda_graph) session->set_cuda_graph(true);
+  return session;
+}
+
+const CudaGraphState& Session::cuda_graph_state() const {
+  return impl_->graphs ? impl_->graphs->state() : impl_->graph_state;
+}
+
+void Session::set_cuda_graph(bool enabled) {
+  impl_->graphs.reset();
+  impl_->graph_state = CudaGraphState();
+  if (!enabled) return;
+  if (!impl_->device.is_cuda()) {
+    impl_->graph_state.ignored = "cuda graphs are for CUDA devices; ignored on " + impl_->device.str();
+    return;
+  }
+  Executor* executor = impl_->executor.get();
+  EagerRunner eager;
+  eager.run = [executor](std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
+    return executor->run_tensors(inputs, outputs, nullptr);
+  };
+  eager.first_host_read = [executor] { return executor->first_host_read(); };
+  eager.kept_device_tensors = [executor] {
+    std::vector<at::Tensor> kept;
+    executor->collect_kept_device_tensors(&kept);
+    return kept;
+  };
+  auto runner = make_cuda_graph_runner(impl_->device, std::move(eager), kCudaGraphCacheSize);
+  if (!runner) {
+    impl_->graph_state.ignored = runner.status().message();
+    return;
+  }
+  impl_->graphs = std::move(runner).value();
 }
 
 const Model& Session::model() const { return *impl_->model; }
@@ -852,6 +916,9 @@ Status Session::run_device(std::span<const at::Tensor> inputs, std::vector<at::T
   try {
     c10::OptionalDeviceGuard guard;
     if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
+    if (impl_->graphs && impl_->observers.empty()) return impl_->graphs->run(inputs, outputs);
+    // Observers see every node, which a replay would not call: observed runs are eager.
+    if (impl_->graphs) impl_->graphs->note_eager_run();
     return impl_->executor->run_tensors(inputs, outputs, &impl_->observers);
   } catch (const std::exception& e) {
     return status_from_exception(e);
@@ -928,6 +995,7 @@ Result<std::vector<HostValue>> Session::run_values(const std::vector<HostValue>&
   try {
     c10::OptionalDeviceGuard guard;
     if (impl_->device.is_cuda()) guard.reset_device(impl_->at_device);
+    if (impl_->graphs) impl_->graphs->note_eager_run();
     AK_RETURN_IF_ERROR(impl_->executor->run_values(values, &outputs, &impl_->observers));
     std::vector<HostValue> result;
     const auto& outs = impl_->model->graph.outputs;

@@ -79,8 +79,25 @@ struct SessionOptions {
   SwapOptions kernels;
   /// CUDA only: after the first run of an input-shape set, capture the whole run into a CUDA
   /// graph and replay it for later runs of the same shapes (docs/runtime.md says when it
-  /// applies). Ignored on the CPU.
+  /// applies). Ignored on the CPU. With it, device outputs of run_device alias the graph's
+  /// static buffers: the next run of the same shapes overwrites them (clone to keep them).
   bool cuda_graph = false;
+};
+
+/// What CUDA-graph execution did in a session so far (Session::cuda_graph_state()).
+struct CudaGraphState {
+  bool enabled = false;   ///< graphs are in use: asked for, on CUDA, in a CUDA build
+  std::string ignored;    ///< why the option has no effect when asked for ("" otherwise)
+  int64_t captured = 0;   ///< graphs captured and checked (evicted ones included)
+  int64_t replays = 0;    ///< runs served by replaying a graph
+  int64_t eager_runs = 0; ///< runs executed node by node (warm-ups, refused shapes, observed runs)
+  int64_t evicted = 0;    ///< graphs dropped by the LRU cache
+  int cached = 0;         ///< graphs held now
+  int refused = 0;        ///< input-shape sets that run eagerly because capture was refused
+  /// The last refusal, one line naming the node where there is one, e.g. "cuda graph: not
+  /// used: node 'Where_3' (NonZero, opset 13): ... operation not permitted when stream is
+  /// capturing"; "" when nothing was refused.
+  std::string fallback_reason;
 };
 
 /// Wall-clock latency of whole-model runs (each synchronized), in milliseconds.
@@ -146,6 +163,12 @@ class Session {
   /// How many times a run had to read a device tensor on the host (a sync); a model
   /// whose shape arithmetic stays on the host keeps this at 0.
   int64_t host_syncs() const;
+
+  /// Counters and the fallback reason of CUDA-graph execution (SessionOptions::cuda_graph).
+  const CudaGraphState& cuda_graph_state() const;
+  /// Turns CUDA-graph execution on or off for later runs (the profiler times both modes on
+  /// one session). Off drops every cached graph; on the CPU only `ignored` is set.
+  void set_cuda_graph(bool enabled);
 
  private:
   struct Impl;

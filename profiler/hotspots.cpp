@@ -64,6 +64,21 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     a.model_ns += times[i];
   }
 
+  a.frame_ns = a.model_ns;
+  if (profile.graph_measured && profile.unprofiled_wall.median_ns > a.model_ns) {
+    HostBoundRow row;
+    row.wall_ns = profile.unprofiled_wall.median_ns;
+    row.graph_wall_ns = profile.graph_wall.median_ns;
+    row.time_ns = row.wall_ns - a.model_ns;
+    const int64_t busy_ns = profile.busy_ns_per_iter > 0 ? profile.busy_ns_per_iter : a.model_ns;
+    row.gpu_idle_share = std::max(0.0, 1.0 - static_cast<double>(busy_ns) / static_cast<double>(row.wall_ns));
+    const double left_ns = std::max(static_cast<double>(row.graph_wall_ns - a.model_ns), row.time_ns / 1000.0);
+    row.attainable_speedup = std::max(1.0, static_cast<double>(row.time_ns) / left_ns);
+    row.note = profile.graph_note;
+    a.frame_ns = row.wall_ns;
+    a.host_bound = row;
+  }
+
   a.nodes.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const NodeProfile& p = profile.nodes[i];
@@ -75,7 +90,7 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     options.allow_tf32 = allow_tf32;
     options.kernel_count = std::max(1, static_cast<int>(std::lround(p.launches_per_iter)));
     na.roofline = roofline(costs[i], times[i], peaks, options);
-    na.share = a.model_ns > 0 ? static_cast<double>(times[i]) / static_cast<double>(a.model_ns) : 0;
+    na.share = a.frame_ns > 0 ? static_cast<double>(times[i]) / static_cast<double>(a.frame_ns) : 0;
     na.e2e_gain = amdahl_speedup(na.share, na.roofline.attainable_speedup);
   }
 
@@ -123,12 +138,22 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
   std::erase_if(units, [](const Hotspot& h) { return h.time_ns <= 0; });
 
   std::vector<Candidate> candidates;
+  // The host-bound unit's name cannot be a node's: ONNX names do not start with '<'.
+  const std::string host_bound_name = "<host-bound>";
   for (const Hotspot& h : units) candidates.push_back({h.name, h.time_ns, h.roofline.attainable_speedup});
-  AK_ASSIGN_OR_RETURN(std::vector<RankedCandidate> ranked, rank_by_gain(candidates, a.model_ns));
+  if (a.host_bound) candidates.push_back({host_bound_name, a.host_bound->time_ns, a.host_bound->attainable_speedup});
+  AK_ASSIGN_OR_RETURN(std::vector<RankedCandidate> ranked, rank_by_gain(candidates, a.frame_ns));
   std::map<std::string, const Hotspot*> by_name;
   for (const Hotspot& h : units) by_name[h.name] = &h;
   int rank = 0;
   for (const RankedCandidate& r : ranked) {
+    if (a.host_bound && r.candidate.name == host_bound_name) {
+      a.host_bound->rank = ++rank;
+      a.host_bound->share = r.share;
+      a.host_bound->e2e_gain = r.e2e_speedup;
+      a.host_bound->cumulative_speedup = r.cumulative_speedup;
+      continue;
+    }
     Hotspot h = *by_name.at(r.candidate.name);
     h.rank = ++rank;
     h.share = r.share;
@@ -146,7 +171,7 @@ Result<Analysis> analyze(const Profile& profile, const models::Graph& graph, con
     s.kernels_per_iter += profile.nodes[i].launches_per_iter;
   }
   for (auto& [op, s] : by_op) {
-    s.share = a.model_ns > 0 ? static_cast<double>(s.time_ns) / static_cast<double>(a.model_ns) : 0;
+    s.share = a.frame_ns > 0 ? static_cast<double>(s.time_ns) / static_cast<double>(a.frame_ns) : 0;
     a.op_types.push_back(s);
   }
   std::stable_sort(a.op_types.begin(), a.op_types.end(),

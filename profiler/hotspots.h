@@ -6,6 +6,12 @@
 ///
 /// Model time T is the sum of the nodes' median times (so shares add up to 1).
 /// A node's roofline counts the launches it made per iteration; a group's counts one.
+///
+/// The host-bound row: when the profile timed graph replay (Profile::graph_measured) and
+/// the unprofiled wall time W exceeds T, the W - T the device spends waiting for the host
+/// is one more unit, ranked with the hotspots by the same rule over W (every share is then
+/// of W). Its attainable speedup is measured: with graph replay the wall time was W_g, so
+/// W - T shrinks to W_g - T (at least 1/1000 of it) and the row's e2e gain is W / W_g.
 
 #include <cstdint>
 #include <optional>
@@ -86,6 +92,20 @@ struct Hotspot {
   double cumulative_speedup = 1;  ///< if this and every hotspot ranked above reached their attainable time
 };
 
+/// The host-bound row (see above): wall time the device waits for the host.
+struct HostBoundRow {
+  int rank = 0;                 ///< among the hotspots (they skip this rank)
+  int64_t time_ns = 0;          ///< W - T per iteration
+  int64_t wall_ns = 0;          ///< W: unprofiled wall time, median
+  int64_t graph_wall_ns = 0;    ///< W_g: the same with graph replay
+  double gpu_idle_share = 0;    ///< 1 - GPU busy time / W (busy: the union of kernel intervals, else T)
+  double attainable_speedup = 1;  ///< (W - T) / (W_g - T), >= 1
+  double share = 0;             ///< (W - T) / W
+  double e2e_gain = 1;          ///< W / W_g when replay was faster
+  double cumulative_speedup = 1;
+  std::string note;             ///< Profile::graph_note: why replay was not (fully) used
+};
+
 /// Time per op type, for the summary under the table.
 struct OpTypeSummary {
   std::string op_type;
@@ -99,6 +119,9 @@ struct Analysis {
   DevicePeaks peaks;
   bool allow_tf32 = false;
   int64_t model_ns = 0;  ///< sum of node medians
+  /// The time shares and gains are of: model_ns, or W with a host-bound row.
+  int64_t frame_ns = 0;
+  std::optional<HostBoundRow> host_bound;
   std::vector<NodeAnalysis> nodes;  ///< indexed like Profile::nodes
   std::vector<FusionGroup> groups;
   std::vector<Hotspot> hotspots;    ///< ranked, best first

@@ -19,6 +19,10 @@
 ///      by the last calibration iteration's launch order (launch_replay.h), and the trace
 ///      shows that calibration iteration. When the order does not repeat exactly, the
 ///      profiled iterations are run again with external correlation and the reason kept.
+///   4. ProfileOptions::graph_replay on CUDA: `warmup` (at least 2: the warm-up and the
+///      capture) then `iters` unprofiled runs with the session's CUDA-graph execution on,
+///      timed like the baseline: the wall time with graph replay (graph_wall), which the
+///      host-bound row of the analysis is made of (hotspots.h).
 /// With CUPTI, nodes the runtime runs on the host (shape arithmetic) are not pushed: they
 /// launch nothing. With host timing every node is timed (with a device synchronize on
 /// each side of a node when the model runs on a GPU).
@@ -96,6 +100,14 @@ struct Profile {
   /// profiled_wall.median / unprofiled_wall.median: what profiling costs per iteration.
   double overhead_ratio = 0;
 
+  // Graph replay (ProfileOptions::graph_replay, CUDA only).
+  bool graph_measured = false;  ///< graph_wall holds a measurement
+  TimeStats graph_wall;         ///< unprofiled wall time with the run replayed as a CUDA graph
+  int64_t graph_replays = 0;    ///< of the timed runs, how many were replays (the rest ran eagerly)
+  /// Why graph replay was not measured or not used: the session's fallback reason (the
+  /// node named), "cuda graphs are for CUDA devices ..."; "" when every timed run replayed.
+  std::string graph_note;
+
   // Attribution (GPU runs with CUPTI; host timing attributes by construction).
   int64_t busy_ns_per_iter = 0;        ///< union of all kernel intervals / iterations (warm-up excluded)
   int64_t attributed_ns_per_iter = 0;  ///< sum of node kernel busy times / iterations (warm-up excluded)
@@ -125,7 +137,10 @@ struct ProfileOptions {
     kCorrelation,  ///< API records and external ids in every iteration (costs more host time)
   };
   Attribution attribution = Attribution::kReplay;
-  /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile", done, total).
+  /// CUDA: after profiling, time the run replayed as a CUDA graph (step 4 above), for the
+  /// host-bound row. Off by default (extract does not need it); `profile` turns it on.
+  bool graph_replay = false;
+  /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile"|"graph", done, total).
   /// With replay, "warmup" runs again for the calibration, and "profile" again when replay
   /// falls back to correlation.
   std::function<void(const std::string&, int, int)> progress;

@@ -155,8 +155,23 @@ std::string format_profile_table(const ReportInput& in, int top) {
   out << line;
   double cumulative_share = 0;
   int shown = 0;
+  bool host_shown = !a.host_bound.has_value();
+  auto host_row = [&] {
+    const HostBoundRow& hb = *a.host_bound;
+    host_shown = true;
+    cumulative_share += hb.share;
+    std::snprintf(line, sizeof line, "%4d  %-36s %-22s %-24s %-8s %10.1f %6.1f %6.1f %5s %8s %7s %6s %-8s %6.3f\n", hb.rank,
+                  "(host-bound: GPU waits for the host)", "-", "-", "-", us(hb.time_ns), 100 * hb.share,
+                  100 * cumulative_share, "-", "-", "-", "-", "host", hb.e2e_gain);
+    out << line;
+  };
   for (const Hotspot& h : a.hotspots) {
     if (top > 0 && shown >= top) break;
+    if (!host_shown && a.host_bound->rank < h.rank) {
+      host_row();
+      ++shown;
+      if (top > 0 && shown >= top) break;
+    }
     ++shown;
     cumulative_share += h.share;
     const NodeProfile& first = p.nodes[h.nodes.front()];
@@ -168,11 +183,20 @@ std::string format_profile_table(const ReportInput& in, int top) {
                   h.e2e_gain);
     out << line;
   }
-  if (!a.hotspots.empty()) {
-    const Hotspot& last = a.hotspots[static_cast<size_t>(std::min<int>(shown, static_cast<int>(a.hotspots.size()))) - 1];
+  if (!host_shown && (top <= 0 || shown < top)) {
+    host_row();
+    ++shown;
+  }
+  // Cumulative speedups by rank, the host-bound row included wherever it ranks.
+  std::vector<std::pair<int, double>> cumulative;
+  for (const Hotspot& h : a.hotspots) cumulative.emplace_back(h.rank, h.cumulative_speedup);
+  if (a.host_bound) cumulative.emplace_back(a.host_bound->rank, a.host_bound->cumulative_speedup);
+  std::sort(cumulative.begin(), cumulative.end());
+  if (shown > 0) {
     std::snprintf(line, sizeof line,
-                  "\nIf the top %d reached their roofline: model %.2fx faster (Amdahl; every hotspot: %.2fx).\n", shown,
-                  last.cumulative_speedup, a.hotspots.back().cumulative_speedup);
+                  "\nIf the top %d reached their roofline%s: model %.2fx faster (Amdahl; every hotspot: %.2fx).\n", shown,
+                  a.host_bound ? " (the host-bound row: by graph replay)" : "",
+                  cumulative[static_cast<size_t>(shown) - 1].second, cumulative.back().second);
     out << line;
   }
   format_workload_table(in, top, out);
@@ -213,6 +237,17 @@ std::string format_profile_table(const ReportInput& in, int top) {
     if (!p.replay_fallback_reason.empty()) out << "note:    replay not used: " << p.replay_fallback_reason << "\n";
   }
   if (!p.fallback_reason.empty()) out << "note:    host timing because " << p.fallback_reason << "\n";
+  if (a.host_bound) {
+    const HostBoundRow& hb = *a.host_bound;
+    std::snprintf(line, sizeof line,
+                  "host:    GPU idle %.1f%% of the wall time; replayed as a CUDA graph %.1f us per iteration against "
+                  "%.1f us (%.2fx, %lld of %d timed runs replayed)\n",
+                  100 * hb.gpu_idle_share, us(hb.graph_wall_ns), us(hb.wall_ns),
+                  hb.graph_wall_ns > 0 ? static_cast<double>(hb.wall_ns) / static_cast<double>(hb.graph_wall_ns) : 0,
+                  static_cast<long long>(p.graph_replays), p.iters);
+    out << line;
+  }
+  if (!p.graph_note.empty()) out << "note:    " << p.graph_note << "\n";
   return out.str();
 }
 
@@ -232,8 +267,28 @@ std::string profile_json(const ReportInput& in) {
                  {"iters", p.iters},
                  {"profiled_wall_us", us(p.profiled_wall.median_ns)},
                  {"unprofiled_wall_us", us(p.unprofiled_wall.median_ns)},
-                 {"overhead_ratio", p.overhead_ratio}};
+                 {"overhead_ratio", p.overhead_ratio},
+                 {"graph_measured", p.graph_measured},
+                 {"graph_wall_us", us(p.graph_wall.median_ns)},
+                 {"graph_replays", p.graph_replays},
+                 {"graph_note", p.graph_note}};
   j["total_time_us"] = us(a.model_ns);
+  j["frame_us"] = us(a.frame_ns);
+  if (a.host_bound) {
+    const HostBoundRow& hb = *a.host_bound;
+    j["host_bound"] = {{"rank", hb.rank},
+                       {"time_us", us(hb.time_ns)},
+                       {"wall_us", us(hb.wall_ns)},
+                       {"graph_wall_us", us(hb.graph_wall_ns)},
+                       {"gpu_idle_share", hb.gpu_idle_share},
+                       {"share", hb.share},
+                       {"attainable_speedup", hb.attainable_speedup},
+                       {"e2e_gain", hb.e2e_gain},
+                       {"cumulative_speedup", hb.cumulative_speedup},
+                       {"note", hb.note}};
+  } else {
+    j["host_bound"] = nullptr;
+  }
   j["attribution"] = {{"kernels_per_iter", p.kernels_per_iter},
                       {"busy_us_per_iter", us(p.busy_ns_per_iter)},
                       {"attributed_us_per_iter", us(p.attributed_ns_per_iter)},

@@ -6,7 +6,7 @@ For each zoo model, dtype (float32, float16), exporter (torchscript, dynamo) and
   eager     the zoo's torch.nn.Module in PyTorch eager (torch.no_grad),
   compile   torch.compile(mode="default"),
   reduce    torch.compile(mode="reduce-overhead") (CUDA graphs + Inductor fusion),
-  ours      `autokernel run MODEL --json` on the model exported by that exporter,
+  ours      `autokernel run MODEL --json --no-cuda-graph` on the model exported by that exporter,
   ours+graph  the same with `--cuda-graph` (when the binary has that option),
   ours+graph+pack  the same with `--kernels PACK` (when --pack is given and the binary
             has that option).
@@ -201,7 +201,9 @@ def main():
     if ours_peers and autokernel is None:
         log("ours: no autokernel binary; build it first (scripts/gpu_check.sh build); ours skipped")
         ours_peers = []
-    options = {"ours": [], "ours+graph": ["--cuda-graph"], "ours+graph+pack": ["--cuda-graph"]}
+    # `run` replays CUDA graphs by default where it has --cuda-graph: "ours" turns them off.
+    plain = ["--no-cuda-graph"] if autokernel and binary_has_option(autokernel, "--no-cuda-graph") else []
+    options = {"ours": plain, "ours+graph": ["--cuda-graph"], "ours+graph+pack": ["--cuda-graph"]}
     if args.pack:
         options["ours+graph+pack"] += ["--kernels", args.pack]
     for peer in list(ours_peers):

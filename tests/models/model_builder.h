@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,18 @@ inline TensorData int64_tensor(const std::string& name, std::vector<int64_t> dim
   t.dims = std::move(dims);
   t.bytes = Buffer::copy_of(values.data(), values.size() * sizeof(int64_t));
   return t;
+}
+
+/// A float32 tensor of normally distributed values (mean 0, `stddev`), the same for a seed.
+inline TensorData random_normal_tensor(const std::string& name, std::vector<int64_t> dims, uint32_t seed,
+                                       float stddev = 1.f) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  std::vector<float> values(static_cast<size_t>(n));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.f, stddev);
+  for (float& v : values) v = dist(rng);
+  return float_tensor(name, std::move(dims), values);
 }
 
 inline std::vector<float> floats_of(const TensorData& t) {

@@ -3,7 +3,6 @@
 // MatMul -> Softmax, built through the IR so the profiler sees a real session.
 
 #include <memory>
-#include <random>
 
 #include "models/session.h"
 #include "tests/models/model_builder.h"
@@ -13,13 +12,7 @@ namespace ak::profiler::testing {
 using namespace models::testing;
 
 inline models::TensorData random_tensor(const std::string& name, std::vector<int64_t> dims, uint32_t seed) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  std::vector<float> values(static_cast<size_t>(n));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, 0.1f);
-  for (float& v : values) v = dist(rng);
-  return float_tensor(name, std::move(dims), values);
+  return random_normal_tensor(name, std::move(dims), seed, 0.1f);
 }
 
 /// y = Softmax(Relu(x @ w1 + b1) @ w2), x: [batch, 64].

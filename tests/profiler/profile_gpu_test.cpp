@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "profiler/hotspots.h"
 #include "profiler/profile.h"
 #include "tests/profiler/profile_fixture.h"
 
@@ -75,6 +76,35 @@ TEST(ProfileGpu, ReplayAttributesLikeCorrelation) {
     std::sort(names_b.begin(), names_b.end());
     EXPECT_EQ(names_a, names_b) << a.name;
     EXPECT_GT(a.time.median_ns, 0) << a.name;
+  }
+}
+
+// The host-bound row: graph replay timed after the profile, the same way as the baseline;
+// the MLP at batch 8 is launch-bound, so the GPU idles most of the wall time.
+TEST(ProfileGpu, GraphReplayMeasuresTheHostBoundRow) {
+  if (!models::cuda_available()) GTEST_SKIP() << "no GPU";
+  auto session = mlp_session(models::Device{models::DeviceKind::kCuda, 0});
+  ASSERT_TRUE(session);
+  ProfileOptions options;
+  options.warmup = 2;
+  options.iters = 10;
+  options.graph_replay = true;
+  auto r = profile_session(*session, {random_tensor("x", {8, 64}, 9)}, options);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  const Profile& p = *r;
+  ASSERT_TRUE(p.graph_measured) << p.graph_note;
+  EXPECT_EQ(p.graph_replays, 10) << p.graph_note;
+  EXPECT_TRUE(p.graph_note.empty()) << p.graph_note;
+  EXPECT_GT(p.graph_wall.median_ns, 0);
+  // The session's own setting (off) is back.
+  EXPECT_FALSE(session->cuda_graph_state().enabled);
+  auto a = analyze(p, session->model().graph, cpu_peaks("test", 2, 3.0, 32, 20), false);
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  ASSERT_TRUE(a->host_bound.has_value()) << "wall " << p.unprofiled_wall.median_ns << " model " << a->model_ns;
+  EXPECT_GT(a->host_bound->gpu_idle_share, 0.5);
+  if (p.graph_wall.median_ns >= a->model_ns) {
+    const double wall_ratio = static_cast<double>(p.unprofiled_wall.median_ns) / static_cast<double>(p.graph_wall.median_ns);
+    EXPECT_NEAR(a->host_bound->e2e_gain, std::max(1.0, wall_ratio), 1e-3);
   }
 }
 

@@ -205,5 +205,113 @@ TEST(Profile, DecoderRmsNormsAreOneWorkload) {
   EXPECT_NE(format_profile_table(in, 0).find("rms_norm"), std::string::npos);
 }
 
+// The host-bound row, from a real CPU profile whose wall times are set as a GPU run would
+// measure them: W = 4T unprofiled, W_g = 1.5T with graph replay.
+Analysis with_wall_times(Profiled& p, double wall_over_model, double graph_over_model) {
+  const double model_ns = static_cast<double>(p.analysis.model_ns);
+  p.profile.unprofiled_wall.median_ns = static_cast<int64_t>(wall_over_model * model_ns);
+  p.profile.graph_wall.median_ns = static_cast<int64_t>(graph_over_model * model_ns);
+  p.profile.graph_measured = true;
+  p.profile.busy_ns_per_iter = p.analysis.model_ns;  // the GPU busy exactly during the nodes
+  auto a = analyze(p.profile, p.session->model().graph, cpu_peaks("test cpu", 2, 3.0, 32, 20), false);
+  EXPECT_TRUE(a.is_ok()) << a.status().message();
+  return a.is_ok() ? std::move(a).value() : Analysis();
+}
+
+TEST(Profile, HostBoundRowIsRankedWithTheHotspotsOverWallTime) {
+  Profiled p = profile_mlp();
+  const Analysis a = with_wall_times(p, 4.0, 1.5);
+  ASSERT_TRUE(a.host_bound.has_value());
+  const HostBoundRow& hb = *a.host_bound;
+  const double wall = static_cast<double>(p.profile.unprofiled_wall.median_ns);
+  const double graph = static_cast<double>(p.profile.graph_wall.median_ns);
+  EXPECT_EQ(a.frame_ns, p.profile.unprofiled_wall.median_ns);
+  EXPECT_EQ(hb.time_ns, p.profile.unprofiled_wall.median_ns - a.model_ns);
+  EXPECT_NEAR(hb.share, 0.75, 1e-6);
+  EXPECT_NEAR(hb.gpu_idle_share, 0.75, 1e-6);
+  // The measured gain: what replay did to the wall time, W / W_g.
+  EXPECT_NEAR(hb.e2e_gain, wall / graph, 1e-6);
+  EXPECT_NEAR(hb.attainable_speedup, 3.0 / 0.5, 1e-3);
+  // 2.67x beats any kernel hotspot holding at most a quarter of the wall time.
+  EXPECT_EQ(hb.rank, 1);
+  double share = hb.share;
+  for (size_t i = 0; i < a.hotspots.size(); ++i) {
+    EXPECT_EQ(a.hotspots[i].rank, static_cast<int>(i) + 2);
+    EXPECT_LE(a.hotspots[i].e2e_gain, hb.e2e_gain);
+    EXPECT_GE(a.hotspots[i].cumulative_speedup, hb.cumulative_speedup - 1e-12);
+    share += a.hotspots[i].share;
+  }
+  EXPECT_NEAR(share, 1.0, 1e-9);  // every share is of W now, the row's included
+  EXPECT_NEAR(hb.cumulative_speedup, hb.e2e_gain, 1e-12);
+  double node_share = 0;
+  for (const NodeAnalysis& n : a.nodes) node_share += n.share;
+  EXPECT_NEAR(node_share, 0.25, 1e-6);
+
+  ReportInput in{"mlp.onnx", "cuda", "test gpu", &p.session->model().graph, &p.profile, &a};
+  auto j = nlohmann::json::parse(profile_json(in));
+  ASSERT_TRUE(j["host_bound"].is_object()) << j.dump();
+  EXPECT_EQ(j["host_bound"]["rank"], 1);
+  EXPECT_NEAR(j["host_bound"]["e2e_gain"].get<double>(), wall / graph, 1e-6);
+  EXPECT_NEAR(j["frame_us"].get<double>(), wall / 1e3, 1e-6);
+  EXPECT_EQ(j["timing"]["graph_measured"], true);
+  EXPECT_EQ(j["hotspots"][0]["rank"], 2);
+  const std::string table = format_profile_table(in, 3);
+  EXPECT_NE(table.find("   1  (host-bound: GPU waits for the host)"), std::string::npos) << table;
+  EXPECT_NE(table.find("host:    GPU idle 75.0% of the wall time"), std::string::npos) << table;
+  EXPECT_NE(table.find("If the top 3 reached their roofline (the host-bound row: by graph replay)"), std::string::npos)
+      << table;
+}
+
+TEST(Profile, HostBoundRowGainsNothingWhenReplayIsSlower) {
+  Profiled p = profile_mlp();
+  const Analysis a = with_wall_times(p, 2.0, 2.5);
+  ASSERT_TRUE(a.host_bound.has_value());
+  EXPECT_DOUBLE_EQ(a.host_bound->attainable_speedup, 1.0);
+  EXPECT_DOUBLE_EQ(a.host_bound->e2e_gain, 1.0);
+  // Below every hotspot that gains anything (ties with gain-less ones go by name).
+  for (const Hotspot& h : a.hotspots) {
+    if (h.e2e_gain > 1 + 1e-12) {
+      EXPECT_LT(h.rank, a.host_bound->rank) << h.name;
+    }
+  }
+  // The row is listed wherever it ranks; the table's top-k leaves it out below k.
+  ReportInput in{"mlp.onnx", "cuda", "test gpu", &p.session->model().graph, &p.profile, &a};
+  EXPECT_NE(format_profile_table(in, 0).find("(host-bound"), std::string::npos);
+  if (a.host_bound->rank > 1) {
+    EXPECT_EQ(format_profile_table(in, 1).find("(host-bound"), std::string::npos);
+  }
+}
+
+TEST(Profile, NoHostBoundRowWithoutAGraphMeasurement) {
+  Profiled p = profile_mlp();
+  EXPECT_FALSE(p.profile.graph_measured);
+  EXPECT_FALSE(p.analysis.host_bound.has_value());
+  EXPECT_EQ(p.analysis.frame_ns, p.analysis.model_ns);
+  ReportInput in{"mlp.onnx", "cpu", "test cpu", &p.session->model().graph, &p.profile, &p.analysis};
+  auto j = nlohmann::json::parse(profile_json(in));
+  EXPECT_TRUE(j["host_bound"].is_null());
+  // A wall time at or below the node time has no host-bound share to speak of.
+  const Analysis below = with_wall_times(p, 0.9, 0.5);
+  EXPECT_FALSE(below.host_bound.has_value());
+  EXPECT_EQ(below.frame_ns, below.model_ns);
+}
+
+TEST(Profile, GraphReplayIsNotTimedOnTheCpu) {
+  auto session = mlp_session(models::Device{});
+  ASSERT_TRUE(session);
+  ProfileOptions options;
+  options.warmup = 1;
+  options.iters = 2;
+  options.graph_replay = true;
+  std::vector<std::string> phases;
+  options.progress = [&](const std::string& phase, int, int) {
+    if (phases.empty() || phases.back() != phase) phases.push_back(phase);
+  };
+  auto profile = profile_session(*session, {random_tensor("x", {8, 64}, 9)}, options);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().message();
+  EXPECT_FALSE(profile->graph_measured);
+  EXPECT_EQ(phases, (std::vector<std::string>{"baseline", "warmup", "profile"}));
+}
+
 }  // namespace
 }  // namespace ak::profiler
