@@ -958,17 +958,17 @@ Result<std::string> gemm_epilogue_source(const GemmEpilogueSpec& spec, Target ta
                   "//   x0 = " + product + "\n" +
                   epilogue_inputs_text(chain, 2) + epilogue_lines +
                   "// Inputs:  A, B" + (spec.gemm && spec.has_c ? ", C" : "") +
-                  (spec.epilogue.num_inputs > 1 ? ", the epilogue tensors" : "") + "; " + dt.name + ". " +
+                  (spec.epilogue.num_inputs > 1 ? ", the epilogue tensors" : "") + "; " + dt.name + ".\n//          " +
                   (spec.gemm ? "A and B are 2-D" : "Batch dims broadcast (a 2-D B is shared); 1-D A or B per numpy") +
                   ";\n//          every epilogue tensor broadcasts to Y's shape (dims aligned from the right).\n"
                   "// Output:  Y, " + out.name + ", contiguous.\n";
   if (cuda) {
     h.description += std::string("// cuBLASLt computes the product with float32 accumulation (") +
                      (tf32 ? "TF32 allowed" : spec.dtype == 1 ? "no TF32" : "tensor cores") + ")";
-    h.description += lt.steps > 0 ? std::string(", fusing its ") + lt.epilogue +
-                                        "\n// when x" + std::to_string(lt.bias_input) +
-                                        " is a contiguous [N] vector (one product after folding the batch into M);\n"
-                                        "// the rest of the epilogue is one elementwise kernel over Y, in place.\n"
+    h.description += lt.steps > 0 ? std::string(",\n// fusing its ") + lt.epilogue +
+                                        " when x" + std::to_string(lt.bias_input) +
+                                        " is a contiguous [N] vector\n// (one product after folding the batch into M); the rest is one\n"
+                                        "// elementwise kernel over Y, in place.\n"
                                   : ";\n// the epilogue is one elementwise kernel over Y, in place.\n";
     h.description += "// algo_index picks the entry of cublasLtMatmulAlgoGetHeuristic's list (an index past its\n"
                      "// end uses entry 0). Where to optimize: keep more of the epilogue inside the GEMM (a\n"
@@ -1065,8 +1065,8 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
                   ",\n//        pads = " + list(pads) + " (begins, then ends)\n" +
                   epilogue_inputs_text(chain, first_extra) + epilogue_lines +
                   "// Inputs:  X [N, C, " + spatial + "] (any strides), W [M, C / group, " + kernel + "]" +
-                  (spec.has_bias ? ", B [M]" : "") + (chain.num_inputs > 1 ? ", the epilogue tensors" : "") + "; " +
-                  dt.name + ". NCHW layout.\n"
+                  (spec.has_bias ? ", B [M]" : "") + (chain.num_inputs > 1 ? ", the epilogue tensors" : "") +
+                  ";\n//          " + dt.name + ", NCHW layout.\n"
                   "// Output:  Y [N, M, " + (r == 1 ? "OW" : "OH, OW") + "], " + dt.name + ", contiguous.\n";
   if (cuda) {
     h.description += std::string("// cuDNN computes the convolution with float accumulation (") +

@@ -195,7 +195,7 @@ TEST_P(TemplatesGpuTest, GemmEpilogueAndConvMatchTheReferenceOnTheGpu) {
   }
   // Every algorithm index (past the list's end: entry 0) on a fused bias + Relu.
   for (int64_t algo = 0; algo < 8; ++algo) {
-    const EpilogueCase& c = epilogue_cases()[9];
+    const EpilogueCase c = epilogue_cases()[9];
     auto library = build(gemm_epilogue_source(epilogue_spec(c, dtype), Target::kCuda, {{"algo_index", algo}}),
                          "ge_algo_" + std::to_string(algo));
     if (library) check_epilogue(*library, dtype, c, epilogue_tolerance(dtype, true));
@@ -206,7 +206,7 @@ TEST_P(TemplatesGpuTest, GemmEpilogueAndConvMatchTheReferenceOnTheGpu) {
     if (library) check_conv(*library, dtype, c, epilogue_tolerance(dtype, true));
   }
   for (int64_t algo = 0; algo < 8; ++algo) {
-    const ConvCase& c = conv_cases()[7];
+    const ConvCase c = conv_cases()[7];
     auto library = build(conv_source(conv_spec(c, dtype), Target::kCuda, {{"algo_index", algo}}),
                          "conv_algo_" + std::to_string(algo));
     if (library) check_conv(*library, dtype, c, epilogue_tolerance(dtype, true));
