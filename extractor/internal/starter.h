@@ -16,6 +16,9 @@
 ///   gamma, beta, epsilon and axis come from the match's fields.
 ///   - matmul / matmul_bias: MatMul nodes; gemm_epilogue groups that are MatMul + Add of a 1-D
 ///     bias of the output's last size (no activation).
+///   - attention: com.autokernel.Attention and attention groups (one dtype, a mask input or a
+///     causal constant); rotary: rotary groups with known halves; gated_mlp groups are
+///     elementwise chains.
 
 #include <map>
 #include <string>
