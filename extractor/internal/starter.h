@@ -19,6 +19,9 @@
 ///     to float32 anywhere, or to the output's dtype as the last node).
 ///   - conv: Conv nodes (1-D or 2-D, any group, auto_pad resolved to pads) and conv_epilogue
 ///     groups, the convolution followed by elementwise nodes as above.
+///   - attention: com.autokernel.Attention and attention groups (one dtype, a mask input or a
+///     causal constant); rotary: rotary groups with known halves; gated_mlp groups are
+///     elementwise chains.
 
 #include <map>
 #include <string>

@@ -42,13 +42,8 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
   const int64_t rows = layout.numel / row_length;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t row = 0; row < rows; ++row) {
-    int64_t offset[kNumInputs] = {};
-    int64_t rest = row;
-    for (int d = rank - 2; d >= 0; --d) {
-      const int64_t coordinate = rest % layout.shape[d];
-      rest /= layout.shape[d];
-      for (int k = 0; k < kNumInputs; ++k) offset[k] += coordinate * layout.stride[k][d];
-    }
+    int64_t offset[kNumInputs];
+    row_offsets(layout, row, offset);
     const T* x_row[kNumInputs];
     int64_t x_step[kNumInputs];
     for (int k = 0; k < kNumInputs; ++k) {

@@ -57,4 +57,14 @@ inline int make_layout(const ak_tensor* inputs, const ak_tensor& y, Layout* layo
   return kOk;
 }
 
+// Each input's offset (in elements) of the first element of row `row` of y's last dim.
+AK_FN void row_offsets(const Layout& layout, int64_t row, int64_t* offset) {
+  for (int k = 0; k < kNumInputs; ++k) offset[k] = 0;
+  for (int d = layout.rank - 2; d >= 0; --d) {
+    const int64_t coordinate = row % layout.shape[d];
+    row /= layout.shape[d];
+    for (int k = 0; k < kNumInputs; ++k) offset[k] += coordinate * layout.stride[k][d];
+  }
+}
+
 }  // namespace

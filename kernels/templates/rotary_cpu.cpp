@@ -24,13 +24,8 @@ extern "C" int autokernel_kernel(const ak_tensor* inputs, int32_t num_inputs, ak
   // One iteration per row of the last dim; each input's row start from its broadcast strides.
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t row = 0; row < rows; ++row) {
-    int64_t offset[kNumInputs] = {};
-    int64_t rest = row;
-    for (int d = rank - 2; d >= 0; --d) {
-      const int64_t coordinate = rest % layout.shape[d];
-      rest /= layout.shape[d];
-      for (int k = 0; k < kNumInputs; ++k) offset[k] += coordinate * layout.stride[k][d];
-    }
+    int64_t offset[kNumInputs];
+    row_offsets(layout, row, offset);
     T* y_row = y + row * D;
     for (int64_t j = 0; j < D; ++j) {
       y_row[j] = from_float(rotary_element(x[0] + offset[0], layout.stride[0][rank - 1], x[1] + offset[1],

@@ -16,20 +16,14 @@ struct Params {
   Layout layout;
 };
 
-// One thread per output element (grid-stride): its coordinates give each input's row start.
+// One thread per output element (grid-stride): its row gives each input's row start.
 __global__ void rotary_kernel(Params p) {
   const int rank = p.layout.rank;
   const int64_t n = p.layout.numel, D = p.layout.shape[rank - 1];
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t offset[kNumInputs] = {};
-    int64_t rest = i / D;
-    for (int d = rank - 2; d >= 0; --d) {
-      const int64_t coordinate = rest % p.layout.shape[d];
-      rest /= p.layout.shape[d];
-#pragma unroll
-      for (int k = 0; k < kNumInputs; ++k) offset[k] += coordinate * p.layout.stride[k][d];
-    }
+    int64_t offset[kNumInputs];
+    row_offsets(p.layout, i / D, offset);
     p.y[i] = from_float(rotary_element(p.x[0] + offset[0], p.layout.stride[0][rank - 1], p.x[1] + offset[1],
                                        p.layout.stride[1][rank - 1], p.x[2] + offset[2],
                                        p.layout.stride[2][rank - 1], i % D, D));

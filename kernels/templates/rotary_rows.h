@@ -34,7 +34,20 @@ inline int make_rotary_layout(const ak_tensor* inputs, int32_t num_inputs, const
 #ifdef __CUDACC__
 AK_FN float rounded_product(float a, float b) { return __fmul_rn(a, b); }
 #else
-AK_FN float rounded_product(float a, float b) { return __builtin_assoc_barrier(a * b); }
+// An empty asm that takes the product in a register hides it from the optimizer, so no
+// pass (the vectorizer included) can fuse it into the add.
+AK_FN float rounded_product(float a, float b) {
+  float p = a * b;
+#if defined(__x86_64__) || defined(__i386__)
+  asm("" : "+x"(p));
+#elif defined(__aarch64__)
+  asm("" : "+w"(p));
+#else
+  volatile float stored = p;
+  p = stored;
+#endif
+  return p;
+}
 #endif
 
 // Element j of a row of length D: x, cos and sin point at the row's first element, steps

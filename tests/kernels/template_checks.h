@@ -716,6 +716,9 @@ inline std::vector<double> reference_attention(const AttentionCase& c, const Att
         double dot = 0;
         for (int64_t d = 0; d < D; ++d) dot += q.get(qb + i * D + d) * k.get(kb + j * D + d);
         s[j] = dot * static_cast<float>(spec.scale);
+        const bool causal_masked = j > i + (Sk - Sq);
+        if (spec.mask == AttentionSpec::Mask::kCausal && causal_masked) s[j] = static_cast<float>(spec.mask_fill);
+        if (spec.mask == AttentionSpec::Mask::kCausalAdditive && causal_masked) s[j] += static_cast<float>(spec.mask_fill);
         if (mask) {
           // The mask broadcast from the right over [batch.., Sq, Sk].
           std::vector<int64_t> full = index;
@@ -758,7 +761,7 @@ inline void check_attention(const KernelLibrary& library, const AttentionSpec& s
   std::swap(view_strides[view_strides.size() - 1], view_strides[view_strides.size() - 2]);
   std::vector<ak_tensor> ins = {q.view(), c.k_view ? k.view(kt_shape, view_strides) : kt.view(), v.view()};
   std::optional<MaskTensor> mask;
-  if (spec.mask != AttentionSpec::Mask::kNone) {
+  if (spec.mask == AttentionSpec::Mask::kAdditive || spec.mask == AttentionSpec::Mask::kBoolean) {
     mask = make_mask(c, spec.mask, dtype);
     ins.push_back(mask->view());
   }
@@ -768,12 +771,16 @@ inline void check_attention(const KernelLibrary& library, const AttentionSpec& s
   expect_close(y.values(), reference_attention(c, spec, q, k, v, mask ? &*mask : nullptr), tol, c.name);
 }
 
-/// The specs every target is checked on: every mask kind; the boolean one with float32's
-/// lowest as the fill (the exporters' finfo.min), the other with -inf.
+/// The specs every target is checked on, one per mask kind: the boolean one with float32's
+/// lowest as the fill (the exporters' finfo.min), the causal one with -inf (a case with
+/// fewer keys than queries has rows masked entirely: NaN, as in the reference), the
+/// causal additive one with -10000 (rows masked entirely stay finite).
 inline std::vector<AttentionSpec> attention_specs(int32_t dtype) {
   return {{dtype, 0.125, AttentionSpec::Mask::kNone, 0},
           {dtype, 0.7, AttentionSpec::Mask::kAdditive, 0},
-          {dtype, 1.0 / std::sqrt(80.0), AttentionSpec::Mask::kBoolean, -3.4028234663852886e38}};
+          {dtype, 1.0 / std::sqrt(80.0), AttentionSpec::Mask::kBoolean, -3.4028234663852886e38},
+          {dtype, 0.3, AttentionSpec::Mask::kCausal, -INFINITY},
+          {dtype, 0.5, AttentionSpec::Mask::kCausalAdditive, -10000.0}};
 }
 
 // ---------------------------------------------------------------------------------------
