@@ -24,6 +24,8 @@
 #include "kernels/pack.h"
 #include "kernels/task.h"
 #include "memory/memory.h"
+#include "models/onnx_io.h"
+#include "models/workload.h"
 #include "verifier/evaluation_record.h"
 
 namespace ak::cli {
@@ -67,6 +69,16 @@ Result<std::vector<memory::CandidateHit>> passed_hits(memory::Store& store, cons
       if (hit.evaluation.result.status == kernels::Verdict::kPassed && (hash.empty() || hit.candidate.hash == hash))
         hits.push_back(hit);
   return hits;
+}
+
+/// The workload key (models/workload.h) of the task's subgraph: every node, shapes as
+/// declared. "" when the subgraph cannot be read (the pack then has no workload for it).
+std::string workload_hash_of(const kernels::Task& task) {
+  auto model = models::load_model(task.subgraph_path());
+  if (!model.is_ok()) return "";
+  std::vector<size_t> nodes(model->graph.nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) nodes[i] = i;
+  return models::workload_key(model->graph, nodes, models::declared_types(model->graph)).hash();
 }
 
 /// PACK's pack.json, or a new empty pack when the folder has none.
@@ -144,8 +156,7 @@ Result<int> run_add(const AddArgs& a) {
   AK_ASSIGN_OR_RETURN(std::string hash, memory::candidate_hash({source, "", "", "", "{}"}));
 
   kernels::PackEntry entry;
-  entry.device = task.is_cuda() ? "cuda" : "cpu";
-  entry.arch = task.target.arch == "cpu" ? "" : task.target.arch;
+  entry.workload = workload_hash_of(task);
   std::string how;
   std::vector<memory::CandidateHit> hits;
   if (store) {
@@ -275,8 +286,7 @@ Result<int> run_from_memory(const FromMemoryArgs& a) {
     const auto source = scratch / ("candidate_" + summary.name + (detail.candidate.language == "cuda" ? ".cu" : ".cpp"));
     std::ofstream(source) << detail.candidate.source;
     kernels::PackEntry entry;
-    entry.device = task->is_cuda() ? "cuda" : "cpu";
-    entry.arch = task->target.arch == "cpu" ? "" : task->target.arch;
+    entry.workload = workload_hash_of(*task);
     entry.evidence = evidence_of(hits.front().evaluation);
     auto added = kernels::add_pack_entry(&pack, *task, source, entry);
     if (!added.is_ok()) {

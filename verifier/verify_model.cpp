@@ -285,7 +285,9 @@ Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
       culprit.workload = instance->workload;
       culprit.nodes.insert(culprit.nodes.end(), instance->nodes.begin(), instance->nodes.end());
     }
-    if (alone.verdict != Verdict::kPassed && instances.size() > 1) {
+    // A hanging entry is not split further: every instance run would cost the whole
+    // time limit, and the entry is what a pack can drop.
+    if (alone.verdict != Verdict::kPassed && alone.verdict != Verdict::kTimeout && instances.size() > 1) {
       progress("verify: bisecting the " + std::to_string(instances.size()) + " instances of " + entry);
       AK_ASSIGN_OR_RETURN(BisectResult bisected,
                           bisect_culprits(instances.size(), [&](const std::vector<size_t>& subset) -> Result<bool> {
