@@ -3,6 +3,7 @@
 #include "verifier/verify_model.h"
 
 #include <algorithm>
+#include <map>
 
 #include "models/inputs.h"
 
@@ -245,11 +246,16 @@ Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
   }
   if (!options.bisect || entries.empty()) return report;
 
-  // Run with a selection; every run after the first counts as a bisection run.
+  // Run with a selection; every run after the first counts as a bisection run. A selection
+  // already run is not run again (the culprit alone is often a half the bisection tested),
+  // which matters most for a hanging kernel: each of its runs costs the whole time limit.
+  std::map<std::pair<std::vector<std::string>, std::vector<std::string>>, RunVerdict> done;
   auto run_selection = [&](const SwapSelection& selection) -> Result<RunVerdict> {
+    const auto key = std::make_pair(selection.entries, selection.instances);
+    if (auto it = done.find(key); it != done.end()) return it->second;
     ++report.bisection_runs;
     AK_ASSIGN_OR_RETURN(SwappedRun run, runner(selection, false));
-    return judge_run(run, input_sets, expected, options.tolerance);
+    return done[key] = judge_run(run, input_sets, expected, options.tolerance);
   };
   // Only entries that matched something can break the model; when the worker died before
   // saying what matched, every entry is a suspect.
