@@ -249,12 +249,15 @@ TEST(MakeInputSets, CapturedRandomAndOtherSizesOfEachSymbolicDim) {
   ASSERT_GE(names.size(), 3u);
   EXPECT_TRUE(std::count(names.begin(), names.end(), "random seed 6")) << ::testing::PrintToString(names);
   EXPECT_TRUE(std::count(names.begin(), names.end(), "random seed 7"));
+  // The fixture's test data set comes first.
+  EXPECT_EQ(names[0], "captured test_data_set_0");
   // Each symbolic dim once at 2x its base size (1 is the base): the input's shape follows.
+  const auto random = std::find(names.begin(), names.end(), "random seed 6") - names.begin();
   bool varied = false;
   for (const auto& s : *sets)
     if (s.name.find("=2 (seed 6)") != std::string::npos) {
       varied = true;
-      EXPECT_NE(s.tensors[0].dims, (*sets)[0].tensors[0].dims) << s.name;
+      EXPECT_NE(s.tensors[0].dims, (*sets)[random].tensors[0].dims) << s.name;
     }
   EXPECT_TRUE(varied) << ::testing::PrintToString(names);
   // Bad input: a dim the model does not have.
