@@ -199,9 +199,16 @@ void print_report(const Verified& v) {
   for (const auto& entry : r.swap.unmatched_entries) std::printf("unmatched:  entry %s matched nothing\n", entry.c_str());
   std::printf("input sets: %zu\n", r.input_sets.size());
   for (const auto& set : r.input_sets) std::printf("  %s\n", set.c_str());
-  for (const auto& f : r.fallbacks)
-    std::printf("fallback:   %s: entry %s at %s ran the original nodes: %s\n", f.input_set.c_str(), f.entry.c_str(),
-                f.node.c_str(), f.reason.c_str());
+  // One line per set and entry: a model repeats each workload in every layer.
+  for (size_t i = 0; i < r.fallbacks.size();) {
+    const auto& f = r.fallbacks[i];
+    size_t same = i + 1;
+    while (same < r.fallbacks.size() && r.fallbacks[same].input_set == f.input_set && r.fallbacks[same].entry == f.entry)
+      ++same;
+    std::printf("fallback:   %s: entry %s, %zu instance%s (first %s) ran the original nodes: %s\n", f.input_set.c_str(),
+                f.entry.c_str(), same - i, same - i == 1 ? "" : "s", f.node.c_str(), f.reason.c_str());
+    i = same;
+  }
   const auto rows = worst_per_output(r.full);
   if (!rows.empty()) std::printf("outputs (worst over the input sets):\n");
   for (const auto& o : rows)
@@ -357,6 +364,8 @@ Result<int> run(const VerifyArgs& args) {
   kernels::Pack pruned_pack;
   if (args.prune && first.report.verdict != verifier::Verdict::kPassed && !first.report.culprits.empty()) {
     progress.step("verify: pruning " + std::to_string(first.report.culprits.size()) + " culprit entries");
+    // Read again: pack.json now holds the failed verification, which the pruned pack keeps.
+    AK_ASSIGN_OR_RETURN(pack, kernels::read_pack(args.pack));
     AK_ASSIGN_OR_RETURN(pruned_pack, prune_pack(pack, first.report.culprits, args.prune_out));
     if (pruned_pack.entries.empty()) {
       notices.push_back("--prune: every entry was a culprit; the pruned pack is empty and was not verified again");

@@ -32,7 +32,8 @@ class VerifyCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new models::testing::TempDir();
-    for (const auto& [model, name] : {std::pair{kGpt2, "gpt2"}, std::pair{kBert, "bert"}}) {
+    for (const auto& [model, name] :
+         {std::pair{kGpt2, "gpt2"}, std::pair{kBert, "bert"}, std::pair{kFixtures + "gpt2_fp16/model.onnx", "gpt2_fp16"}}) {
       const auto o = run_cli("extract " + model + " -o " + (dir_->path / name).string() + " --top 16 --device cpu");
       ASSERT_EQ(o.exit_code, 0) << o.err;
     }
@@ -95,6 +96,20 @@ class VerifyCli : public ::testing::Test {
 
   static models::testing::TempDir* dir_;
 };
+
+/// Bad input found once the work has started (by the worker, at swap-in): exit 2 and one
+/// error line naming `needle`, after the progress lines.
+void expect_bad_input_after_progress(const CliOutput& o, const std::string& needle) {
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  size_t errors = 0;
+  for (size_t at = o.err.find("autokernel: error: "); at != std::string::npos; at = o.err.find("autokernel: error: ", at + 1))
+    ++errors;
+  EXPECT_EQ(errors, 1u) << o.err;
+  const auto last = o.err.rfind("autokernel: error: ");
+  ASSERT_NE(last, std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find('\n', last), o.err.size() - 1) << "the error is not the last line: " << o.err;
+  EXPECT_NE(o.err.find(needle, last), std::string::npos) << o.err;
+}
 models::testing::TempDir* VerifyCli::dir_ = nullptr;
 
 TEST_F(VerifyCli, TemplatePackVerifiesOnGpt2WithSwapCountLatencyAndFallback) {
@@ -214,10 +229,10 @@ TEST_F(VerifyCli, BadKernelsAreBadInputAtSwapIn) {
   const auto no_symbol = make_pack("no_symbol", {{norm, text}});
   const auto o = run_cli(verify(kGpt2, no_symbol));
   AK_SKIP_WITHOUT_SWAP_IN(o);
-  expect_bad_input(o, "autokernel_kernel");
-  // A pack whose workload matches nothing in the model: GPT-2's LM-head Gemm on BERT.
-  const auto gemm = make_pack("gemm_pack", {{task("gpt2", "gemm_Gemm"), ""}});
-  expect_bad_input(run_cli(verify(kBert, gemm)), "matches anything");
+  expect_bad_input_after_progress(o, "autokernel_kernel");
+  // A pack whose workload matches nothing in the model: float16 GPT-2's GELU on the float32 one.
+  const auto fp16 = make_pack("fp16_pack", {{task("gpt2_fp16", "gelu"), ""}});
+  expect_bad_input_after_progress(run_cli(verify(kGpt2, fp16)), "matches anything");
 }
 
 TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
