@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -211,8 +212,10 @@ Result<int> run_list(const std::string& dir, const PackFlags& flags) {
               << std::endl;
     return 0;
   }
-  std::printf("%-28s %-14s %-24s %-8s %-8s %-22s %-24s %s\n", "id", "workload", "op", "language", "arch", "speedup",
-              "ranges", "last verification");
+  int id_width = 2;
+  for (const auto& e : pack.entries) id_width = std::max(id_width, static_cast<int>(e.id.size()));
+  std::printf("%-*s %-12s %-24s %-8s %-8s %-22s %-16s %s\n", id_width, "id", "workload", "op", "language", "arch",
+              "speedup", "ranges", "last verification");
   for (const auto& r : rows) {
     std::string ranges;
     for (const auto& [axis, range] : r["ranges"].items())
@@ -222,7 +225,7 @@ Result<int> run_list(const std::string& dir, const PackFlags& flags) {
     std::snprintf(speedup, sizeof speedup, "%.3f [%.3f, %.3f]", r["speedup"].get<double>(),
                   r["speedup_ci95"][0].get<double>(), r["speedup_ci95"][1].get<double>());
     const std::string workload = r["workload"].get<std::string>().substr(0, 12);
-    std::printf("%-28s %-14s %-24s %-8s %-8s %-22s %-24s %s\n", r["id"].get<std::string>().c_str(),
+    std::printf("%-*s %-12s %-24s %-8s %-8s %-22s %-16s %s\n", id_width, r["id"].get<std::string>().c_str(),
                 workload.empty() ? "-" : workload.c_str(), r["op"].get<std::string>().c_str(),
                 r["language"].get<std::string>().c_str(),
                 r["arch"].get<std::string>().empty() ? "any" : r["arch"].get<std::string>().c_str(), speedup,

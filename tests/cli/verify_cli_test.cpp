@@ -181,7 +181,7 @@ TEST_F(VerifyCli, CrashingAndHangingKernelsGetVerdictsNamingThem) {
   const auto crash = starter_then(gelu, "  *static_cast<volatile int*>(nullptr) = 1;");
   const auto hang = starter_then(norm, "  for (volatile int spin = 0;; spin = spin + 1) {\n  }");
   const auto pack = make_pack("bad_pack", {{gelu, crash}, {norm, hang}});
-  const auto o = run_cli(verify(kGpt2, pack, "--json --timeout 15"));
+  const auto o = run_cli(verify(kGpt2, pack, "--json --timeout 10"));
   AK_SKIP_WITHOUT_SWAP_IN(o);
   EXPECT_EQ(o.exit_code, 1) << o.err;
   const auto j = nlohmann::json::parse(o.out);
