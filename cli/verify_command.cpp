@@ -294,8 +294,12 @@ Status record_in_memory(const Context& c, const kernels::Pack& pack, const Verif
     std::string text = "verify " + c.args.model.path + " (" + c.device.str() + "): " +
                        (culprits.count(entry.id) ? "culprit, " : "") + "pack " +
                        verifier::verdict_name(v.report.verdict);
-    if (v.report.latency)
-      text += ", whole-model speedup " + std::to_string(v.report.latency->speedup.speedup);
+    if (v.report.latency) {
+      const auto& s = v.report.latency->speedup;
+      char speedup[96];
+      std::snprintf(speedup, sizeof speedup, ", whole-model speedup %.3f [%.3f, %.3f]", s.speedup, s.ci_low, s.ci_high);
+      text += speedup;
+    }
     AK_RETURN_IF_ERROR(store->add_note(*ref, text, "autokernel verify").status());
   }
   return Status::ok();
