@@ -6,12 +6,14 @@
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "extractor/extractor.h"
 #include "kernels/pack.h"
 #include "models/inputs.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
+#include "tests/cli/run_cli.h"
 #include "tests/extractor/extract_fixture.h"
 
 namespace ak::models {
@@ -363,6 +365,36 @@ TEST(Swap, BadPacksAndPackKernelNodesInAModelAreBadInput) {
   auto forged = Session::create(std::make_shared<const Model>(std::move(m)), {});
   ASSERT_FALSE(forged.is_ok());
   EXPECT_NE(forged.status().message().find("PackKernel nodes are made by swap-in"), std::string::npos);
+}
+
+TEST(Swap, RunKernelsPrintsTheSummaryAndJsonAndRefusesABadPack) {
+  TempDir s;
+  const fs::path pack = s.path / "pack";
+  kernels::Pack p = new_pack(pack);
+  ASSERT_EQ(add_starters(&p, extract(two_chains_model(), s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"}), 4)
+                .size(),
+            1u);
+  const fs::path model = s.path / "two_chains.onnx";
+  ASSERT_TRUE(save_model(*two_chains_model(), model).is_ok());
+  const std::string env = "AUTOKERNEL_CACHE=" + cache_dir().string();
+  const std::string common = model.string() + " --device cpu --iters 1 --warmup 0 --kernels " + pack.string();
+
+  const auto text = ak::testing::run_cli("run " + common + " --dim batch=2", env);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("kernels: swapped 2 instances of 1 workload (1 of 1 entries)\n"), std::string::npos) << text.out;
+
+  const auto json = ak::testing::run_cli("run " + common + " --dim batch=9 --json", env);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["kernels"]["swapped"], 2);
+  EXPECT_EQ(j["kernels"]["entries"], 1);
+  EXPECT_EQ(j["kernels"]["workloads"], 1);
+  EXPECT_TRUE(j["kernels"]["unmatched"].empty());
+  EXPECT_EQ(j["kernels"]["fallbacks"], 2 * 2);  // both instances, in the run for the outputs and the timed one
+  EXPECT_EQ(j["kernels"]["instances"][0]["last_fallback_reason"], "axis batch = 9 is outside the verified 1..4");
+
+  write_text(pack / "pack.json", "{");
+  ak::testing::expect_bad_input(ak::testing::run_cli("run " + common, env), "pack.json: not a JSON object");
 }
 
 }  // namespace
