@@ -8,87 +8,15 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "extractor/extractor.h"
-#include "kernels/pack.h"
-#include "models/inputs.h"
 #include "models/onnx_io.h"
 #include "models/session.h"
 #include "tests/cli/run_cli.h"
-#include "tests/extractor/extract_fixture.h"
+#include "tests/models/swap_fixture.h"
 
 namespace ak::models {
 namespace {
 
-using namespace ak::extractor::testing;
-namespace fs = std::filesystem;
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-/// One build cache per test process (a starter built twice compiles once).
-const fs::path& cache_dir() {
-  static TempDir dir;
-  return dir.path;
-}
-
-/// Points the build cache at cache_dir() for the whole binary.
-struct CacheEnvironment : ::testing::Environment {
-  void SetUp() override { ::setenv("AUTOKERNEL_CACHE", cache_dir().c_str(), 1); }
-};
-const auto* const kCacheEnvironment = ::testing::AddGlobalTestEnvironment(new CacheEnvironment);
-
-std::vector<TensorData> random_inputs(const Model& model, int64_t batch, uint64_t seed = 7) {
-  auto resolved = resolve_inputs(model, {}, {{"batch", batch}}, seed);
-  EXPECT_TRUE(resolved.is_ok()) << resolved.status().message();
-  return resolved.is_ok() ? resolved->tensors : std::vector<TensorData>{};
-}
-
-/// Extracts the top `top` hotspots of `model` (or exactly `nodes`) at batch 2 into `out`.
-std::vector<extractor::TaskSummary> extract(std::shared_ptr<const Model> model, const fs::path& out, int top,
-                                            std::vector<std::string> nodes = {}) {
-  auto session = Session::create(model, {});
-  EXPECT_TRUE(session.is_ok()) << session.status().message();
-  extractor::ExtractOptions options;
-  options.top = top;
-  options.nodes = std::move(nodes);
-  options.out_dir = out;
-  options.model_label = model->graph.name + ".onnx";
-  options.profile.iters = 2;
-  options.profile.warmup = 1;
-  auto report = extractor::extract_model(**session, random_inputs(*model, 2), options);
-  EXPECT_TRUE(report.is_ok()) << report.status().message();
-  return report.is_ok() ? report->tasks : std::vector<extractor::TaskSummary>{};
-}
-
-/// Adds each task's starter (skipping skeletons, which compute nothing) with each var axis
-/// in [1, max(max_size, its captured size)]; returns the entry ids.
-std::vector<std::string> add_starters(kernels::Pack* pack, const std::vector<extractor::TaskSummary>& tasks,
-                                      int64_t max_size) {
-  std::vector<std::string> ids;
-  for (const auto& t : tasks) {
-    if (t.starter_template == "skeleton") continue;
-    auto task = kernels::read_task(t.dir);
-    EXPECT_TRUE(task.is_ok()) << task.status().message();
-    kernels::PackEntry wanted;
-    for (const kernels::TaskAxis& axis : task->axes)
-      if (axis.var) wanted.ranges.push_back({axis.name, 1, std::max(max_size, axis.value)});
-    auto entry = kernels::add_pack_entry(pack, *task, t.dir / t.starter_file, wanted);
-    EXPECT_TRUE(entry.is_ok()) << entry.status().message();
-    if (entry.is_ok()) ids.push_back(entry->id);
-  }
-  EXPECT_TRUE(kernels::write_pack(pack->dir, *pack).is_ok());
-  return ids;
-}
-
-kernels::Pack new_pack(const fs::path& dir) {
-  kernels::Pack pack;
-  pack.dir = dir;
-  pack.created_by = "swap_test";
-  return pack;
-}
+using namespace ak::models::swap_testing;
 
 /// The largest |a - b| over all outputs (float32).
 double max_difference(const std::vector<TensorData>& a, const std::vector<TensorData>& b) {
@@ -119,29 +47,6 @@ SessionOptions with_pack(const fs::path& pack) {
   return options;
 }
 
-/// y = chain(chain(x)) with chain(v) = Tanh((v + bias_i) * 0.5 - 0.25): two instances of one
-/// workload (different bias initializers), x: [batch, 8, 16].
-std::shared_ptr<const Model> two_chains_model() {
-  Graph g;
-  g.name = "two_chains";
-  g.inputs.push_back(tensor_info("x", DType::kFloat32, {1, 8, 16}, {"batch", "", ""}));
-  g.outputs.push_back(tensor_info("y", DType::kFloat32, {1, 8, 16}, {"batch", "", ""}));
-  g.initializers.push_back(random_floats("bias0", {16}, 4));
-  g.initializers.push_back(random_floats("bias1", {16}, 5));
-  g.initializers.push_back(float_tensor("half", {}, {0.5f}));
-  g.initializers.push_back(float_tensor("quarter", {}, {0.25f}));
-  std::string v = "x";
-  for (int i = 0; i < 2; ++i) {
-    const std::string s = std::to_string(i);
-    g.nodes.push_back(node("Add", {v, "bias" + s}, {"t" + s}));
-    g.nodes.push_back(node("Mul", {"t" + s, "half"}, {"u" + s}));
-    g.nodes.push_back(node("Sub", {"u" + s, "quarter"}, {"w" + s}));
-    v = i == 1 ? "y" : "h" + s;
-    g.nodes.push_back(node("Tanh", {"w" + s}, {v}));
-  }
-  return shared(std::move(g));
-}
-
 /// x -> LayerNormalization -> Softmax(axis -1) -> y, x: [batch, 10, 64].
 std::shared_ptr<const Model> norm_softmax_model() {
   Graph g;
@@ -159,7 +64,7 @@ std::shared_ptr<const Model> norm_softmax_model() {
 TEST(Swap, AnElementwiseChainIsSwappedIntoEveryInstanceAndComputesTheSame) {
   TempDir s;
   const auto model = two_chains_model();
-  const auto tasks = extract(model, s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"});
+  const auto tasks = extract(model, s.path / "tasks", 1, kChainNodes);
   ASSERT_EQ(tasks.size(), 1u);
   ASSERT_EQ(tasks[0].starter_template, "elementwise_chain");
   kernels::Pack pack = new_pack(s.path / "pack");
@@ -177,7 +82,7 @@ TEST(Swap, AnElementwiseChainIsSwappedIntoEveryInstanceAndComputesTheSame) {
   EXPECT_EQ(report.entries, 1);
   EXPECT_EQ(report.workloads, 1);
   EXPECT_TRUE(report.unmatched_entries.empty());
-  EXPECT_EQ(report.instances[0].nodes, (std::vector<std::string>{"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"}));
+  EXPECT_EQ(report.instances[0].nodes, kChainNodes);
   EXPECT_EQ(report.instances[1].nodes, (std::vector<std::string>{"Add_t1", "Mul_u1", "Sub_w1", "Tanh_y"}));
   for (const auto& i : report.instances) {
     EXPECT_EQ(i.kernel_calls, 1) << i.nodes.front();
@@ -191,7 +96,7 @@ TEST(Swap, AnElementwiseChainIsSwappedIntoEveryInstanceAndComputesTheSame) {
 TEST(Swap, ABatchOutsideTheVerifiedRangeFallsBackAndSaysWhy) {
   TempDir s;
   const auto model = two_chains_model();
-  const auto tasks = extract(model, s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"});
+  const auto tasks = extract(model, s.path / "tasks", 1, kChainNodes);
   kernels::Pack pack = new_pack(s.path / "pack");
   ASSERT_EQ(add_starters(&pack, tasks, 4).size(), 1u);
 
@@ -228,7 +133,7 @@ TEST(Swap, AnEntryThatMatchesNothingIsReportedAndOnlyEntriesFilters) {
   TempDir s;
   kernels::Pack pack = new_pack(s.path / "pack");
   const auto chain_ids = add_starters(&pack, extract(two_chains_model(), s.path / "chain", 1,
-                                                     {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"}), 4);
+                                                     kChainNodes), 4);
   const auto softmax_ids = add_starters(&pack, extract(softmax_model(), s.path / "softmax", 1), 4);
   ASSERT_EQ(chain_ids.size() + softmax_ids.size(), 2u);
   const auto model = two_chains_model();
@@ -284,7 +189,7 @@ TEST(Swap, ExporterGpt2WithItsStarterKernelsComputesTheSame) {
 
 /// A pack with one chain entry whose source is `source` (written as the starter's file).
 fs::path pack_with_source(const TempDir& s, const std::string& source, const std::string& arch = "") {
-  const auto tasks = extract(two_chains_model(), s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"});
+  const auto tasks = extract(two_chains_model(), s.path / "tasks", 1, kChainNodes);
   EXPECT_EQ(tasks.size(), 1u);
   const fs::path file = s.path / "kernel.cpp";
   write_text(file, source);
@@ -312,7 +217,7 @@ TEST(Swap, AKernelWithoutTheAbiSymbolIsBadInputNamingTheEntry) {
 TEST(Swap, AnEntryBuiltForAnotherArchitectureIsRebuiltOrNamesBothArchitectures) {
   TempDir s;
   {
-    const auto tasks = extract(two_chains_model(), s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"});
+    const auto tasks = extract(two_chains_model(), s.path / "tasks", 1, kChainNodes);
     kernels::Pack pack = new_pack(s.path / "rebuilt");
     auto task = kernels::read_task(tasks.at(0).dir);
     kernels::PackEntry wanted;
@@ -371,7 +276,7 @@ TEST(Swap, RunKernelsPrintsTheSummaryAndJsonAndRefusesABadPack) {
   TempDir s;
   const fs::path pack = s.path / "pack";
   kernels::Pack p = new_pack(pack);
-  ASSERT_EQ(add_starters(&p, extract(two_chains_model(), s.path / "tasks", 1, {"Add_t0", "Mul_u0", "Sub_w0", "Tanh_h0"}), 4)
+  ASSERT_EQ(add_starters(&p, extract(two_chains_model(), s.path / "tasks", 1, kChainNodes), 4)
                 .size(),
             1u);
   const fs::path model = s.path / "two_chains.onnx";
