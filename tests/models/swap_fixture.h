@@ -50,10 +50,13 @@ inline std::vector<TensorData> random_inputs(const Model& model, int64_t batch, 
   return resolved.is_ok() ? resolved->tensors : std::vector<TensorData>{};
 }
 
-/// Extracts the top `top` hotspots of `model` (or exactly `nodes`) at batch 2 into `out`.
+/// Extracts the top `top` hotspots of `model` (or exactly `nodes`) at batch 2 into `out`,
+/// on `device` (CUDA tasks get starter.cu).
 inline std::vector<extractor::TaskSummary> extract(std::shared_ptr<const Model> model, const fs::path& out, int top,
-                                            std::vector<std::string> nodes = {}) {
-  auto session = Session::create(model, {});
+                                                   std::vector<std::string> nodes = {}, Device device = {}) {
+  SessionOptions session_options;
+  session_options.device = device;
+  auto session = Session::create(model, session_options);
   EXPECT_TRUE(session.is_ok()) << session.status().message();
   extractor::ExtractOptions options;
   options.top = top;
