@@ -107,6 +107,9 @@ Result<PackEntry> read_entry(const Reader& r, const ordered_json& j, const std::
   AK_RETURN_IF_ERROR(r.string(j, at, "device", &entry.device, true));
   if (entry.device != "cuda" && entry.device != "cpu")
     return r.error(at + ".device", "must be \"cpu\" or \"cuda\", not '" + entry.device + "'");
+  if ((entry.language == "cuda") != (entry.device == "cuda"))
+    return r.error(at + ".device", "'" + entry.device + "' does not fit language '" + entry.language +
+                                       "' (cuda sources run on cuda, cpp sources on cpu)");
   AK_RETURN_IF_ERROR(r.string(j, at, "arch", &entry.arch, false));
 
   const std::filesystem::path entry_dir = pack_dir / "entries" / entry.id;

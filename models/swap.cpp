@@ -330,6 +330,24 @@ bool same_workload(const WorkloadKey& pattern, const WorkloadKey& instance) {
   return true;
 }
 
+/// Whether every kernel input whose type the model knows (an initializer's, a declared
+/// value's) has the dtype, rank and fixed sizes the subgraph declares; a size it does not
+/// know is checked at run time.
+bool types_fit(const Pattern& pattern, const Match& match, const ValueTypeLookup& model_types) {
+  for (const ValueInfo& in : pattern.model.graph.inputs) {
+    auto bound = match.values.find(in.name);
+    if (bound == match.values.end()) continue;
+    const std::optional<ValueType> known = model_types(bound->second);
+    if (!known) continue;
+    if (known->dtype != DType::kUndefined && in.dtype != DType::kUndefined && known->dtype != in.dtype) return false;
+    if (!known->shape || !in.has_shape) continue;
+    if (known->shape->size() != in.shape.size()) return false;
+    for (size_t d = 0; d < in.shape.size(); ++d)
+      if (in.shape[d].is_fixed() && (*known->shape)[d] != in.shape[d].value) return false;
+  }
+  return true;
+}
+
 Result<Pattern> load_pattern(const kernels::Task& task, const std::string& where) {
   auto loaded = load_model(task.subgraph_path());
   if (!loaded.is_ok()) return invalid_input(where + ": subgraph.onnx: " + loaded.status().message());
@@ -485,7 +503,7 @@ Result<SwapPlan> plan_swap_in(const Model& model, const SwapOptions& options, bo
     for (size_t anchor = 0; anchor < graph.nodes.size(); ++anchor) {
       if (claimed[anchor]) continue;
       std::optional<Match> match = matcher.match_at(anchor);
-      if (!match) continue;
+      if (!match || !types_fit(pattern, *match, model_types)) continue;
       if (!same_workload(pattern.key, instance_key(pattern, *match, index, model_types))) continue;
       std::vector<size_t> nodes;
       for (const auto& [p, m] : match->nodes) nodes.push_back(m);

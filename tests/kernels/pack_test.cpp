@@ -150,6 +150,8 @@ TEST_F(PackFixture, EveryBadFieldIsNamed) {
             file + "entries[0].language: must be \"cuda\" or \"cpp\", not 'rust'");
   EXPECT_EQ(error_after([](auto& j) { j["entries"][0]["device"] = "tpu"; }),
             file + "entries[0].device: must be \"cpu\" or \"cuda\", not 'tpu'");
+  EXPECT_EQ(error_after([](auto& j) { j["entries"][0]["device"] = "cuda"; }),
+            file + "entries[0].device: 'cuda' does not fit language 'cpp' (cuda sources run on cuda, cpp sources on cpu)");
   EXPECT_EQ(error_after([](auto& j) { j["entries"][0]["ranges"]["d"] = {{"min", 1}, {"max", 2}}; }),
             file + "entries[0].ranges.d: 'd' is not a var axis of task '2_gelu_chain' (var axes: batch)");
   EXPECT_EQ(error_after([](auto& j) { j["entries"][0]["ranges"]["batch"] = {{"min", 5}, {"max", 2}}; }),
