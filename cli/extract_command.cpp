@@ -48,11 +48,11 @@ std::string check_column(const Checks& checks, const extractor::TaskSummary& t) 
 }
 
 void print_table(const extractor::ExtractReport& report, const Checks& checks, bool checked) {
-  std::printf("%4s  %-58s %-28s %-20s %12s %7s%s\n", "rank", "task", "op type", "starter", "baseline(us)", "%model",
-              checked ? "  check" : "");
+  std::printf("%4s  %-58s %-28s %-20s %5s %12s %7s%s\n", "rank", "task", "op type", "starter", "inst", "baseline(us)",
+              "%model", checked ? "  check" : "");
   for (const auto& t : report.tasks) {
-    std::printf("%4d  %-58s %-28s %-20s %12.1f %7.2f%s%s\n", t.rank, t.dir.string().c_str(), t.op_type.c_str(),
-                t.starter_template.c_str(), t.baseline_us, t.share * 100.0, checked ? "  " : "",
+    std::printf("%4d  %-58s %-28s %-20s %5d %12.1f %7.2f%s%s\n", t.rank, t.dir.string().c_str(), t.op_type.c_str(),
+                t.starter_template.c_str(), t.instances, t.baseline_us, t.share * 100.0, checked ? "  " : "",
                 check_column(checks, t).c_str());
   }
   int templated = 0;
@@ -73,6 +73,7 @@ void print_json(const extractor::ExtractReport& report, const Checks& checks) {
     j["starter"] = {{"file", t.starter_file}, {"template", t.starter_template}};
     j["baseline_us"] = t.baseline_us;
     j["share"] = t.share;
+    j["instances"] = t.instances;
     j["inputs"] = t.inputs;
     j["outputs"] = t.outputs;
     if (auto it = checks.find(t.name); it != checks.end()) {
@@ -163,7 +164,7 @@ void add_extract_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "extract", "Profile, then write a standalone task (subgraph, captured inputs, reference, starter) per hotspot");
   add_model_options(*cmd, args->model);
-  cmd->add_option("--top", args->top, "How many hotspots to extract, best ranked first")->capture_default_str();
+  cmd->add_option("--top", args->top, "How many workloads to extract (one task each, for all its instances), best ranked first")->capture_default_str();
   cmd->add_option("--nodes", args->nodes, "Extract one task made of exactly these nodes (names, comma-separated) instead")
       ->delimiter(',');
   cmd->add_option("-o,--out", args->out_dir, "Folder for the task directories (created if missing)")->required();

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "models/fusion.h"
+
 namespace ak::extractor::internal {
 
 namespace {
@@ -122,7 +124,10 @@ ordered_json pattern_of(const std::vector<const models::Node*>& nodes, const std
 
 ordered_json attributes_of(const models::Node& n) {
   ordered_json j = ordered_json::object();
-  for (const auto& a : n.attributes) j[a.name] = attribute_value(a);
+  // A fused node's list of the nodes it replaced names them: leaving it out keeps the
+  // attributes equal across layers (the memory keys on them; source.nodes has the names).
+  for (const auto& a : n.attributes)
+    if (a.name != models::kFusedNodesAttribute) j[a.name] = attribute_value(a);
   return j;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -21,6 +22,7 @@
 #include "models/onnx_io.h"
 #include "models/session.h"
 #include "profiler/device_probe.h"
+#include "profiler/workloads.h"
 
 namespace ak::extractor {
 
@@ -184,8 +186,15 @@ std::string describe_task(const TaskPlan& plan, const models::Graph& graph, cons
   const std::string first = graph.nodes[plan.nodes.front()].name;
   const std::string last = graph.nodes[plan.nodes.back()].name;
   std::string where = plan.nodes.size() == 1 ? "node '" + first + "'" : "nodes '" + first + "' .. '" + last + "'";
-  return what + " computing " + list(outputs) + " from " + list(inputs) + ". Extracted from " + where + " of " +
-         model_label + " (hotspot rank " + std::to_string(h.rank) + ").";
+  std::string text = what + " computing " + list(outputs) + " from " + list(inputs) + ". Extracted from " + where +
+                     " of " + model_label + " (workload rank " + std::to_string(h.rank) + ").";
+  if (plan.workload && plan.workload->instances.size() > 1) {
+    char share[32];
+    std::snprintf(share, sizeof share, "%.1f%%", 100 * plan.workload->share);
+    text += " The model computes the same thing " + std::to_string(plan.workload->instances.size()) +
+            " times (listed in workload.instances), " + share + " of its time together.";
+  }
+  return text;
 }
 
 /// How the verifier should draw random values for input `name` (resolve_inputs' rules),
@@ -338,6 +347,7 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
   summary.starter_file = cuda ? "starter.cu" : "starter.cpp";
   summary.baseline_us = static_cast<double>(h.time_ns) / 1e3;
   summary.share = h.share;
+  summary.instances = plan.workload ? static_cast<int>(plan.workload->instances.size()) : 1;
   summary.inputs = plan.inputs;
   summary.outputs = plan.outputs;
   AK_RETURN_IF_ERROR(write_text(dir / summary.starter_file, starter.source));
@@ -374,6 +384,7 @@ Result<TaskSummary> write_task(const Shared& s, TaskPlan plan) {
   t.target = {cuda ? "cuda" : "cpu", s.arch, s.options->allow_tf32};
   t.seed = s.options->seed;
   t.starter = {summary.starter_file, starter.template_name};
+  t.workload = plan.workload;
   t.inputs = std::move(inputs);
   t.outputs = std::move(outputs);
   AK_RETURN_IF_ERROR(kernels::write_task(dir, t));
@@ -465,23 +476,45 @@ Result<ExtractReport> extract_hotspots(models::Session& session, const std::vect
   std::vector<TaskPlan> plans;
   std::set<std::string> wanted;
   std::vector<profiler::Hotspot> chosen;
+  std::vector<kernels::TaskWorkload> chosen_workloads;  // parallel to `chosen`; empty for --nodes
   std::vector<profiler::FusionGroup> groups = analysis.groups;
   if (!options.nodes.empty()) {
     AK_ASSIGN_OR_RETURN(auto custom, custom_hotspot(model.graph, profile, analysis, options.nodes));
     chosen.push_back(std::move(custom.first));
     groups.push_back(std::move(custom.second));
   } else {
-    for (const profiler::Hotspot& h : analysis.hotspots)
-      if (h.rank <= options.top) chosen.push_back(h);
+    AK_ASSIGN_OR_RETURN(std::vector<profiler::Workload> workloads,
+                        profiler::rank_workloads(analysis, profile, model.graph));
+    for (const profiler::Workload& w : workloads) {
+      if (w.rank > options.top) break;
+      // The task is the first instance's, standing for all: the workload's rank, summed
+      // share and per-instance median time.
+      profiler::Hotspot h = analysis.hotspots[w.instances.front()];
+      h.rank = w.rank;
+      h.share = w.share;
+      h.time_ns = w.instance_median_ns;
+      h.e2e_gain = w.e2e_gain;
+      h.cumulative_speedup = w.cumulative_speedup;
+      kernels::TaskWorkload tw{w.hash, w.key.structure_hash(), w.key.structure, {}, w.share};
+      for (size_t i : w.instances) {
+        std::vector<std::string> names;
+        for (size_t n : analysis.hotspots[i].nodes) names.push_back(model.graph.nodes[n].name);
+        tw.instances.push_back(std::move(names));
+      }
+      chosen.push_back(std::move(h));
+      chosen_workloads.push_back(std::move(tw));
+    }
   }
-  for (const profiler::Hotspot& h : chosen) {
+  for (size_t c = 0; c < chosen.size(); ++c) {
+    const profiler::Hotspot& h = chosen[c];
     auto plan = internal::plan_task(model.graph, h, groups);
     if (!plan.is_ok()) {
       if (plan.status().code() != StatusCode::kUnsupported) return plan.status();
-      notice("hotspot " + std::to_string(h.rank) + " '" + h.name + "' skipped: " + plan.status().message());
+      notice("workload " + std::to_string(h.rank) + " '" + h.name + "' skipped: " + plan.status().message());
       continue;
     }
     for (const auto* names : {&plan->inputs, &plan->outputs}) wanted.insert(names->begin(), names->end());
+    if (c < chosen_workloads.size()) plan->workload = chosen_workloads[c];
     plans.push_back(std::move(plan).value());
   }
 
@@ -528,7 +561,7 @@ Result<ExtractReport> extract_hotspots(models::Session& session, const std::vect
     auto summary = write_task(shared, std::move(plan));
     if (!summary.is_ok()) {
       if (summary.status().code() != StatusCode::kUnsupported) return summary.status();
-      notice("hotspot " + std::to_string(h.rank) + " '" + h.name + "' skipped: " + summary.status().message());
+      notice("workload " + std::to_string(h.rank) + " '" + h.name + "' skipped: " + summary.status().message());
       continue;
     }
     if (options.on_task) options.on_task(*summary);

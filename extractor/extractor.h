@@ -2,8 +2,9 @@
 /// extractor: standalone kernel tasks from a model's hotspots (what `autokernel extract`
 /// runs).
 ///
-/// For each of the top K hotspots of a profile (a node or a fusion group of the executed
-/// graph, profiler/hotspots.h) it writes a task directory:
+/// For each of the top K workloads of a profile (profiler/workloads.h: the hotspots, nodes
+/// or fusion groups of the executed graph, that compute the same thing on the same shapes;
+/// one kernel serves all of them) it writes a task directory:
 ///
 ///     <out>/<rank>_<slug>/
 ///         task.json        the definition (kernels/task.h: kernels::write_task, docs/extractor.md)
@@ -12,8 +13,10 @@
 ///         outputs/<i>_<name>.pb  the subgraph's outputs on those inputs (the reference)
 ///         starter.cpp | starter.cu   a correct starter kernel (kernels/templates.h) or a skeleton
 ///
-/// The inputs are captured from one extra run of the whole model on the inputs the profile
-/// used; the reference outputs come from running subgraph.onnx with the runtime on the same
+/// The task is made from the workload's first instance (in graph order) and lists every
+/// instance in task.json "workload"; its share is theirs together, its baseline the
+/// instances' median time. The inputs are captured from one extra run of the whole model on
+/// the inputs the profile used; the reference outputs come from running subgraph.onnx with the runtime on the same
 /// device and must equal the whole model's values (within the task's tolerance). Which
 /// dimensions vary with the model's symbolic input dimensions is found by one more run per
 /// symbolic dimension, with that dimension one larger.
@@ -40,21 +43,22 @@ namespace ak::extractor {
 
 /// One task directory that was written.
 struct TaskSummary {
-  int rank = 0;                       ///< the hotspot's rank in the profile (1 = largest payoff)
+  int rank = 0;                       ///< the workload's rank in the profile (1 = largest payoff)
   std::filesystem::path dir;          ///< <out>/<rank>_<slug>
   std::string name;                   ///< the directory's name, also task.json's "name"
   std::string op_type;                ///< the node's op type, or "fused:<kind>"
   std::string starter_template;       ///< "elementwise_chain", "rowwise_softmax", ..., or "skeleton"
   std::string starter_file;           ///< "starter.cpp" or "starter.cu"
-  double baseline_us = 0;             ///< measured time per iteration
-  double share = 0;                   ///< of model time, 0..1
+  double baseline_us = 0;             ///< measured time of one instance per iteration (their median)
+  double share = 0;                   ///< of model time, every instance together, 0..1
+  int instances = 1;                  ///< how many hotspots of the model the task stands for
   std::vector<std::string> inputs;    ///< kernel inputs, in argument order
   std::vector<std::string> outputs;
 };
 
 /// How to extract. Every field has a default except out_dir.
 struct ExtractOptions {
-  int top = 10;                       ///< how many hotspots (>= 1), best ranked first
+  int top = 10;                       ///< how many workloads (>= 1), best ranked first
   std::filesystem::path out_dir;      ///< created if missing; task directories go inside
   std::string model_label;            ///< the model as the user named it (task.json source.model)
   uint64_t seed = 0;                  ///< task.json random_inputs.seed (the seed of the profile's random inputs)
@@ -90,7 +94,7 @@ struct ExtractReport {
 Result<ExtractReport> extract_model(models::Session& session, const std::vector<models::TensorData>& inputs,
                                     const ExtractOptions& options);
 
-/// Writes the task directories of the top options.top hotspots of `analysis`, a profile of
+/// Writes the task directories of the top options.top workloads of `analysis`, a profile of
 /// `session` on `inputs`. `profile` supplies the timing source for task.json. Runs the
 /// whole model 1 + (number of symbolic input dims) more times. A hotspot that cannot be a
 /// standalone task (control flow with subgraphs, non-tensor values) is skipped with a notice;

@@ -106,6 +106,8 @@ Status check_writable(const Task& task) {
       }
       if (!dtype_code(dtype_name(t.dtype))) return bad("tensor '" + t.name + "' has no known dtype");
     }
+  if (task.workload && (task.workload->hash.empty() || task.workload->instances.empty()))
+    return bad("a workload needs a hash and at least one instance");
   const ordered_json attributes = ordered_json::parse(task.attributes_json, nullptr, /*allow_exceptions=*/false);
   if (attributes.is_discarded() || !attributes.is_object()) return bad("attributes are not a JSON object");
   return Status::ok();
@@ -241,6 +243,28 @@ Result<Task> read_task(const std::filesystem::path& path) {
     AK_RETURN_IF_ERROR(r.string(*starter, "starter", "file", &task.starter.file, false));
     AK_RETURN_IF_ERROR(r.string(*starter, "starter", "template", &task.starter.template_name, false));
   }
+  AK_ASSIGN_OR_RETURN(const ordered_json* workload, r.object(j, "", "workload"));
+  if (workload != nullptr) {
+    TaskWorkload w;
+    AK_RETURN_IF_ERROR(r.string(*workload, "workload", "hash", &w.hash, true));
+    AK_RETURN_IF_ERROR(r.string(*workload, "workload", "structure_hash", &w.structure_hash, false));
+    AK_RETURN_IF_ERROR(r.string(*workload, "workload", "structure", &w.structure, false));
+    AK_RETURN_IF_ERROR(r.number(*workload, "workload", "share", &w.share));
+    auto instances = workload->find("instances");
+    if (instances == workload->end() || !instances->is_array() || instances->empty())
+      return r.error("workload.instances", "missing or empty (an array of arrays of node names)");
+    for (const auto& instance : *instances) {
+      if (!instance.is_array() || instance.empty())
+        return r.error("workload.instances", "each instance must be a non-empty array of node names");
+      std::vector<std::string> names;
+      for (const auto& name : instance) {
+        if (!name.is_string()) return r.error("workload.instances", "node names must be strings");
+        names.push_back(name.get<std::string>());
+      }
+      w.instances.push_back(std::move(names));
+    }
+    task.workload = std::move(w);
+  }
   return task;
 }
 
@@ -279,6 +303,12 @@ Status write_task(const std::filesystem::path& dir, const Task& t) {
   j["random_inputs"] = {{"seed", t.seed}, {"inputs", std::move(fills)}};
   j["subgraph"] = t.subgraph;
   j["starter"] = {{"file", t.starter.file}, {"template", t.starter.template_name}};
+  if (t.workload)
+    j["workload"] = {{"hash", t.workload->hash},
+                     {"structure_hash", t.workload->structure_hash},
+                     {"share", t.workload->share},
+                     {"instances", t.workload->instances},
+                     {"structure", t.workload->structure}};
 
   return internal::write_json_file(dir / "task.json", j);
 }

@@ -93,6 +93,19 @@ struct TaskStarter {
   bool operator==(const TaskStarter&) const = default;
 };
 
+/// The workload a task stands for (task.json "workload", optional): every hotspot of the
+/// model that computes the same thing on the same shapes (models/workload.h), so that one
+/// kernel serves all of them. The task's inputs are captured from the first instance.
+struct TaskWorkload {
+  std::string hash;            ///< models::WorkloadKey::hash(): structure, dtypes, shapes
+  std::string structure_hash;  ///< models::WorkloadKey::structure_hash(): equal across shapes and dtypes
+  std::string structure;       ///< the canonical, name-free structure text
+  std::vector<std::vector<std::string>> instances;  ///< node names per instance, graph order; [0] is the captured one
+  double share = 0;            ///< of model time, all instances together, 0..1
+
+  bool operator==(const TaskWorkload&) const = default;
+};
+
 /// Everything task.json holds.
 struct Task {
   /// The directory it was read from (absolute), where relative file names resolve.
@@ -117,6 +130,8 @@ struct Task {
   uint64_t seed = 0;    ///< task.json random_inputs.seed
   std::string subgraph = "subgraph.onnx";  ///< relative to dir
   TaskStarter starter;
+  /// Absent in files written before workloads (and for `extract --nodes` tasks).
+  std::optional<TaskWorkload> workload;
 
   /// Whether the task runs on a CUDA device (target.device "cuda" or "cuda:N").
   bool is_cuda() const;

@@ -26,7 +26,7 @@ Attribute int_attr(const std::string& name, int64_t v) {
 
 Attribute names_attr(const Graph& g, const PatternMatch& m) {
   Attribute a;
-  a.name = "fused_nodes";
+  a.name = kFusedNodesAttribute;
   a.type = Attribute::Type::kStrings;
   for (size_t i : m.nodes) a.strings.push_back(g.nodes[i].name);
   return a;

@@ -21,6 +21,11 @@
 
 namespace ak::models {
 
+/// The string-list attribute of a fused node that names the nodes it replaced. It names
+/// things, so it is not part of what the node computes (workload keys and task attributes
+/// leave it out).
+inline constexpr const char* kFusedNodesAttribute = "fused_nodes";
+
 struct FusionReport {
   int attention = 0;
   int gelu = 0;

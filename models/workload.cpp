@@ -9,6 +9,7 @@
 
 #include "base/sha256.h"
 #include "kernels/op_traits.h"
+#include "models/fusion.h"
 
 namespace ak::models {
 
@@ -115,7 +116,8 @@ std::string attribute_value_text(const Attribute& a) {
 /// `{name=value,...}` sorted by name, with op_traits' numeric defaults for the ones omitted.
 std::string attributes_text(const Node& node) {
   std::map<std::string, std::string> attrs;
-  for (const Attribute& a : node.attributes) attrs[a.name] = attribute_value_text(a);
+  for (const Attribute& a : node.attributes)
+    if (a.name != kFusedNodesAttribute) attrs[a.name] = attribute_value_text(a);
   if (const kernels::OpTraits* traits = kernels::find_op_traits(node.op_type, node.domain)) {
     for (const kernels::OpAttribute& d : traits->attributes) {
       const std::string name(d.name);
@@ -268,11 +270,13 @@ WorkloadKey workload_key(const Graph& graph, std::span<const size_t> nodes, cons
   for (size_t i = 0; i < key.nodes.size(); ++i) position[key.nodes[i]] = i;
   std::map<std::string, size_t> input_number;  // value -> $k
   std::vector<std::string> input_decls;
-  const ValueTypeLookup declared = declared_types(graph);
+  ValueTypeLookup declared;  // built on first need: a profile's lookup usually knows every dtype
   auto type_of = [&](const std::string& value) {
     ValueType t = (types ? types(value) : std::nullopt).value_or(ValueType{});
-    if (t.dtype == DType::kUndefined)
+    if (t.dtype == DType::kUndefined) {
+      if (!declared) declared = declared_types(graph);
       if (std::optional<ValueType> d = declared(value)) t.dtype = d->dtype;
+    }
     return t;
   };
 

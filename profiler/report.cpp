@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "profiler/workloads.h"
 
 namespace ak::profiler {
 namespace {
@@ -45,6 +46,90 @@ ordered_json peaks_json(const DevicePeaks& p) {
           {"bf16_tflops", p.bf16_tflops},
           {"launch_overhead_us", us(p.launch_overhead_ns)},
           {"source", p.source}};
+}
+
+/// "float32[2,16,64], float32[64]": a workload's inputs, shapes where the profile knew them.
+std::string workload_inputs_text(const models::WorkloadKey& key) {
+  std::string out;
+  for (size_t i = 0; i < key.dtypes.size(); ++i) {
+    out += (i ? "," : "");
+    out += key.shapes[i].empty() && !key.has_shapes ? "?" : models::shape_string(key.shapes[i]);
+  }
+  return out;
+}
+
+/// What a workload is called in reports: its pattern, or the op type of a single node.
+std::string workload_label(const Workload& w) {
+  return w.kind.is_node() && !w.op_types.empty() ? w.op_types.front() : w.kind.name();
+}
+
+/// The by-workload table: identical hotspots (models/workload.h) as one row each.
+void format_workload_table(const ReportInput& in, int top, std::ostringstream& out) {
+  auto workloads = rank_workloads(*in.analysis, *in.profile, *in.graph);
+  if (!workloads.is_ok()) {
+    out << "\nnote:    no by-workload table: " << workloads.status().message() << "\n";
+    return;
+  }
+  char line[512];
+  out << "\nBy workload (the hotspots that compute the same thing on the same shapes; one kernel serves every instance):\n";
+  std::snprintf(line, sizeof line, "%4s  %-20s %5s %9s %10s %6s %6s %-28s %7s %6s  %s\n", "rank", "workload", "inst",
+                "each(us)", "total(us)", "%model", "cum%", "input shapes", "attain", "e2e", "first instance");
+  out << line;
+  double cumulative_share = 0;
+  int shown = 0;
+  for (const Workload& w : *workloads) {
+    if (top > 0 && shown >= top) break;
+    ++shown;
+    cumulative_share += w.share;
+    const Hotspot& first = in.analysis->hotspots[w.instances.front()];
+    std::snprintf(line, sizeof line, "%4d  %-20s %5zu %9.1f %10.1f %6.1f %6.1f %-28s %6.2fx %6.3f  %s\n", w.rank,
+                  fit(workload_label(w), 20).c_str(), w.instances.size(), us(w.instance_median_ns), us(w.time_ns),
+                  100 * w.share, 100 * cumulative_share, fit(workload_inputs_text(w.key), 28).c_str(),
+                  w.attainable_speedup, w.e2e_gain, fit(first.name, 40).c_str());
+    out << line;
+  }
+  if (shown > 0) {
+    std::snprintf(line, sizeof line,
+                  "\nIf the top %d workloads reached their roofline: model %.2fx faster (%zu workloads in %zu hotspots).\n",
+                  shown, (*workloads)[static_cast<size_t>(shown) - 1].cumulative_speedup, workloads->size(),
+                  in.analysis->hotspots.size());
+    out << line;
+  }
+}
+
+ordered_json workloads_json(const ReportInput& in) {
+  ordered_json list = ordered_json::array();
+  auto workloads = rank_workloads(*in.analysis, *in.profile, *in.graph);
+  if (!workloads.is_ok()) return list;
+  for (const Workload& w : *workloads) {
+    ordered_json instances = ordered_json::array();
+    for (size_t i : w.instances) {
+      const Hotspot& h = in.analysis->hotspots[i];
+      std::vector<std::string> names;
+      for (size_t n : h.nodes) names.push_back(in.graph->nodes[n].name);
+      instances.push_back({{"hotspot_rank", h.rank}, {"name", h.name}, {"nodes", names}, {"time_us", us(h.time_ns)}});
+    }
+    std::vector<std::string> dtypes;
+    for (models::DType t : w.key.dtypes) dtypes.push_back(t == models::DType::kUndefined ? "" : models::dtype_name(t));
+    list.push_back({{"rank", w.rank},
+                    {"hash", w.hash},
+                    {"structure_hash", w.key.structure_hash()},
+                    {"kind", w.kind.name()},
+                    {"op_types", w.op_types},
+                    {"input_dtypes", dtypes},
+                    {"input_shapes", w.key.has_shapes ? ordered_json(w.key.shapes) : ordered_json(nullptr)},
+                    {"instance_count", w.instances.size()},
+                    {"instances", instances},
+                    {"instance_median_us", us(w.instance_median_ns)},
+                    {"time_us", us(w.time_ns)},
+                    {"share", w.share},
+                    {"attainable_us", us(w.attainable_ns)},
+                    {"attainable_speedup", w.attainable_speedup},
+                    {"e2e_gain", w.e2e_gain},
+                    {"cumulative_speedup", w.cumulative_speedup},
+                    {"structure", w.key.structure}});
+  }
+  return list;
 }
 
 }  // namespace
@@ -90,6 +175,7 @@ std::string format_profile_table(const ReportInput& in, int top) {
                   last.cumulative_speedup, a.hotspots.back().cumulative_speedup);
     out << line;
   }
+  format_workload_table(in, top, out);
 
   out << "\nBy op type:\n";
   std::snprintf(line, sizeof line, "  %-24s %6s %10s %7s %9s\n", "op type", "nodes", "time(us)", "%model", "kern/iter");
@@ -221,6 +307,7 @@ std::string profile_json(const ReportInput& in) {
                         {"cumulative_speedup", h.cumulative_speedup}});
   }
   j["hotspots"] = std::move(hotspots);
+  j["workloads"] = workloads_json(in);
   ordered_json op_types = ordered_json::array();
   for (const OpTypeSummary& s : a.op_types)
     op_types.push_back({{"op_type", s.op_type}, {"nodes", s.nodes}, {"time_us", us(s.time_ns)}, {"share", s.share},

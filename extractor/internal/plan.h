@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "kernels/task.h"
 #include "models/graph.h"
 #include "profiler/hotspots.h"
 
@@ -29,6 +30,8 @@ struct TaskPlan {
   /// initializer (copied into the subgraph).
   std::map<std::string, models::TensorData> constants;
   std::vector<size_t> constant_nodes;  ///< executed-graph indices of Constant nodes to copy
+  /// The workload the task stands for (all its instances); nullopt for `--nodes` tasks.
+  std::optional<kernels::TaskWorkload> workload;
 };
 
 /// "<rank, 2 digits>_<slug of the kind (or the node's op type) and the first node's name>",

@@ -25,14 +25,6 @@ inline models::TensorData random_floats(const std::string& name, std::vector<int
   return float_tensor(name, std::move(dims), values);
 }
 
-inline models::Attribute float_attr(const std::string& name, float v) {
-  models::Attribute a;
-  a.name = name;
-  a.type = models::Attribute::Type::kFloat;
-  a.f = v;
-  return a;
-}
-
 inline models::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
   models::Attribute a;
   a.name = name;

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "extractor/extractor.h"
@@ -13,6 +15,7 @@
 #include "kernels/tensor.h"
 #include "models/inputs.h"
 #include "models/onnx_io.h"
+#include "models/patterns.h"
 #include "models/session.h"
 #include "tests/extractor/extract_fixture.h"
 #include "verifier/compare.h"
@@ -523,6 +526,50 @@ TEST(Extract, TopLimitsTheTasksAndRerunsKeepOtherFiles) {
   ASSERT_TRUE(second.is_ok()) << second.status().message();
   EXPECT_EQ(second->report.tasks.size(), 2u);
   EXPECT_TRUE(fs::exists(mine));
+}
+
+// A decoder repeats its layers: --top counts workloads, and each task lists every instance
+// (the dynamo LLaMA fixture: 2 layers with two RMSNorms each, and the final norm, all one
+// problem), with the share of all of them and the inputs of the first.
+TEST(Extract, OneTaskPerWorkloadWithEveryInstance) {
+  auto loaded = models::load_model(fs::path(AK_SOURCE_DIR) / "tests/models/fixtures/exporters/dynamo/llama/model.onnx");
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  auto model = std::make_shared<const models::Model>(std::move(loaded).value());
+  TempDir out;
+  auto e = extract(model, out.path, 8);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 8u);
+  std::set<std::string> hashes;
+  const TaskSummary* norm = nullptr;
+  for (const TaskSummary& t : e->report.tasks) {
+    const json task = read_json(t.dir / "task.json");
+    ASSERT_TRUE(task.contains("workload")) << t.name;
+    const json& w = task["workload"];
+    EXPECT_TRUE(hashes.insert(w["hash"].get<std::string>()).second) << "two tasks of one workload: " << t.name;
+    EXPECT_EQ(w["instances"].size(), static_cast<size_t>(t.instances));
+    // The captured instance is the first one listed.
+    EXPECT_EQ(task["source"]["nodes"], w["instances"][0]);
+    EXPECT_DOUBLE_EQ(task["baseline"]["share"].get<double>(), w["share"].get<double>());
+    EXPECT_DOUBLE_EQ(w["share"].get<double>(), t.share);
+    if (t.op_type == "fused:rms_norm") norm = &t;
+  }
+  ASSERT_NE(norm, nullptr) << "no rms_norm task among the top 8";
+  const json task = read_json(norm->dir / "task.json");
+  const json& instances = task["workload"]["instances"];
+  EXPECT_GE(instances.size(), 4u);
+  std::set<std::string> nodes;
+  for (const auto& instance : instances)
+    for (const auto& name : instance) EXPECT_TRUE(nodes.insert(name.get<std::string>()).second) << name;
+  // Each instance is a node set the matcher calls an RMSNorm.
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < model->graph.nodes.size(); ++i) index[model->graph.nodes[i].name] = i;
+  for (const auto& instance : instances) {
+    std::vector<size_t> set;
+    for (const auto& name : instance) set.push_back(index.at(name.get<std::string>()));
+    std::sort(set.begin(), set.end());
+    EXPECT_TRUE(models::match_exactly(model->graph, models::PatternKind::kRmsNorm, set).has_value()) << instance;
+  }
+  check_task_dir(*norm);
 }
 
 TEST(Extract, TopZeroIsBadInput) {

@@ -66,6 +66,8 @@ Task full_task(const std::filesystem::path& dir) {
   t.seed = 18446744073709551615ull;  // the largest seed survives
   t.subgraph = "subgraph.onnx";
   t.starter = {"starter.cu", "matmul_bias"};
+  t.workload = TaskWorkload{std::string(64, 'a'), std::string(64, 'b'), "inputs:$0=input\n%0=Relu($0)\noutputs:%0.0",
+                            {{"MatMul_1", "Add_2"}, {"MatMul_9", "Add_10"}}, 0.25};
   return t;
 }
 
@@ -105,6 +107,7 @@ TEST(Task, WriteThenReadIsTheSameTaskFieldByField) {
   EXPECT_EQ(t.seed, written.seed);
   EXPECT_EQ(t.subgraph, written.subgraph);
   EXPECT_EQ(t.starter, written.starter);
+  EXPECT_EQ(t.workload, written.workload);
   EXPECT_TRUE(t == written);
 
   // Writing what was read gives the same bytes: nothing drifts over rewrites.
@@ -170,6 +173,7 @@ TEST(Task, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(t->target.device, "cpu");
   EXPECT_EQ(t->subgraph, "subgraph.onnx");
   EXPECT_EQ(t->inputs[0].fill, "normal");
+  EXPECT_FALSE(t->workload.has_value());  // files from before workloads
   // No tolerance: the default of the first output's dtype and the op class.
   EXPECT_EQ(t->tolerance, default_tolerance(AK_DTYPE_FLOAT16, "other"));
   EXPECT_EQ(t->tolerance, (Tolerance{1e-2, 1e-2, 0.999}));
@@ -227,6 +231,11 @@ TEST(Task, MalformedFilesNameTheFileAndTheField) {
       {patched(R"({"tags": "a"})"), "tags: must be an array of strings"},
       {patched(R"({"attributes": [1]})"), "attributes: must be an object"},
       {patched(R"({"source": {"nodes": [1]}})"), "source.nodes: must be an array of strings"},
+      {patched(R"({"workload": [1]})"), "workload: must be an object"},
+      {patched(R"({"workload": {"instances": [["a"]]}})"), "workload.hash: missing"},
+      {patched(R"({"workload": {"hash": "h"}})"), "workload.instances: missing or empty"},
+      {patched(R"({"workload": {"hash": "h", "instances": [[]]}})"), "workload.instances: each instance"},
+      {patched(R"({"workload": {"hash": "h", "instances": [["a", 2]]}})"), "workload.instances: node names must be strings"},
   };
   for (const Case& c : cases) {
     write_text(dir / "task.json", c.text);
@@ -256,6 +265,9 @@ TEST(Task, WriteRefusesWhatReadWouldRefuse) {
   EXPECT_FALSE(write_task(dir.path(), t).is_ok());
   t = full_task(dir.path());
   t.inputs[0].dtype = 0;
+  EXPECT_FALSE(write_task(dir.path(), t).is_ok());
+  t = full_task(dir.path());
+  t.workload->instances.clear();
   EXPECT_FALSE(write_task(dir.path(), t).is_ok());
   EXPECT_FALSE(std::filesystem::exists(dir / "task.json"));
   EXPECT_FALSE(write_task(dir / "missing", full_task(dir.path())).is_ok());

@@ -72,6 +72,14 @@ inline Attribute int_attr(const std::string& name, int64_t v) {
   return a;
 }
 
+inline Attribute float_attr(const std::string& name, float v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::kFloat;
+  a.f = v;
+  return a;
+}
+
 inline Model model_of(Graph g, int64_t opset = 17) {
   Model m;
   m.ir_version = 8;

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "models/fusion.h"
 #include "models/onnx_io.h"
 #include "models/patterns.h"
 #include "tests/models/model_builder.h"
@@ -71,6 +72,23 @@ TEST_P(WorkloadExporters, RepeatedLayersShareKeys) {
   }
 }
 
+// The runtime's fused nodes name the nodes they replaced (fusion.h): that list is not part
+// of the key, so the fused attention of every layer is one workload.
+TEST_P(WorkloadExporters, FusedNodesOfEveryLayerShareAKey) {
+  for (const char* name : {"gpt2", "llama"}) {
+    const Model model = load_fixture(GetParam(), name);
+    FusionReport report;
+    const Graph fused = fuse_graph(model.graph, &report);
+    std::set<std::string> hashes;
+    const ValueTypeLookup types = declared_types(fused);
+    for (size_t i = 0; i < fused.nodes.size(); ++i)
+      if (fused.nodes[i].op_type == "Attention" && fused.nodes[i].domain == "com.autokernel")
+        hashes.insert(workload_key(fused, std::vector<size_t>{i}, types).hash());
+    if (report.attention == 0) continue;
+    EXPECT_EQ(hashes.size(), 1u) << GetParam() << "/" << name;
+  }
+}
+
 // The keys of the graph's nodes don't mention the names of values or nodes.
 TEST_P(WorkloadExporters, StructureIsNameFree) {
   const Model model = load_fixture(GetParam(), "llama");
@@ -92,14 +110,6 @@ TEST(WorkloadKey, DifferentPatternsDiffer) {
   for (const PatternMatch& m : find_patterns(model.graph))
     kinds_of[workload_key(model.graph, m.nodes).structure_hash()].insert(m.kind);
   for (const auto& [hash, kinds] : kinds_of) EXPECT_EQ(kinds.size(), 1u) << hash;
-}
-
-Attribute float_attr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = Attribute::Type::kFloat;
-  a.f = v;
-  return a;
 }
 
 /// y = LeakyRelu(x * scale + bias) in a graph of its own, with names of `prefix`.

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/inputs.h"
+#include "models/onnx_io.h"
 #include "profiler/hotspots.h"
 #include "profiler/profile.h"
 #include "profiler/report.h"
@@ -158,6 +160,49 @@ TEST(Profile, TableAndTraceNameEveryNode) {
     }
   }
   EXPECT_EQ(node_slices, 5);
+}
+
+// A real decoder (the dynamo LLaMA fixture: 2 layers, two RMSNorms each and the final
+// one) profiled on the CPU: its RMSNorms are one workload listing every instance, and the
+// workload shares add up to the model.
+TEST(Profile, DecoderRmsNormsAreOneWorkload) {
+  auto loaded = models::load_model(std::filesystem::path(AK_SOURCE_DIR) /
+                                   "tests/models/fixtures/exporters/dynamo/llama/model.onnx");
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  auto model = std::make_shared<const models::Model>(std::move(loaded).value());
+  auto session = models::Session::create(model, models::SessionOptions{});
+  ASSERT_TRUE(session.is_ok()) << session.status().message();
+  auto inputs = models::resolve_inputs(*model, {}, {}, 3);
+  ASSERT_TRUE(inputs.is_ok()) << inputs.status().message();
+  ProfileOptions options;
+  options.warmup = 1;
+  options.iters = 3;
+  auto profile = profile_session(**session, inputs->tensors, options);
+  ASSERT_TRUE(profile.is_ok()) << profile.status().message();
+  const models::Graph& graph = (*session)->model().graph;
+  auto analysis = analyze(*profile, graph, cpu_peaks("test cpu", 2, 3.0, 32, 20), false);
+  ASSERT_TRUE(analysis.is_ok()) << analysis.status().message();
+  size_t norms = 0;
+  for (const Hotspot& h : analysis->hotspots) norms += h.kind == HotspotKind(models::PatternKind::kRmsNorm);
+  ASSERT_GE(norms, 4u);
+
+  ReportInput in{"llama.onnx", "cpu", "test cpu", &graph, &*profile, &*analysis};
+  const auto j = nlohmann::json::parse(profile_json(in));
+  double shares = 0;
+  size_t instances = 0, norm_workloads = 0;
+  for (const auto& w : j["workloads"]) {
+    shares += w["share"].get<double>();
+    instances += w["instances"].size();
+    if (w["kind"] != "rms_norm") continue;
+    ++norm_workloads;
+    EXPECT_EQ(w["instances"].size(), norms);
+    EXPECT_EQ(w["input_shapes"].size(), 2u);  // x and the weight
+  }
+  EXPECT_EQ(norm_workloads, 1u);
+  EXPECT_EQ(instances, j["hotspots"].size());
+  EXPECT_NEAR(shares, 1.0, 1e-9);
+  EXPECT_LT(j["workloads"].size(), j["hotspots"].size());
+  EXPECT_NE(format_profile_table(in, 0).find("rms_norm"), std::string::npos);
 }
 
 }  // namespace
