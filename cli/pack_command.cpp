@@ -72,9 +72,11 @@ Result<std::vector<memory::CandidateHit>> passed_hits(memory::Store& store, cons
   return hits;
 }
 
-/// The workload key (models/workload.h) of the task's subgraph: every node, shapes as
-/// declared. "" when the subgraph cannot be read (the pack then has no workload for it).
+/// The task's workload key hash (models/workload.h): the extractor's (task.json "workload",
+/// with the profile's shapes), else, for older tasks, the key of the task's subgraph (every
+/// node, shapes as declared). "" when neither can be had.
 std::string workload_hash_of(const kernels::Task& task) {
+  if (task.workload) return task.workload->hash;
   auto model = models::load_model(task.subgraph_path());
   if (!model.is_ok()) return "";
   std::vector<size_t> nodes(model->graph.nodes.size());
