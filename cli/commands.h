@@ -24,6 +24,10 @@ void add_extract_command(CLI::App& app, int& exit_code);
 void add_device_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_worker_command(CLI::App& app, int& exit_code);
+/// `verify` and its hidden `verify-worker`.
+void add_verify_command(CLI::App& app, int& exit_code);
+/// `pack add`, `pack list`, `pack MODEL --from-memory`.
+void add_pack_command(CLI::App& app, int& exit_code);
 
 /// Prints "autokernel: error: <message>" as one line on stderr.
 void print_error(const std::string& message);

@@ -27,6 +27,7 @@ Result<LoadedModel> load_model_with_inputs(const ModelOptions& o) {
   so.num_threads = o.threads;
   so.allow_tf32 = o.tf32;
   so.fuse = !o.no_fuse;
+  so.kernels.pack = o.kernels;
   std::vector<models::InputSpec> specs;
   for (const auto& text : o.inputs) {
     AK_ASSIGN_OR_RETURN(models::InputSpec spec, models::parse_input_spec(text));

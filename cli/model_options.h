@@ -24,6 +24,7 @@ struct ModelOptions {
   uint64_t seed = 0;
   bool tf32 = false;
   bool no_fuse = false;
+  std::string kernels;  ///< a pack folder to swap in (`run --kernels`); empty: none
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& options);

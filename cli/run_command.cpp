@@ -35,6 +35,30 @@ std::string cuda_graph_line(const models::CudaGraphState& g, bool asked_off) {
   return line;
 }
 
+/// The swap-in report: instances, entries, what matched nothing, and the runs that fell back.
+nlohmann::json kernels_json(const models::SwapReport& swaps) {
+  nlohmann::json instances = nlohmann::json::array();
+  int64_t fallbacks = 0;
+  for (const auto& i : swaps.instances) {
+    instances.push_back({{"entry", i.entry}, {"workload", i.workload}, {"nodes", i.nodes}, {"kernel_calls", i.kernel_calls},
+                         {"fallbacks", i.fallbacks}, {"last_fallback_reason", i.last_fallback_reason}});
+    fallbacks += i.fallbacks;
+  }
+  return {{"summary", swaps.summary()}, {"swapped", swaps.instances.size()}, {"entries", swaps.entries},
+          {"workloads", swaps.workloads}, {"unmatched", swaps.unmatched_entries}, {"fallbacks", fallbacks},
+          {"instances", std::move(instances)}};
+}
+
+void print_kernels(const models::SwapReport& swaps) {
+  std::printf("%s\n", swaps.summary().c_str());
+  for (const auto& id : swaps.unmatched_entries) std::printf("  entry %s matched nothing\n", id.c_str());
+  for (const auto& i : swaps.instances)
+    if (i.fallbacks > 0)
+      std::printf("  %s (%s): %lld of %lld runs fell back to the original nodes: %s\n", i.entry.c_str(),
+                  i.nodes.front().c_str(), static_cast<long long>(i.fallbacks),
+                  static_cast<long long>(i.fallbacks + i.kernel_calls), i.last_fallback_reason.c_str());
+}
+
 Status run(const RunArgs& args) {
   AK_ASSIGN_OR_RETURN(LoadedModel loaded, load_model_with_inputs(args.model));
   models::Session& session = *loaded.session;
@@ -56,6 +80,7 @@ Status run(const RunArgs& args) {
   if (tty && !args.json) std::cerr << "\r" << std::string(32, ' ') << "\r";
 
   const models::Model& model = session.model();
+  const models::SwapReport& swaps = session.swap_report();
   if (args.json) {
     nlohmann::json j;
     j["model"] = args.model.path;
@@ -66,6 +91,7 @@ Status run(const RunArgs& args) {
     j["latency_ms"] = {{"median", latency.median_ms}, {"p10", latency.p10_ms}, {"p90", latency.p90_ms},
                        {"mean", latency.mean_ms}, {"min", latency.min_ms}};
     j["fusions"] = {{"attention", session.fused_attention()}, {"gelu", session.fused_gelu()}};
+    if (!args.model.kernels.empty()) j["kernels"] = kernels_json(swaps);
     j["host_syncs_per_run"] = session.host_syncs() / std::max(1, args.iters + args.warmup + 1);
     const models::CudaGraphState& g = session.cuda_graph_state();
     j["cuda_graph"] = {{"enabled", g.enabled}, {"captured", g.captured}, {"replays", g.replays},
@@ -94,6 +120,7 @@ Status run(const RunArgs& args) {
   std::printf("device:  %s (%s)\n", session.device().str().c_str(), models::device_name(session.device()).c_str());
   if (session.device().is_cuda() || args.cuda_graph)
     std::printf("cuda graph: %s\n", cuda_graph_line(session.cuda_graph_state(), args.no_cuda_graph).c_str());
+  if (!args.model.kernels.empty()) print_kernels(swaps);
   std::printf("inputs:\n");
   for (size_t i = 0; i < loaded.inputs.tensors.size(); ++i) {
     const auto& t = loaded.inputs.tensors[i];
@@ -125,6 +152,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   CLI::Option* graph_on = cmd->add_flag("--cuda-graph", args->cuda_graph,
                                         "Replay the run as a CUDA graph per input-shape set (the default on CUDA)");
   cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "Run node by node on CUDA, without CUDA graphs")->excludes(graph_on);
+  cmd->add_option("--kernels", args->model.kernels, "A kernel pack folder: swap its kernels into the model (docs/packs.md)");
   cmd->callback([args, &exit_code] { exit_code = finish(run(*args)); });
 }
 

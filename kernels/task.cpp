@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "kernels/internal/json_reader.h"
 #include "kernels/tensor.h"
 
 namespace ak::kernels {
@@ -31,6 +32,7 @@ std::filesystem::path Task::subgraph_path() const { return dir / subgraph; }
 namespace {
 
 using nlohmann::ordered_json;
+using internal::Reader;
 
 const char* const kFills[] = {"normal", "int", "ones", "bool", "captured"};
 
@@ -50,86 +52,6 @@ std::optional<int32_t> dtype_code(const std::string& name) {
 bool is_integer_text(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
 }
-
-/// Reads fields of one JSON object, every error naming the file and the field's path.
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  Status error(const std::string& field, const std::string& what) const {
-    return invalid_input(file_ + ": " + field + ": " + what);
-  }
-
-  /// `object[key]` when present and not null, else nullptr; an error when `object` is not an object.
-  Result<const ordered_json*> find(const ordered_json& object, const std::string& where, const char* key) const {
-    if (!object.is_object()) return error(where, "must be an object");
-    auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return static_cast<const ordered_json*>(nullptr);
-    return &*it;
-  }
-
-  Status string(const ordered_json& object, const std::string& where, const char* key, std::string* out,
-                bool required) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(object, where, key));
-    const std::string field = join(where, key);
-    if (v == nullptr) return required ? error(field, "missing (a string)") : Status::ok();
-    if (!v->is_string()) return error(field, "must be a string, not " + std::string(v->type_name()));
-    *out = v->get<std::string>();
-    if (required && out->empty()) return error(field, "must not be empty");
-    return Status::ok();
-  }
-
-  Status number(const ordered_json& object, const std::string& where, const char* key, double* out) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(object, where, key));
-    if (v == nullptr) return Status::ok();
-    if (!v->is_number()) return error(join(where, key), "must be a number, not " + std::string(v->type_name()));
-    *out = v->get<double>();
-    return Status::ok();
-  }
-
-  Status integer(const ordered_json& object, const std::string& where, const char* key, int64_t* out) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(object, where, key));
-    if (v == nullptr) return Status::ok();
-    if (!v->is_number_integer()) return error(join(where, key), "must be an integer, not " + std::string(v->type_name()));
-    *out = v->get<int64_t>();
-    return Status::ok();
-  }
-
-  Status boolean(const ordered_json& object, const std::string& where, const char* key, bool* out) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(object, where, key));
-    if (v == nullptr) return Status::ok();
-    if (!v->is_boolean()) return error(join(where, key), "must be true or false, not " + std::string(v->type_name()));
-    *out = v->get<bool>();
-    return Status::ok();
-  }
-
-  Status strings(const ordered_json& object, const std::string& where, const char* key,
-                 std::vector<std::string>* out) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(object, where, key));
-    if (v == nullptr) return Status::ok();
-    const std::string field = join(where, key);
-    if (!v->is_array()) return error(field, "must be an array of strings");
-    for (const auto& s : *v) {
-      if (!s.is_string()) return error(field, "must be an array of strings, found " + std::string(s.type_name()));
-      out->push_back(s.get<std::string>());
-    }
-    return Status::ok();
-  }
-
-  /// An optional object member ("" when absent): `object[key]`, which must be an object.
-  Result<const ordered_json*> object(const ordered_json& parent, const std::string& where, const char* key) const {
-    AK_ASSIGN_OR_RETURN(const ordered_json* v, find(parent, where, key));
-    if (v != nullptr && !v->is_object()) return error(join(where, key), "must be an object");
-    return v;
-  }
-
-  static std::string join(const std::string& where, const std::string& key) {
-    return where.empty() ? key : where + "." + key;
-  }
-
- private:
-  std::string file_;
-};
 
 Status read_tensors(const Reader& r, const ordered_json& j, const char* key, const std::vector<TaskAxis>& axes,
                     std::vector<TaskTensor>* out) {
@@ -388,17 +310,7 @@ Status write_task(const std::filesystem::path& dir, const Task& t) {
                      {"instances", t.workload->instances},
                      {"structure", t.workload->structure}};
 
-  const std::filesystem::path file = dir / "task.json";
-  const std::filesystem::path tmp = dir / "task.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out) return invalid_input("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) return invalid_input("cannot write " + file.string() + ": " + ec.message());
-  return Status::ok();
+  return internal::write_json_file(dir / "task.json", j);
 }
 
 Status check_task_files(const Task& task) {

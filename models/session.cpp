@@ -367,7 +367,7 @@ class Executor final : public GraphRunner {
       step->reads_only_sizes = entry->placement == Placement::kHost;
       step->device = step->on_host ? at::Device(at::kCPU) : device_;
 
-      OpBuildInfo info{node, node_opset, &graph, step->device, {}, {}};
+      OpBuildInfo info{node, node_opset, &graph, step->device, {}, {}, swap_};
       info.constant_input = [this, &node](size_t i) -> const TensorData* {
         if (i >= node.inputs.size() || node.inputs[i].empty()) return nullptr;
         auto it = constants_.find(node.inputs[i]);
@@ -427,6 +427,9 @@ class Executor final : public GraphRunner {
     plan_releases();
     return Status::ok();
   }
+
+  /// The swapped-in kernels the top-level graph's PackKernel nodes run (models/swap.h).
+  void set_swap(SwapPlan* plan) { swap_ = plan; }
 
   size_t num_inputs() const override { return input_slots_.size(); }
   size_t num_outputs() const override { return output_values_.size(); }
@@ -723,6 +726,7 @@ class Executor final : public GraphRunner {
   const Model& model_;
   at::Device device_;
   int64_t* host_syncs_;
+  SwapPlan* swap_ = nullptr;
   const Graph* graph_ = nullptr;
   OuterLookup outer_;
   std::vector<Value> values_;
@@ -749,7 +753,7 @@ struct Session::Impl {
   int64_t host_syncs = 0;
   bool check_shapes = true;
   FusionReport fusions;
-  SwapReport swaps;
+  SwapPlan swaps;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
   std::unique_ptr<CudaGraphRunner> graphs;  ///< null unless CUDA graphs are on
@@ -761,7 +765,6 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
   if (!model) return invalid_input("no model");
-  if (!options.kernels.pack.empty()) return unsupported("kernel packs cannot be swapped in yet");
   auto impl = std::make_unique<Impl>();
   if (options.fuse) {
     auto fused = std::make_shared<Model>(*model);
@@ -770,6 +773,15 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     impl->model = std::move(fused);
   } else {
     impl->model = std::move(model);
+  }
+  if (!options.kernels.pack.empty()) {
+    // Swap-in matches the executed graph (after the runtime fusions): the graph tasks are
+    // extracted from.
+    AK_ASSIGN_OR_RETURN(impl->swaps, plan_swap_in(*impl->model, options.kernels, options.device.is_cuda()));
+    auto swapped = std::make_shared<Model>(*impl->model);
+    swapped->graph = std::move(impl->swaps.graph);
+    if (!impl->swaps.bindings.empty()) swapped->opsets["com.autokernel"] = 1;
+    impl->model = std::move(swapped);
   }
   impl->device = options.device;
   impl->at_device = to_at(options.device);
@@ -789,6 +801,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     return unsupported(impl->model->path.string() + ": opset " + std::to_string(opset) +
                        " of ai.onnx is outside the supported range 1 to 21");
   impl->executor = std::make_unique<Executor>(*impl->model, impl->at_device, &impl->host_syncs);
+  impl->executor->set_swap(&impl->swaps);
   try {
     c10::OptionalDeviceGuard guard;
     if (options.device.is_cuda()) guard.reset_device(impl->at_device);
@@ -836,7 +849,7 @@ void Session::set_cuda_graph(bool enabled) {
 const Model& Session::model() const { return *impl_->model; }
 int Session::fused_attention() const { return impl_->fusions.attention; }
 int Session::fused_gelu() const { return impl_->fusions.gelu; }
-const SwapReport& Session::swap_report() const { return impl_->swaps; }
+const SwapReport& Session::swap_report() const { return impl_->swaps.report; }
 const Device& Session::device() const { return impl_->device; }
 const std::vector<const ValueInfo*>& Session::input_infos() const { return impl_->executor->input_infos(); }
 int64_t Session::host_syncs() const { return impl_->host_syncs; }

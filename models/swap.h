@@ -8,9 +8,18 @@
 /// stream, into outputs the session allocated, when the instance's shapes lie inside the
 /// entry's verified ranges, and runs the original nodes otherwise. Torch-free.
 
+#include <cstddef>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "base/status.h"
+#include "kernels/kernel_library.h"
+#include "kernels/pack.h"
+#include "kernels/task.h"
+#include "models/graph.h"
 
 namespace ak::models {
 
@@ -43,5 +52,30 @@ struct SwapReport {
   /// "kernels: swapped 17 of 17 instances of 3 workloads; 1 entry matched nothing"
   std::string summary() const;
 };
+
+/// What the runtime needs to run one swapped-in node (models/ops/pack_kernel.cpp).
+struct SwapBinding {
+  std::string entry;                        ///< the entry id
+  kernels::Task task;                       ///< the entry's task: axes, argument order, dtypes
+  std::vector<kernels::AxisRange> ranges;   ///< the verified sizes of its var axes
+  std::shared_ptr<const kernels::KernelLibrary> library;  ///< loaded once per entry
+  size_t instance = 0;                      ///< index into SwapPlan::report.instances
+};
+
+/// A graph with a pack's kernels swapped in, and what runs them.
+struct SwapPlan {
+  Graph graph;        ///< the input graph with each instance replaced by a PackKernel node
+  SwapReport report;  ///< the session counts kernel calls and fallbacks into it as it runs
+  std::map<std::string, SwapBinding> bindings;  ///< by PackKernel node name
+};
+
+/// Reads the pack `options.pack`; for each entry for this device (`cuda` or not) and in
+/// options.only_entries, matches its subgraph.onnx against `model`'s top-level graph,
+/// confirms each instance's workload key (models/workload.h) equals the subgraph's, builds
+/// the entry's source through the build cache (for this machine's architecture) and loads
+/// it. Entries for the other device are left out. kInvalidInput, naming the pack, the entry
+/// and the problem, for a bad pack, a source that does not build, a library without the
+/// ABI entry point, or an entry whose task does not fit its subgraph.
+Result<SwapPlan> plan_swap_in(const Model& model, const SwapOptions& options, bool cuda);
 
 }  // namespace ak::models

@@ -270,11 +270,13 @@ WorkloadKey workload_key(const Graph& graph, std::span<const size_t> nodes, cons
   for (size_t i = 0; i < key.nodes.size(); ++i) position[key.nodes[i]] = i;
   std::map<std::string, size_t> input_number;  // value -> $k
   std::vector<std::string> input_decls;
-  const ValueTypeLookup declared = declared_types(graph);
+  ValueTypeLookup declared;  // built on first need: a profile's lookup usually knows every dtype
   auto type_of = [&](const std::string& value) {
     ValueType t = (types ? types(value) : std::nullopt).value_or(ValueType{});
-    if (t.dtype == DType::kUndefined)
+    if (t.dtype == DType::kUndefined) {
+      if (!declared) declared = declared_types(graph);
       if (std::optional<ValueType> d = declared(value)) t.dtype = d->dtype;
+    }
     return t;
   };
 

@@ -117,6 +117,8 @@ class OpKernel {
   virtual Status run(OpContext& ctx) = 0;
 };
 
+struct SwapPlan;  // models/swap.h
+
 /// What an op factory may look at when preparing a node.
 struct OpBuildInfo {
   const Node& node;
@@ -128,6 +130,8 @@ struct OpBuildInfo {
   /// Prepares `graph` (an attribute of this node) for OpContext::subgraph(k), where k is
   /// the order of the calls.
   std::function<Status(const Graph& graph)> prepare_subgraph;
+  /// The session's swapped-in pack kernels (com.autokernel.PackKernel), or null.
+  SwapPlan* swap = nullptr;
 
   const std::string& op() const { return node.op_type; }
 };
@@ -203,6 +207,7 @@ void register_control_ops(OpRegistry& r);
 void register_misc_ops(OpRegistry& r);
 void register_gradient_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);
+void register_pack_kernel_op(OpRegistry& r);
 
 /// Helpers shared by op implementations.
 namespace op_util {

@@ -46,6 +46,7 @@ const OpRegistry& OpRegistry::builtin() {
     register_misc_ops(r);
     register_gradient_ops(r);
     register_fused_ops(r);
+    register_pack_kernel_op(r);
     return r;
   }();
   return registry;
