@@ -125,6 +125,9 @@ struct AddArgs {
   double timeout_s = 60;
   int threads = 0;
   double memory_limit_mib = 0;
+  /// A PASSED candidate whose median speedup is below this is refused: a pack entry must
+  /// make its workload faster, or the model gets slower.
+  double min_speedup = 1.0;
 };
 
 /// Judges the candidate with `autokernel bench` (the judge, its roofline floor and its
@@ -188,6 +191,12 @@ Result<int> run_add(const AddArgs& a) {
     const std::string ref = judged.value("evaluation", "");
     if (auto parsed = memory::parse_item_ref(ref)) entry.evidence.evaluation_ids = {parsed->id};
     how = "judged now: PASSED" + (ref.empty() ? std::string() : " (" + ref + ")");
+  }
+  if (entry.evidence.speedup < a.min_speedup) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%.3fx the reference, below --min-speedup %.3g", entry.evidence.speedup,
+                  a.min_speedup);
+    return failed("refused: " + a.candidate + " is PASSED but " + text + " on " + task.name + " (" + how + ")");
   }
   AK_ASSIGN_OR_RETURN(kernels::PackEntry added, kernels::add_pack_entry(&pack, task, a.candidate, entry));
   AK_RETURN_IF_ERROR(kernels::write_pack(pack.dir, pack));
@@ -356,6 +365,10 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   add_cmd->add_option("task", add->task_dir, "Task directory from `autokernel extract`")->required();
   add_cmd->add_option("candidate", add->candidate, "Candidate kernel: .cu for a CUDA task, .cpp for a CPU task")->required();
   add_cmd->add_flag("--quick", add->quick, "Judge with fewer cases and iterations");
+  add_cmd->add_option("--min-speedup", add->min_speedup,
+                      "Refuse a PASSED candidate whose median speedup over the reference is below this (0: accept any)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   add_cmd->add_option("--timeout", add->timeout_s, "Seconds each judge worker run may take")->check(CLI::PositiveNumber)->capture_default_str();
   add_cmd->add_option("--threads", add->threads, "CPU threads for candidate and reference (0: all)")->check(CLI::NonNegativeNumber);
   add_cmd->add_option("--memory-limit", add->memory_limit_mib, "Resident MiB a judge worker may use")->check(CLI::NonNegativeNumber);

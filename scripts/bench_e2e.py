@@ -56,7 +56,10 @@ def parse_args():
     parser.add_argument("--zoo", default=os.path.join(ZOO_DIR, "out"))
     parser.add_argument("--work", default=os.path.join(REPO_ROOT, "build", "bench", "e2e"))
     parser.add_argument("--autokernel", default=None)
-    parser.add_argument("--pack", default=None, help="a kernel pack for the ours+graph+pack peer")
+    parser.add_argument("--pack", default=None,
+                        help="the ours+graph+pack peer's kernels: a pack folder (pack.json) for every row, a folder "
+                             "of packs named MODEL-DTYPE-EXPORTER-bBATCH (or without -bBATCH), or 'auto': build "
+                             "each row's pack from the template starters (scripts/template_pack.py)")
     parser.add_argument("--out", default=None, help="JSON file for every number (default: <work>/e2e.json)")
     args = parser.parse_args()
 
@@ -183,6 +186,26 @@ class TorchPeers:
                 "outputs": summary}
 
 
+def pack_for(args, autokernel, name, dtype, exporter, batch, model_path, files):
+    """The pack folder for one row (see --pack), or None."""
+    key = f"{name}-{dtype}-{exporter}"
+    if args.pack == "auto":
+        folder = os.path.join(args.work, "packs", f"{key}-b{batch}")
+        if not os.path.isfile(os.path.join(folder, "pack.json")):
+            command = [sys.executable, os.path.join(REPO_ROOT, "scripts", "template_pack.py"), model_path, "-o", folder,
+                       "--autokernel", autokernel, "--device", "cuda", "--", "--dim", f"batch={batch}"]
+            log(f"[{key} b{batch}] building its template pack: {' '.join(command)}")
+            subprocess.run(command)
+        return folder if os.path.isfile(os.path.join(folder, "pack.json")) else None
+    if os.path.isfile(os.path.join(args.pack, "pack.json")):
+        return args.pack
+    for candidate in (f"{key}-b{batch}", key):
+        folder = os.path.join(args.pack, candidate)
+        if os.path.isfile(os.path.join(folder, "pack.json")):
+            return folder
+    return None
+
+
 def binary_has_option(autokernel, option):
     done = subprocess.run([autokernel, "run", "--help"], capture_output=True, text=True)
     return option in (done.stdout + done.stderr)
@@ -204,8 +227,6 @@ def main():
     # `run` replays CUDA graphs by default where it has --cuda-graph: "ours" turns them off.
     plain = ["--no-cuda-graph"] if autokernel and binary_has_option(autokernel, "--no-cuda-graph") else []
     options = {"ours": plain, "ours+graph": ["--cuda-graph"], "ours+graph+pack": ["--cuda-graph"]}
-    if args.pack:
-        options["ours+graph+pack"] += ["--kernels", args.pack]
     for peer in list(ours_peers):
         missing = [o for o in options[peer] if o.startswith("--") and not binary_has_option(autokernel, o)]
         if peer == "ours+graph+pack" and not args.pack:
@@ -247,6 +268,14 @@ def main():
                         command = [autokernel, "run", path, "--device", "cuda", "--dim", f"batch={batch}",
                                    "--iters", str(args.iters), "--warmup", str(args.warmup), "--json"]
                         command += options[peer]
+                        if peer == "ours+graph+pack":
+                            pack = pack_for(args, autokernel, name, dtype, exporter, batch, path, files)
+                            if pack is None:
+                                row[peer] = {"error": "no pack for this row"}
+                                log(f"[{name} {dtype} b{batch} {exporter}] {peer}: no pack for this row; skipped")
+                                continue
+                            command += ["--kernels", pack]
+                            row["pack"] = pack
                         for input_name, file in files:
                             command += ["--input", f"{input_name}={file}"]
                         result, error = bench_runtime.run_json(command)

@@ -240,17 +240,22 @@ TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
   const auto pack = dir_->path / "added_pack";
   const std::string memory = "--memory " + (dir_->path / "memory.db").string();
   const auto first = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + (gelu / "starter.cpp").string() +
-                             " --quick --threads 2 " + memory);
+                             " --quick --threads 2 --min-speedup 0 " + memory);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   EXPECT_NE(first.out.find("judged now: PASSED (E1)"), std::string::npos) << first.out;
   // The same source on the same workload again: the memory's PASSED evaluation is the evidence.
   const auto again = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + (gelu / "starter.cpp").string() +
-                             " --json " + memory);
+                             " --json --min-speedup 0 " + memory);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   const auto j = nlohmann::json::parse(again.out);
   EXPECT_EQ(j["how"], "memory holds a PASSED evaluation (E1)");
   EXPECT_EQ(j["evaluations"], nlohmann::json::array({1}));
   EXPECT_GT(j["speedup"].get<double>(), 0);
+  // A PASSED candidate slower than asked is refused, and the pack keeps what it had.
+  const auto slow = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + (gelu / "starter.cpp").string() +
+                            " --min-speedup 1000 " + memory);
+  EXPECT_EQ(slow.exit_code, 1);
+  EXPECT_NE(slow.err.find("below --min-speedup 1e+03"), std::string::npos) << slow.err;
   // A candidate that does not compile is refused with its verdict.
   const auto bad = dir_->path / "bad.cpp";
   std::ofstream(bad) << "this is not C++\n";
