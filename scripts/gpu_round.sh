@@ -23,7 +23,9 @@ while [ $# -gt 0 ]; do
         [ -f "$f" ] || { echo "no $f"; continue; }
         timeout 400 python3 scripts/template_pack.py "$f" -o "build/bench/e2e/packs/$m-b1" --autokernel "$AK" --device cuda \
           -- --dim batch=1 > "$OUT/pack-$m.log" 2>&1; echo "pack $m rc=$?"; grep -v "^\\$" "$OUT/pack-$m.log" | tail -16
-      done; shift 2 ;;
+      done
+      mkdir -p "$OUT/packs" && cp -r build/bench/e2e/packs/*/ "$OUT/packs/" 2>/dev/null
+      rm -rf "$OUT"/packs/*/entries/*/kernel.so; shift 2 ;;
     e2e)
       timeout 420 python3 scripts/bench_e2e.py --models "$2" --dtypes float16 --batches 1 --exporters dynamo \
         --peers eager,reduce,ours,ours+graph,ours+graph+pack --pack build/bench/e2e/packs --iters 50 --warmup 10 \
