@@ -24,7 +24,8 @@ while [ $# -gt 0 ]; do
         timeout 400 python3 scripts/template_pack.py "$f" -o "build/bench/e2e/packs/$m-b1" --autokernel "$AK" --device cuda \
           -- --dim batch=1 > "$OUT/pack-$m.log" 2>&1; echo "pack $m rc=$?"; grep -v "^\\$" "$OUT/pack-$m.log" | tail -16
       done
-      mkdir -p "$OUT/packs" && cp -r build/bench/e2e/packs/*/ "$OUT/packs/" 2>/dev/null
+      mkdir -p "$OUT/packs"; for d in build/bench/e2e/packs/*-b1; do [ -d "$d" ] && cp -r "$d" "$OUT/packs/"; done
+      cp build/bench/e2e/packs/*.tasks/template_pack.json "$OUT/packs/" 2>/dev/null
       rm -rf "$OUT"/packs/*/entries/*/kernel.so; shift 2 ;;
     e2e)
       timeout 420 python3 scripts/bench_e2e.py --models "$2" --dtypes float16 --batches 1 --exporters dynamo \
