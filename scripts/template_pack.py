@@ -3,15 +3,16 @@
 
 The no-LLM path end to end, with the real commands a user runs:
 
-  1. autokernel extract MODEL --top N --check-starters --json   one task per workload, each
-                                                                starter judged once (quick)
-  2. autokernel pack add PACK TASK STARTER --json                every starter that passed:
-                                                                judged in full, added when it
-                                                                is faster than the reference
+  1. autokernel extract MODEL --top N --json                    one task per workload, with its
+                                                                starter (a template or a skeleton)
+  2. autokernel pack add PACK TASK STARTER --json                every template starter: judged
+                                                                with every gate, added when it
+                                                                passes and is faster than the
+                                                                reference
   3. autokernel verify MODEL --kernels PACK --prune --json       the whole model, original vs
                                                                 swapped; culprits pruned
 
-Prints one line per task (template, quick check, full judgement, added or why not) and the
+Prints one line per task (template, judgement, added or why not) and the
 verify verdict, and writes every command's JSON to WORK/template_pack.json. Exit 0 when the
 pack verified (or ended empty), 1 when a step failed, 2 on bad arguments.
 
@@ -56,8 +57,10 @@ def main():
     parser.add_argument("--min-speedup", type=float, default=1.0)
     parser.add_argument("--timeout", type=int, default=600, help="seconds per command")
     parser.add_argument("--memory", default=None, help="memory file (default: WORK/memory.db)")
-    parser.add_argument("model_options", nargs="*", help="after --: options for every command (--dim N=V ...)")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    model_options = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.model_options = model_options
     if not os.path.isfile(args.model):
         print(f"template_pack: no model file {args.model}", file=sys.stderr)
         return 2
@@ -70,20 +73,18 @@ def main():
     record = {"model": args.model, "device": args.device, "tasks": []}
     t0 = time.time()
 
-    rc, tasks, err = run_json([ak, "extract", args.model, "-o", work, "--top", str(args.top), "--check-starters",
-                               "--json"] + common, args.timeout)
+    rc, tasks, err = run_json([ak, "extract", args.model, "-o", work, "--top", str(args.top), "--json"] + common, args.timeout)
     if rc != 0 or not isinstance(tasks, list):
         log(f"extract failed (exit {rc}): {err}")
         return 1
     added = 0
     for t in tasks:
         row = {"name": t["name"], "op_type": t["op_type"], "template": t["starter"]["template"],
-               "share": t["share"], "instances": len(t.get("instances", [])) or 1,
-               "check": t.get("check", {}).get("status", "-")}
+               "share": t["share"], "instances": t.get("instances", 1)}
         record["tasks"].append(row)
-        if row["template"] == "skeleton" or not t.get("check", {}).get("passed"):
+        if row["template"] == "skeleton":
             row["added"] = False
-            row["why"] = "skeleton" if row["template"] == "skeleton" else "quick check " + row["check"]
+            row["why"] = "skeleton"
         else:
             starter = os.path.join(t["dir"], t["starter"]["file"])
             rc, entry, err = run_json([ak, "pack", "add", args.pack, t["dir"], starter, "--json", "--memory", memory,
@@ -94,7 +95,7 @@ def main():
                 added += 1
             else:
                 row["why"] = err.splitlines()[-1] if err else f"exit {rc}"
-        log(f"  {row['name']:<58} {row['template']:<18} check {row['check']:<20} "
+        log(f"  {row['name']:<58} {row['template']:<18} "
             f"{'added %.2fx' % row['speedup'] if row.get('speedup') else 'not added: ' + row.get('why', '')}")
 
     if added > 0:
