@@ -91,7 +91,7 @@ def main():
                                        "--min-speedup", str(args.min_speedup)], args.timeout)
             row["added"] = rc == 0
             if rc == 0 and entry:
-                row["speedup"] = entry.get("evidence", {}).get("speedup")
+                row["speedup"] = entry.get("speedup")
                 added += 1
             else:
                 row["why"] = err.splitlines()[-1] if err else f"exit {rc}"

@@ -8,6 +8,9 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <cstring>
+#include <mutex>
+
 #include "gemm_epilogue_prologue.h"  // kDtype, kOutputDtype, kNumInputs, kAlpha, kCudaType, kLt*, the parameters
 #include "dtype.h"                   // T, to_float(), from_float()
 #include "gemm_epilogue_shape.h"     // make_problem(): matmul_problem.h or gemm_problem.h
@@ -37,19 +40,59 @@ uint32_t alignment_of(const void* pointer) {
   return alignment;
 }
 
-// The cuBLASLt objects of one call, destroyed with it.
+// The cuBLASLt objects of one operand configuration.
 struct LtCall {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, y = nullptr;
   cublasLtMatmulPreference_t preference = nullptr;
-  ~LtCall() {
+  void reset() {
     if (preference) cublasLtMatmulPreferenceDestroy(preference);
     if (y) cublasLtMatrixLayoutDestroy(y);
     if (b) cublasLtMatrixLayoutDestroy(b);
     if (a) cublasLtMatrixLayoutDestroy(a);
     if (op) cublasLtMatmulDescDestroy(op);
+    *this = LtCall();
   }
 };
+
+// What decides a prepared call: everything lt_matmul passes to cuBLASLt except the data
+// pointers (their alignments are part of it) and the bias pointer (set on every call).
+struct PlanKey {
+  const void* device;  // the LtDevice: its handle and workspace
+  uint64_t M, N, K;
+  int op_a, op_b, lda, ldb, count, epilogue;
+  int64_t a_step, b_step;
+  uint32_t align_a, align_b, align_y;
+};
+
+// A prepared call: the descriptors and the algorithm chosen for them. Preparing one (the
+// heuristic query above all) costs tens of microseconds of host time, more than the product
+// itself at a model's sizes, so each configuration is prepared once and kept: a small table,
+// replaced round-robin (the ABI promises one caller at a time; the mutex is for safety).
+struct LtPlan {
+  PlanKey key;
+  bool ready = false;
+  LtCall call;
+  cublasLtMatmulAlgo_t algo;
+};
+constexpr int kPlanSlots = 32;
+
+LtPlan* plan_for(const PlanKey& key, bool* fresh) {
+  static LtPlan plans[kPlanSlots];
+  static int next = 0;
+  for (LtPlan& plan : plans)
+    if (plan.ready && std::memcmp(&plan.key, &key, sizeof key) == 0) {
+      *fresh = false;
+      return &plan;
+    }
+  LtPlan& plan = plans[next];
+  next = (next + 1) % kPlanSlots;
+  plan.call.reset();
+  plan.ready = false;
+  plan.key = key;
+  *fresh = true;
+  return &plan;
+}
 
 #define AK_LT(call)                                   \
   do {                                                \
@@ -74,7 +117,28 @@ int lt_layout(cublasLtMatrixLayout_t* layout, cudaDataType_t type, uint64_t rows
 int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int lda, cublasOperation_t op_b, int ldb,
               const T* a, const T* b, Out* y, int64_t a_step, int64_t b_step, int count,
               cublasLtEpilogue_t epilogue, const void* bias, cudaStream_t stream) {
-  LtCall c;
+  const uint64_t M = static_cast<uint64_t>(p.M), N = static_cast<uint64_t>(p.N), K = static_cast<uint64_t>(p.K);
+  const uint32_t align_a = alignment_of(b), align_b = alignment_of(a), align_y = alignment_of(y);
+  PlanKey key;
+  std::memset(&key, 0, sizeof key);  // padding too: keys are compared bytewise
+  key.device = &lt;
+  key.M = M, key.N = N, key.K = K;
+  key.op_a = op_a, key.op_b = op_b, key.lda = lda, key.ldb = ldb, key.count = count, key.epilogue = epilogue;
+  key.a_step = a_step, key.b_step = b_step;
+  key.align_a = align_a, key.align_b = align_b, key.align_y = align_y;
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  bool fresh = false;
+  LtPlan* plan = plan_for(key, &fresh);
+  LtCall& c = plan->call;
+  if (!fresh) {
+    if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
+      AK_LT(cublasLtMatmulDescSetAttribute(c.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    const float alpha = kAlpha, beta = 0.0f;
+    AK_LT(cublasLtMatmul(lt.handle, c.op, &alpha, b, c.b, a, c.a, &beta, y, c.y, y, c.y, &plan->algo,
+                         lt.workspace, kWorkspaceBytes, stream));
+    return kOk;
+  }
   AK_LT(cublasLtMatmulDescCreate(&c.op, kComputeType, CUDA_R_32F));
   AK_LT(cublasLtMatmulDescSetAttribute(c.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
   AK_LT(cublasLtMatmulDescSetAttribute(c.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
@@ -83,7 +147,6 @@ int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int 
     AK_LT(cublasLtMatmulDescSetAttribute(c.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   }
   // Stored shapes (before the op): B'^T is N x K (op N: B as stored) or K x N (op T).
-  const uint64_t M = static_cast<uint64_t>(p.M), N = static_cast<uint64_t>(p.N), K = static_cast<uint64_t>(p.K);
   if (const int s = lt_layout(&c.b, kCudaType, op_b == CUBLAS_OP_N ? N : K, op_b == CUBLAS_OP_N ? K : N, ldb, count,
                               b_step); s != kOk) return s;
   if (const int s = lt_layout(&c.a, kCudaType, op_a == CUBLAS_OP_N ? K : M, op_a == CUBLAS_OP_N ? M : K, lda, count,
@@ -94,7 +157,6 @@ int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int 
   const uint64_t workspace = kWorkspaceBytes;
   AK_LT(cublasLtMatmulPreferenceSetAttribute(c.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
                                              sizeof workspace));
-  const uint32_t align_a = alignment_of(b), align_b = alignment_of(a), align_y = alignment_of(y);
   AK_LT(cublasLtMatmulPreferenceSetAttribute(c.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
                                              sizeof align_a));
   AK_LT(cublasLtMatmulPreferenceSetAttribute(c.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
@@ -110,8 +172,10 @@ int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int 
                                        &returned));
   if (returned <= 0) return kErrCublas;
   const int chosen = kAlgoIndex < returned ? kAlgoIndex : 0;  // past the list's end: its first entry
+  plan->algo = results[chosen].algo;
+  plan->ready = true;
   const float alpha = kAlpha, beta = 0.0f;
-  AK_LT(cublasLtMatmul(lt.handle, c.op, &alpha, b, c.b, a, c.a, &beta, y, c.y, y, c.y, &results[chosen].algo,
+  AK_LT(cublasLtMatmul(lt.handle, c.op, &alpha, b, c.b, a, c.a, &beta, y, c.y, y, c.y, &plan->algo,
                        lt.workspace, kWorkspaceBytes, stream));
   return kOk;
 }

@@ -56,8 +56,10 @@ AK_FN float rotary_element(const T* x, int64_t x_step, const T* cos_row, int64_t
                            int64_t sin_step, int64_t j, int64_t D) {
   const int64_t half = D / 2;
   const float rotated = j < half ? -to_float(x[(j + half) * x_step]) : to_float(x[(j - half) * x_step]);
-  return rounded_product(to_float(x[j * x_step]), to_float(cos_row[j * cos_step])) +
-         rounded_product(rotated, to_float(sin_row[j * sin_step]));
+  // Each product is stored in T as its Mul node stores it (float16 and bfloat16 round there),
+  // then the Add's sum is rounded once by the caller's store, as the Add node rounds it.
+  return to_float(from_float(rounded_product(to_float(x[j * x_step]), to_float(cos_row[j * cos_step])))) +
+         to_float(from_float(rounded_product(rotated, to_float(sin_row[j * sin_step]))));
 }
 
 }  // namespace
