@@ -541,7 +541,8 @@ void expect_template_starters_pass(const std::string& exporter, const std::strin
 TEST(Extract, LlamaAttentionRmsNormRotaryAndGatedMlpStartersPassTheirChecks) {
   // dynamo's LLaMA: the fused attention (GQA, a causal additive mask input), RMSNorm with
   // float32 casts, rotary by Split, SwiGLU.
-  expect_template_starters_pass("dynamo", "llama", 14,
+  // Every workload of the 2-layer fixture: which ones make a top 14 depends on host timing.
+  expect_template_starters_pass("dynamo", "llama", 100,
                                 {{"com.autokernel.Attention", "attention"},
                                  {"fused:rms_norm", "rowwise_rms_norm"},
                                  {"fused:rotary", "rotary"},

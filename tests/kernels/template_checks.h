@@ -797,15 +797,23 @@ inline const RotaryCase kRotaryCases[] = {
     {{1, 1, 1, 128}, {128}},         // one row
 };
 
+/// The rotary graph's value: each product stored in x's dtype as its Mul node stores it
+/// (float32 products rounded to float32 too), their sum exact (the caller's tolerance covers
+/// the Add's one rounding).
 inline std::vector<double> reference_rotary(const HostTensor& x, const HostTensor& cos, const HostTensor& sin) {
   const int64_t D = x.shape.back();
   const std::vector<int64_t> cs = contiguous_strides(cos.shape);
+  HostTensor stored(x.dtype, {1});
+  const auto as_stored = [&stored](double v) {
+    stored.set(0, v);
+    return stored.get(0);
+  };
   std::vector<double> y;
   for (int64_t e = 0; e < x.numel(); ++e) {
     const int64_t j = e % D;
     const double rotated = j < D / 2 ? -x.get(e + D / 2) : x.get(e - D / 2);
     const int64_t c = broadcast_offset(unravel(e, x.shape), cos.shape, cs);
-    y.push_back(x.get(e) * cos.get(c) + rotated * sin.get(c));
+    y.push_back(as_stored(x.get(e) * cos.get(c)) + as_stored(rotated * sin.get(c)));
   }
   return y;
 }
