@@ -631,11 +631,25 @@ class Judge {
     return total;
   }
 
-  void set_memory_limits() {
+  /// Bytes of the largest case's inputs and expected outputs: the sweep's sizes can be many
+  /// times the task's (an LM head captured at batch 1 is swept at batch 97).
+  static uint64_t largest_case_bytes(const std::vector<Case>& cases) {
+    uint64_t largest = 0;
+    for (const Case& c : cases) {
+      uint64_t total = 0;
+      for (const auto* list : {&c.inputs, &c.expected})
+        for (const models::TensorData& t : *list) total += t.bytes.size_bytes;
+      largest = std::max(largest, total);
+    }
+    return largest;
+  }
+
+  /// The limits for cases of up to `case_bytes` (0: the task's own sizes).
+  void set_memory_limits(uint64_t case_bytes = 0) {
     // The worker itself (libtorch, the reference session, the cache-flush buffer) needs a
     // fixed amount; the cases need a few copies of the task's tensors (host and device
     // inputs, outputs with guards, the sweep's doubled sizes, the reference's outputs).
-    const uint64_t bytes = task_bytes();
+    const uint64_t bytes = std::max(task_bytes(), case_bytes);
     const uint64_t physical = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     memory_limit_ = options_.memory_limit_bytes;
     if (memory_limit_ == 0) memory_limit_ = std::min(kWorkerAllowanceBytes + kTaskCopies * bytes, physical / 2);
@@ -647,6 +661,7 @@ class Judge {
     AK_RETURN_IF_ERROR(make_reference());
     set_memory_limits();
     AK_ASSIGN_OR_RETURN(std::vector<Case> cases, make_cases());
+    set_memory_limits(largest_case_bytes(cases));
 
     WorkerJob job = new_job();
     job.check_stream = task_.is_cuda();
