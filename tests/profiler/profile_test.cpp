@@ -231,7 +231,9 @@ TEST(Profile, HostBoundRowIsRankedWithTheHotspotsOverWallTime) {
   EXPECT_NEAR(hb.gpu_idle_share, 0.75, 1e-6);
   // The measured gain: what replay did to the wall time, W / W_g.
   EXPECT_NEAR(hb.e2e_gain, wall / graph, 1e-6);
-  EXPECT_NEAR(hb.attainable_speedup, 3.0 / 0.5, 1e-3);
+  // 3T of host time against 0.5T left after replay, up to the wall times' rounding to whole
+  // nanoseconds (a few parts in 10^4 on a model that runs in microseconds).
+  EXPECT_NEAR(hb.attainable_speedup, 3.0 / 0.5, 1e-2);
   // 2.67x beats any kernel hotspot holding at most a quarter of the wall time.
   EXPECT_EQ(hb.rank, 1);
   double share = hb.share;
