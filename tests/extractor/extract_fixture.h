@@ -16,13 +16,7 @@ using namespace models::testing;
 
 inline models::TensorData random_floats(const std::string& name, std::vector<int64_t> dims, uint32_t seed,
                                         float stddev = 0.5f) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  std::vector<float> values(static_cast<size_t>(n));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, stddev);
-  for (float& v : values) v = dist(rng);
-  return float_tensor(name, std::move(dims), values);
+  return random_normal_tensor(name, std::move(dims), seed, stddev);
 }
 
 inline models::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
