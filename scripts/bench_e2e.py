@@ -33,6 +33,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 
 SCRIPTS_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, SCRIPTS_DIR)
@@ -121,7 +122,12 @@ def export_model(spec, dtype, exporter, zoo_dir, work_dir):
                                   output_names=list(spec.OUTPUT_NAMES), dynamic_axes=axes, opset_version=17,
                                   do_constant_folding=True, dynamo=False)
     except Exception as error:  # noqa: BLE001 - reported, the other rows go on
-        return None, f"{exporter} export failed: {bench_runtime.first_line(str(error))}"
+        # torch.onnx's first line only points at "the full stack trace above": log the
+        # trace and report the last line that names the cause.
+        log(traceback.format_exc())
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        cause = next((line for line in reversed(lines) if "stack trace above" not in line), "")
+        return None, f"{exporter} export failed: {cause or type(error).__name__}"
     with open(stamp_path, "w") as f:
         json.dump(stamp, f)
     log(f"[{spec.NAME} {dtype}] exported with {exporter} in {time.perf_counter() - start:.1f} s")

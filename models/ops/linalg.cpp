@@ -45,6 +45,15 @@ void check_inner_dims(const at::Tensor& a, const at::Tensor& b) {
 at::Tensor matrix_product(const at::Tensor& a, const at::Tensor& b) {
   check_inner_dims(a, b);
   if (!a.is_cpu() && is_integral(a)) return broadcast_matmul(a, b);
+  // [..., M, K] x [K, N] is one GEMM of [prod(...) * M, K] rows. ATen folds the rows only
+  // when its stride test passes, and that test does not skip size-1 dims: a transposed
+  // [S, 1, K] activation (ViT's seq-first attention at batch 1) went to a batched GEMV,
+  // 16x slower than the GEMM. reshape() is a view where one exists and one copy otherwise.
+  if (a.dim() >= 3 && b.dim() == 2) {
+    std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
+    shape.back() = b.size(1);
+    return at::mm(a.reshape({-1, a.size(-1)}), b).view(shape);
+  }
   return at::matmul(a, b);
 }
 

@@ -402,11 +402,26 @@ Result<KernelPtr> tile_factory(const OpBuildInfo& info) {
 Result<KernelPtr> gather_factory(const OpBuildInfo& info) {
   const int64_t axis = info.node.attr_int("axis", 0);
   // Constant indices known to be non-negative skip the wrap (embedding tables, shape picks).
-  const bool non_negative = all_non_negative(constant_ints(info, 1));
-  return make_kernel([axis, non_negative](OpContext& ctx) {
+  const std::optional<Ints> constant = constant_ints(info, 1);
+  const bool non_negative = all_non_negative(constant);
+  // A constant scalar index picks one slice: a view (select), no copy. The exporters split a
+  // fused QKV projection this way (ViT: three Gathers of [3, S, B, D]), where index_select
+  // copied each slice.
+  const TensorData* index_data = info.constant_input ? info.constant_input(1) : nullptr;
+  const std::optional<int64_t> scalar_index =
+      constant && index_data != nullptr && index_data->dims.empty() ? std::optional<int64_t>((*constant)[0]) : std::nullopt;
+  return make_kernel([axis, non_negative, scalar_index](OpContext& ctx) {
     const at::Tensor& data = ctx.input(0);
     const at::Tensor& indices = ctx.input(1);
     const int64_t a = normalize_axis(axis, data.dim());
+    if (scalar_index) {
+      const int64_t n = data.size(a), i = *scalar_index;
+      if (i < -n || i >= n)
+        throw std::invalid_argument("Gather index " + std::to_string(i) + " is out of range for axis " + std::to_string(a) +
+                                    " of size " + std::to_string(n));
+      ctx.set_output(0, data.select(a, i < 0 ? i + n : i));
+      return;
+    }
     at::Tensor flat = indices.reshape({-1});
     if (!non_negative) flat = wrap_negative(flat, data.size(a));
     Ints shape(data.sizes().begin(), data.sizes().begin() + a);

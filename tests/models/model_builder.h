@@ -85,6 +85,14 @@ inline Attribute int_attr(const std::string& name, int64_t v) {
   return a;
 }
 
+inline Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
+  Attribute a;
+  a.name = name;
+  a.type = Attribute::Type::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
 inline Attribute float_attr(const std::string& name, float v) {
   Attribute a;
   a.name = name;

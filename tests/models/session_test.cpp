@@ -44,6 +44,43 @@ TEST(Session, RunsAndComputesValues) {
   EXPECT_EQ(floats_of((*again)[0]), (std::vector<float>{2.f, 0.f, 1.5f}));
 }
 
+/// The QKV split of an exported attention: Gather with a constant scalar index (a view of the
+/// slice, no copy), positive and negative, then a transposed [S, 1, K] x [K, N] MatMul (one
+/// GEMM of S rows, not a batched GEMV). Values against the arithmetic done by hand.
+TEST(Session, ConstantIndexGathersAndFoldedMatMulComputeTheSlices) {
+  Graph g;
+  g.name = "qkv_split";
+  g.inputs.push_back(tensor_info("x", DType::kFloat32, {3, 1, 2, 2}, {"", "", "", ""}));
+  g.outputs.push_back(tensor_info("y", DType::kFloat32, {2, 1, 2}, {"", "", ""}));
+  g.initializers.push_back(int64_tensor("first", {}, {0}));
+  g.initializers.push_back(int64_tensor("last", {}, {-1}));
+  g.initializers.push_back(float_tensor("w", {2, 2}, {1.f, 2.f, 3.f, 4.f}));
+  g.nodes.push_back(node("Gather", {"x", "first"}, {"q"}));  // [1, 2, 2]
+  g.nodes.push_back(node("Gather", {"x", "last"}, {"v"}));
+  g.nodes.push_back(node("Add", {"q", "v"}, {"s"}));
+  Node t = node("Transpose", {"s"}, {"st"});  // [2, 1, 2], strides of a transposed view
+  t.attributes.push_back(ints_attr("perm", {1, 0, 2}));
+  g.nodes.push_back(t);
+  g.nodes.push_back(node("MatMul", {"st", "w"}, {"y"}));
+  auto s = make_session(g);
+  ASSERT_TRUE(s);
+  // x[0] = [[1, 2], [3, 4]], x[2] = [[10, 20], [30, 40]]: s = [[11, 22], [33, 44]] as [1, 2, 2].
+  auto out = s->run({float_tensor("x", {3, 1, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 10, 20, 30, 40})});
+  ASSERT_TRUE(out.is_ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{2, 1, 2}));
+  // [11, 22] x w = [11 + 66, 22 + 88]; [33, 44] x w = [33 + 132, 66 + 176].
+  EXPECT_EQ(floats_of((*out)[0]), (std::vector<float>{77.f, 110.f, 165.f, 242.f}));
+
+  Graph bad = g;
+  bad.initializers[1] = int64_tensor("last", {}, {3});
+  auto s_bad = make_session(bad);
+  ASSERT_TRUE(s_bad);
+  auto err = s_bad->run({float_tensor("x", {3, 1, 2, 2}, std::vector<float>(12, 1.f))});
+  ASSERT_FALSE(err.is_ok());
+  EXPECT_NE(err.status().message().find("Gather index 3 is out of range for axis 0 of size 3"), std::string::npos)
+      << err.status().message();
+}
+
 TEST(Session, ChecksInputsByNameDtypeAndShape) {
   auto s = make_session(add_relu_graph());
   ASSERT_TRUE(s);
