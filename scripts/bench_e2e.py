@@ -160,7 +160,10 @@ class TorchPeers:
             return self.module
         mode = "default" if peer == "compile" else "reduce-overhead"
         if mode not in self.compiled:
-            self.compiled[mode] = self.torch.compile(self.module, mode=mode)
+            # dynamic=False: each batch gets its own static graph, as a deployment compiled
+            # for that batch would (dynamo's automatic dynamic shapes would otherwise time the
+            # second batch with a shape-generic graph).
+            self.compiled[mode] = self.torch.compile(self.module, mode=mode, dynamic=False)
         return self.compiled[mode]
 
     def time(self, peer, spec, dtype, inputs, iters, warmup):
