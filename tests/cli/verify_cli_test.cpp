@@ -221,6 +221,11 @@ TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
     EXPECT_EQ(i["kernel_calls"], 0) << i.dump();
     EXPECT_EQ(i["last_fallback_reason"], "axis batch = 500 is outside the verified 1..7") << i.dump();
   }
+  const auto text = run_cli("run " + kGpt2 + " --device cpu --iters 1 --warmup 0 --kernels " + pack.string() + " --dim batch=500");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("fell back to the original nodes: axis batch = 500 is outside the verified 1..7\n"),
+            std::string::npos)
+      << text.out;
   // pack MODEL --from-memory: the memory now holds the PASSED GELU starter.
   const auto out = dir() / "from_memory";
   const auto from = run_cli("pack " + kGpt2 + " --from-memory -o " + out.string() + " --device cpu --top 3 " + memory);
