@@ -93,6 +93,7 @@ Result<int> run(const BenchArgs& args) {
     j["max_rel_error"] = e.max_rel_error;
     j["deterministic"] = e.deterministic;
     j["cases_passed"] = e.cases_passed;
+    j["verified_sizes"] = e.verified_sizes;
     j["build"] = {{"cached", e.build.cached}, {"key", e.build.key}, {"compiler", e.build.compiler_version},
                   {"seconds", e.build.seconds}};
     if (e.verdict == verifier::Verdict::kCompileError) j["build"]["log"] = e.build.log;
@@ -115,6 +116,11 @@ Result<int> run(const BenchArgs& args) {
     }
     std::printf("gate: %s\n", e.gate.empty() ? "none" : e.gate.c_str());
     std::printf("cases_passed: %d\n", e.cases_passed);
+    for (const auto& [axis, sizes] : e.verified_sizes) {
+      std::string list;
+      for (int64_t size : sizes) list += (list.empty() ? "" : ",") + std::to_string(size);
+      std::printf("verified_sizes: %s=%s\n", axis.c_str(), list.c_str());
+    }
     if (!e.message.empty()) {
       std::string line = e.message;
       for (char& c : line)

@@ -1,7 +1,8 @@
 // `autokernel pack`: building kernel packs (kernels/pack.h).
 //   pack add PACK TASKDIR CANDIDATE   judged first (by `autokernel bench`) unless the memory
 //                                     already holds a PASSED evaluation of that exact source
-//                                     on that workload; a failed candidate is refused
+//                                     on that workload; a failed candidate is refused; the
+//                                     var axes' ranges are the hull of the sizes it passed
 //   pack list PACK                    the entries as a table
 //   pack MODEL --from-memory -o PACK  the best PASSED candidate the memory holds for each
 //                                     workload the extractor finds in the model
@@ -17,6 +18,7 @@
 
 #include "base/file.h"
 #include "base/remove_tree.h"
+#include "base/sha256.h"
 #include "base/subprocess.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -151,6 +153,38 @@ Result<nlohmann::json> judge_with_bench(const AddArgs& a) {
   return j;
 }
 
+/// Each var axis's range from `autokernel bench --json`'s verified_sizes: [min, max] of the
+/// sizes the judge passed (captured and sweep). Odd and prime sizes among them catch a kernel
+/// that needs a multiple of its tile, so the sizes between are trusted (docs/packs.md,
+/// "Verified ranges"). An axis without sizes is left out: add_pack_entry gives it its
+/// captured size.
+std::vector<kernels::AxisRange> verified_ranges(const nlohmann::json& judged) {
+  std::vector<kernels::AxisRange> ranges;
+  const auto found = judged.find("verified_sizes");
+  if (found == judged.end() || !found->is_object()) return ranges;
+  for (const auto& [axis, sizes] : found->items()) {
+    std::vector<int64_t> values;
+    if (sizes.is_array())
+      for (const auto& size : sizes)
+        if (size.is_number_integer()) values.push_back(size.get<int64_t>());
+    if (values.empty()) continue;
+    const auto [low, high] = std::minmax_element(values.begin(), values.end());
+    ranges.push_back({axis, *low, *high});
+  }
+  return ranges;
+}
+
+/// The memory keeps no sizes with an evaluation: the ranges of the pack's own entry of this
+/// source on this workload (a judge's, when `pack add` judged it before) are kept rather
+/// than narrowed to the captured size; none: the captured sizes.
+std::vector<kernels::AxisRange> ranges_already_judged(const kernels::Pack& pack, const std::string& workload,
+                                                      const std::string& source) {
+  const std::string sha256 = sha256_hex(source);
+  for (const kernels::PackEntry& e : pack.entries)
+    if (e.source_sha256 == sha256 && e.workload == workload) return e.ranges;
+  return {};
+}
+
 Result<int> run_add(const AddArgs& a) {
   AK_ASSIGN_OR_RETURN(kernels::Task task, kernels::read_task(a.task_dir));
   AK_ASSIGN_OR_RETURN(std::string source, read_file(a.candidate));
@@ -170,6 +204,7 @@ Result<int> run_add(const AddArgs& a) {
   }
   if (!hits.empty()) {
     entry.evidence = evidence_of(hits.front().evaluation);
+    entry.ranges = ranges_already_judged(pack, entry.workload, source);
     how = "memory holds a PASSED evaluation (E" + std::to_string(hits.front().evaluation.id) + ")";
   } else {
     Progress progress(a.flags.json);
@@ -190,6 +225,7 @@ Result<int> run_add(const AddArgs& a) {
     }
     const std::string ref = judged.value("evaluation", "");
     if (auto parsed = memory::parse_item_ref(ref)) entry.evidence.evaluation_ids = {parsed->id};
+    entry.ranges = verified_ranges(judged);
     how = "judged now: PASSED" + (ref.empty() ? std::string() : " (" + ref + ")");
   }
   if (entry.evidence.speedup < a.min_speedup) {

@@ -45,7 +45,8 @@ nlohmann::json kernels_json(const models::SwapReport& swaps) {
     fallbacks += i.fallbacks;
   }
   return {{"summary", swaps.summary()}, {"swapped", swaps.instances.size()}, {"entries", swaps.entries},
-          {"workloads", swaps.workloads}, {"unmatched", swaps.unmatched_entries}, {"fallbacks", fallbacks},
+          {"workloads", swaps.workloads}, {"unmatched", swaps.unmatched_entries},
+          {"other_device_entries", swaps.other_device_entries}, {"fallbacks", fallbacks},
           {"instances", std::move(instances)}};
 }
 

@@ -17,13 +17,17 @@ namespace ak::models {
 std::string SwapReport::summary() const {
   std::set<std::string> matched;
   for (const auto& instance : instances) matched.insert(instance.entry);
+  std::string text = "kernels: swapped " + std::to_string(instances.size()) + " instance" + (instances.size() == 1 ? "" : "s");
+  // Without an entry for this device, "of 0 workloads (0 of 0 entries)" says nothing.
+  if (entries > 0 || other_device_entries == 0)
+    text += " of " + std::to_string(workloads) + " workload" + (workloads == 1 ? "" : "s") + " (" +
+            std::to_string(matched.size()) + " of " + std::to_string(entries) + " entries)";
   const size_t unmatched = unmatched_entries.size();
-  std::string text = "kernels: swapped " + std::to_string(instances.size()) + " instance" +
-                     (instances.size() == 1 ? "" : "s") + " of " + std::to_string(workloads) + " workload" +
-                     (workloads == 1 ? "" : "s") + " (" + std::to_string(matched.size()) + " of " +
-                     std::to_string(entries) + " entries)";
   if (unmatched > 0)
     text += "; " + std::to_string(unmatched) + (unmatched == 1 ? " entry matched" : " entries matched") + " nothing";
+  if (other_device_entries > 0)
+    text += "; " + std::to_string(other_device_entries) + (other_device_entries == 1 ? " entry is" : " entries are") +
+            " for " + (cuda ? "cpu" : "cuda") + ", not " + (cuda ? "cuda" : "cpu");
   return text;
 }
 
@@ -488,11 +492,15 @@ Result<SwapPlan> plan_swap_in(const Model& model, const SwapOptions& options, bo
   };
   std::vector<Found> found;
 
+  plan.report.cuda = cuda;
   for (const kernels::PackEntry& entry : pack.entries) {
-    if ((entry.device == "cuda") != cuda) continue;
     if (!options.only_entries.empty() &&
         std::find(options.only_entries.begin(), options.only_entries.end(), entry.id) == options.only_entries.end())
       continue;
+    if ((entry.device == "cuda") != cuda) {
+      ++plan.report.other_device_entries;
+      continue;
+    }
     ++plan.report.entries;
     const std::string where = (pack.dir / "pack.json").string() + ": entry '" + entry.id + "'";
     AK_ASSIGN_OR_RETURN(kernels::Task task, pack.entry_task(entry));

@@ -49,7 +49,11 @@ struct SwapReport {
   int workloads = 0;           ///< distinct workloads among the matched entries
   std::vector<SwapInstance> instances;  ///< swapped, in graph order
   std::vector<std::string> unmatched_entries;  ///< entries that matched nothing
-  /// "kernels: swapped 17 of 17 instances of 3 workloads; 1 entry matched nothing"
+  bool cuda = false;              ///< the session's device is CUDA (else the CPU)
+  int other_device_entries = 0;   ///< entries for the other device, left out (not in `entries`)
+  /// "kernels: swapped 17 instances of 3 workloads (3 of 4 entries); 1 entry matched
+  /// nothing"; a pack for the other device says so: "kernels: swapped 0 instances; 3
+  /// entries are for cuda, not cpu".
   std::string summary() const;
 };
 

@@ -9,7 +9,8 @@ For each zoo model, dtype (float32, float16), exporter (torchscript, dynamo) and
   ours      `autokernel run MODEL --json --no-cuda-graph` on the model exported by that exporter,
   ours+graph  the same with `--cuda-graph` (when the binary has that option),
   ours+graph+pack  the same with `--kernels PACK` (when --pack is given and the binary
-            has that option).
+            has that option); the row records the swap summary `run --json` reports
+            (pack_summary, pack_fallbacks) and prints it.
 Every peer is timed the same way: W warm-up calls, then N calls timed one by one on the
 host around a synchronized call (perf_counter after torch.cuda.synchronize(), as a user's
 request sees it); autokernel reports its own median over the same scheme. Medians, p10 and
@@ -59,8 +60,9 @@ def parse_args():
     parser.add_argument("--autokernel", default=None)
     parser.add_argument("--pack", default=None,
                         help="the ours+graph+pack peer's kernels: a pack folder (pack.json) for every row, a folder "
-                             "of packs named MODEL-DTYPE-EXPORTER-bBATCH (or without -bBATCH), or 'auto': build "
-                             "each row's pack from the template starters (scripts/template_pack.py)")
+                             "of packs named MODEL-DTYPE-EXPORTER-bBATCH (or without -bBATCH; without either, the "
+                             "row's pack of the nearest other batch, whose ranges decide what swaps), or 'auto': "
+                             "build each row's pack from the template starters (scripts/template_pack.py)")
     parser.add_argument("--out", default=None, help="JSON file for every number (default: <work>/e2e.json)")
     args = parser.parse_args()
 
@@ -212,7 +214,18 @@ def pack_for(args, autokernel, name, dtype, exporter, batch, model_path, files):
         folder = os.path.join(args.pack, candidate)
         if os.path.isfile(os.path.join(folder, "pack.json")):
             return folder
-    return None
+    # No pack for this batch: the row's pack of the nearest other batch. Its entries carry the
+    # sizes they were verified for, and swap-in falls back to the original nodes outside them.
+    others = []
+    for entry in sorted(os.listdir(args.pack)) if os.path.isdir(args.pack) else []:
+        size = entry[len(key) + 2:]
+        if entry.startswith(f"{key}-b") and size.isdigit() and os.path.isfile(os.path.join(args.pack, entry, "pack.json")):
+            others.append((abs(int(size) - batch), int(size), entry))
+    if not others:
+        return None
+    _, other_batch, entry = min(others)
+    log(f"[{key} b{batch}] no pack for batch {batch}: the pack of batch {other_batch} (its ranges decide what swaps)")
+    return os.path.join(args.pack, entry)
 
 
 def binary_has_option(autokernel, option):
@@ -294,6 +307,13 @@ def main():
                             log(f"[{name} {dtype} b{batch} {exporter}] {peer} FAILED: {error}")
                         else:
                             log(f"[{name} {dtype} b{batch} {exporter}] {peer:8s} {bench_runtime.fmt_ms(result)} ms")
+                        if peer == "ours+graph+pack" and result:
+                            # What swapped at this batch: "kernels: swapped N instances ...", fallbacks counted.
+                            kernels = result.get("kernels") or {}
+                            row["pack_summary"] = kernels.get("summary")
+                            row["pack_fallbacks"] = kernels.get("fallbacks")
+                            log(f"[{name} {dtype} b{batch} {exporter}] {peer}: {row['pack_summary']}; "
+                                f"{row['pack_fallbacks']} fallbacks")
                         mismatch = bench_runtime.output_mismatch(row.get(peer), row.get("eager"))
                         if mismatch:
                             row[f"{peer}_vs_eager_outputs"] = mismatch

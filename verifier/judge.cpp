@@ -122,6 +122,8 @@ struct Case {
   /// Matmul and conv: the reference on |inputs|, the size of the terms each output sums
   /// (compare.h); empty otherwise.
   std::vector<models::TensorData> magnitude;
+  /// The size of each var axis of the task in this case.
+  std::map<std::string, int64_t> sizes;
 };
 
 /// `t` with every float element's sign cleared (other dtypes unchanged).
@@ -276,6 +278,8 @@ class Judge {
     Case c;
     c.gate = gate;
     c.label = label;
+    c.sizes = captured_sizes();
+    for (const auto& [axis, size] : axis_values) c.sizes[axis] = size;
     for (const kernels::TaskTensor& t : task_.inputs) {
       std::vector<int64_t> dims = t.dims;
       for (size_t d = 0; d < dims.size(); ++d)
@@ -306,7 +310,7 @@ class Judge {
 
   Result<std::vector<Case>> make_cases() {
     std::vector<Case> cases;
-    Case captured{gate_name(Gate::kCapturedInputs), "captured", {}, {}, 2, {}};
+    Case captured{gate_name(Gate::kCapturedInputs), "captured", {}, {}, 2, {}, captured_sizes()};
     for (const kernels::TaskTensor& t : task_.inputs) {
       AK_ASSIGN_OR_RETURN(models::TensorData input, models::load_tensor_file(task_.file_path(t)));
       input.name = t.name;
@@ -358,6 +362,13 @@ class Judge {
       cases.push_back(std::move(*c));
     }
     return cases;
+  }
+
+  /// Every var axis at its captured size.
+  std::map<std::string, int64_t> captured_sizes() const {
+    std::map<std::string, int64_t> sizes;
+    for (const std::string& axis : task_.var_axes()) sizes[axis] = axis_value(axis);
+    return sizes;
   }
 
   int64_t axis_value(const std::string& axis) const {
@@ -577,6 +588,11 @@ class Judge {
       for (size_t o = 0; o < c.expected.size(); ++o)
         if (!bitwise_equal(r.outputs[0][o], r.outputs[rep][o])) eval_.deterministic = false;
     ++eval_.cases_passed;
+    for (const auto& [axis, size] : c.sizes) {
+      std::vector<int64_t>& sizes = eval_.verified_sizes[axis];
+      const auto at = std::lower_bound(sizes.begin(), sizes.end(), size);
+      if (at == sizes.end() || *at != size) sizes.insert(at, size);
+    }
     return Status::ok();
   }
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ struct Evaluation {
   double max_abs_error = 0, max_rel_error = 0;  ///< worst over every compared case
   bool deterministic = true;
   int cases_passed = 0;
+  /// Per var axis of the task, the sizes of the gate cases that passed (the captured size
+  /// and the sweep's), ascending, each once. For PASSED these are every size the candidate
+  /// was checked at: `pack add` takes each axis's [min, max] as the entry's range.
+  std::map<std::string, std::vector<int64_t>> verified_sizes;
   std::optional<double> latency_us, reference_latency_us;  ///< medians
   std::optional<double> latency_ci_low_us, latency_ci_high_us;
   std::optional<double> speedup, speedup_ci_low, speedup_ci_high;

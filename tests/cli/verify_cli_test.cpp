@@ -10,17 +10,10 @@
 
 #include "base/file.h"
 #include "kernels/pack.h"
-#include "kernels/task.h"
-#include "tests/cli/run_cli.h"
+#include "tests/cli/verify_fixture.h"
 
 namespace ak::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-const std::string kFixtures = std::string(AK_SOURCE_DIR) + "/tests/models/fixtures/exporters/torchscript/";
-const std::string kGpt2 = kFixtures + "gpt2/model.onnx";
-const std::string kBert = kFixtures + "bert/model.onnx";
 
 /// Skips the test when the session cannot swap kernels in yet (the pack branch's swap-in).
 #define AK_SKIP_WITHOUT_SWAP_IN(o)                                                  \
@@ -28,73 +21,11 @@ const std::string kBert = kFixtures + "bert/model.onnx";
     GTEST_SKIP() << "swap-in is not implemented in this build: " << (o).err;        \
   }
 
-class VerifyCli : public ::testing::Test {
+class VerifyCli : public VerifyFixture<false> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new models::testing::TempDir();
-    for (const auto& [model, name] :
-         {std::pair{kGpt2, "gpt2"}, std::pair{kBert, "bert"}, std::pair{kFixtures + "gpt2_fp16/model.onnx", "gpt2_fp16"}}) {
-      const auto o = run_cli("extract " + model + " -o " + (dir_->path / name).string() + " --top 16 --device cpu");
-      ASSERT_EQ(o.exit_code, 0) << o.err;
-    }
+    extract_all({{kGpt2, "gpt2"}, {kBert, "bert"}, {kExporterFixtures + "gpt2_fp16/model.onnx", "gpt2_fp16"}});
   }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-
-  /// The best-ranked extracted task of `model` whose folder name contains `what` ("gelu").
-  /// Ranks follow measured times, so which task is where varies from run to run.
-  static fs::path task(const std::string& model, const std::string& what) {
-    std::vector<fs::path> found;
-    for (const auto& e : fs::directory_iterator(dir_->path / model))
-      if (e.path().filename().string().find(what) != std::string::npos) found.push_back(e.path());
-    if (!found.empty()) return *std::min_element(found.begin(), found.end());
-    std::string listing;
-    for (const auto& e : fs::directory_iterator(dir_->path)) listing += e.path().string() + " ";
-    ADD_FAILURE() << "no " << what << " task for " << model << " in " << listing;
-    return {};
-  }
-
-  /// A pack at `name` with one entry per (task, source); the sources are the task's
-  /// starter unless given. Made with the pack library, not judged (pack add has its test).
-  static fs::path make_pack(const std::string& name, const std::vector<std::pair<fs::path, std::string>>& entries) {
-    kernels::Pack pack;
-    pack.dir = dir_->path / name;
-    for (const auto& [task_dir, source_text] : entries) {
-      auto t = kernels::read_task(task_dir);
-      EXPECT_TRUE(t.is_ok()) << t.status().message();
-      fs::path source = task_dir / "starter.cpp";
-      if (!source_text.empty()) {
-        source = dir_->path / (name + "_" + task_dir.filename().string() + ".cpp");
-        std::ofstream(source) << source_text;
-      }
-      auto added = kernels::add_pack_entry(&pack, *t, source, {});
-      EXPECT_TRUE(added.is_ok()) << added.status().message();
-    }
-    EXPECT_TRUE(kernels::write_pack(pack.dir, pack).is_ok());
-    return pack.dir;
-  }
-
-  /// The starter of `task_dir` with `epilogue` run after it inside autokernel_kernel.
-  static std::string starter_then(const fs::path& task_dir, const std::string& epilogue) {
-    std::string text = *read_file(task_dir / "starter.cpp");
-    const std::string name = "extern \"C\" int autokernel_kernel(";
-    const auto at = text.find(name);
-    EXPECT_NE(at, std::string::npos);
-    text.replace(at, name.size(), "static int starter_kernel(");
-    return text +
-           "\nextern \"C\" int autokernel_kernel(const ak_tensor* in, int32_t n_in, ak_tensor* out, int32_t n_out, "
-           "void* stream) {\n  const int status = starter_kernel(in, n_in, out, n_out, stream);\n" +
-           epilogue + "\n  return status;\n}\n";
-  }
-
-  static std::string verify(const std::string& model, const fs::path& pack, const std::string& extra = "") {
-    return "verify " + model + " --kernels " + pack.string() + " --device cpu --random 1 --iters 3 --warmup 1 --no-memory " +
-           extra;
-  }
-
-  static models::testing::TempDir* dir_;
 };
 
 /// Bad input found once the work has started (by the worker, at swap-in): exit 2 and one
@@ -110,7 +41,6 @@ void expect_bad_input_after_progress(const CliOutput& o, const std::string& need
   EXPECT_EQ(o.err.find('\n', last), o.err.size() - 1) << "the error is not the last line: " << o.err;
   EXPECT_NE(o.err.find(needle, last), std::string::npos) << o.err;
 }
-models::testing::TempDir* VerifyCli::dir_ = nullptr;
 
 TEST_F(VerifyCli, TemplatePackVerifiesOnGpt2WithSwapCountLatencyAndFallback) {
   const auto pack = make_pack("gpt2_pack", {{task("gpt2", "gelu"), ""}, {task("gpt2", "layernormalization"), ""}});
@@ -149,7 +79,7 @@ TEST_F(VerifyCli, AWrongKernelIsNamedByBisectionAndPruned) {
             "  int64_t n = 1;\n  for (int32_t d = 0; d < out[0].rank; ++d) n *= out[0].shape[d];\n"
             "  for (int64_t i = 0; i < n; ++i) y[i] += 5e-3f;");
   const auto pack = make_pack("wrong_pack", {{task("gpt2", "layernormalization"), ""}, {gelu, wrong}});
-  const auto pruned = dir_->path / "pruned_pack";
+  const auto pruned = dir() / "pruned_pack";
   const auto o = run_cli(verify(kGpt2, pack, "--json --prune -o " + pruned.string()));
   AK_SKIP_WITHOUT_SWAP_IN(o);
   ASSERT_NE(o.out.find('{'), std::string::npos) << o.err;
@@ -194,7 +124,7 @@ TEST_F(VerifyCli, CrashingAndHangingKernelsGetVerdictsNamingThem) {
 TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
   const auto pack = make_pack("good_pack", {{task("gpt2", "layernormalization"), ""}});
   // Malformed pack.json.
-  const auto malformed = dir_->path / "malformed";
+  const auto malformed = dir() / "malformed";
   fs::create_directories(malformed);
   std::ofstream(malformed / "pack.json") << "{\"schema\": \"autokernel.pack/1\", \"entries\": [";
   expect_bad_input(run_cli(verify(kGpt2, malformed)), "pack.json");
@@ -214,9 +144,9 @@ TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
   EXPECT_EQ(other_arch.exit_code, 2) << other_arch.err;
   EXPECT_NE(other_arch.err.find("cuda"), std::string::npos) << other_arch.err;
   // A missing model, a missing pack, -o without --prune.
-  expect_bad_input(run_cli(verify(dir_->path.string() + "/none.onnx", pack)), "none.onnx");
-  expect_bad_input(run_cli(verify(kGpt2, dir_->path / "no_pack")), "no_pack");
-  expect_bad_input(run_cli(verify(kGpt2, pack, "-o " + (dir_->path / "x").string())), "--prune");
+  expect_bad_input(run_cli(verify(dir().string() + "/none.onnx", pack)), "none.onnx");
+  expect_bad_input(run_cli(verify(kGpt2, dir() / "no_pack")), "no_pack");
+  expect_bad_input(run_cli(verify(kGpt2, pack, "-o " + (dir() / "x").string())), "--prune");
 }
 
 TEST_F(VerifyCli, BadKernelsAreBadInputAtSwapIn) {
@@ -237,8 +167,8 @@ TEST_F(VerifyCli, BadKernelsAreBadInputAtSwapIn) {
 
 TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
   const auto gelu = task("gpt2", "gelu");
-  const auto pack = dir_->path / "added_pack";
-  const std::string memory = "--memory " + (dir_->path / "memory.db").string();
+  const auto pack = dir() / "added_pack";
+  const std::string memory = "--memory " + (dir() / "memory.db").string();
   const auto first = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + (gelu / "starter.cpp").string() +
                              " --quick --threads 2 --min-speedup 0 " + memory);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
@@ -251,13 +181,15 @@ TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
   EXPECT_EQ(j["how"], "memory holds a PASSED evaluation (E1)");
   EXPECT_EQ(j["evaluations"], nlohmann::json::array({1}));
   EXPECT_GT(j["speedup"].get<double>(), 0);
+  // The memory keeps no sizes: the entry keeps the range the first add's judge verified.
+  EXPECT_EQ(j["ranges"], nlohmann::json({{"batch", {1, 7}}})) << j.dump();
   // A PASSED candidate slower than asked is refused, and the pack keeps what it had.
   const auto slow = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + (gelu / "starter.cpp").string() +
                             " --min-speedup 1000 " + memory);
   EXPECT_EQ(slow.exit_code, 1);
   EXPECT_NE(slow.err.find("below --min-speedup 1e+03"), std::string::npos) << slow.err;
   // A candidate that does not compile is refused with its verdict.
-  const auto bad = dir_->path / "bad.cpp";
+  const auto bad = dir() / "bad.cpp";
   std::ofstream(bad) << "this is not C++\n";
   const auto refused = run_cli("pack add " + pack.string() + " " + gelu.string() + " " + bad.string() + " --quick " + memory);
   EXPECT_EQ(refused.exit_code, 1);
@@ -266,24 +198,47 @@ TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
   const auto list = run_cli("pack list " + pack.string());
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find("fused:gelu"), std::string::npos) << list.out;
-  EXPECT_NE(list.out.find("batch=1..1"), std::string::npos) << list.out;
+  // Captured at batch 1, judged --quick: the sweep ran batch 2 and 7 and passed; the range is their hull.
+  EXPECT_NE(list.out.find("batch=1..7"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("1 entries"), std::string::npos) << list.out;
   const auto listed = nlohmann::json::parse(run_cli("pack list " + pack.string() + " --json").out);
   ASSERT_EQ(listed["entries"].size(), 1u);
   EXPECT_EQ(listed["entries"][0]["language"], "cpp");
   EXPECT_EQ(listed["entries"][0]["last_verification"], "never");
+  // run --kernels: a batch inside the range the judge verified swaps, one outside falls back and says why.
+  const std::string run = "run " + kGpt2 + " --device cpu --iters 1 --warmup 0 --json --kernels " + pack.string();
+  const auto inside = run_cli(run + " --dim batch=4");
+  ASSERT_EQ(inside.exit_code, 0) << inside.err;
+  const auto in = nlohmann::json::parse(inside.out)["kernels"];
+  EXPECT_GT(in["swapped"].get<int>(), 0) << in.dump(1);
+  EXPECT_EQ(in["fallbacks"], 0) << in.dump(1);
+  for (const auto& i : in["instances"]) EXPECT_GT(i["kernel_calls"].get<int>(), 0) << i.dump();
+  const auto outside = run_cli(run + " --dim batch=500");
+  ASSERT_EQ(outside.exit_code, 0) << outside.err;
+  const auto out_of_range = nlohmann::json::parse(outside.out)["kernels"];
+  EXPECT_GT(out_of_range["fallbacks"].get<int>(), 0) << out_of_range.dump(1);
+  for (const auto& i : out_of_range["instances"]) {
+    EXPECT_EQ(i["kernel_calls"], 0) << i.dump();
+    EXPECT_EQ(i["last_fallback_reason"], "axis batch = 500 is outside the verified 1..7") << i.dump();
+  }
+  const auto text = run_cli("run " + kGpt2 + " --device cpu --iters 1 --warmup 0 --kernels " + pack.string() + " --dim batch=500");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("fell back to the original nodes: axis batch = 500 is outside the verified 1..7\n"),
+            std::string::npos)
+      << text.out;
   // pack MODEL --from-memory: the memory now holds the PASSED GELU starter.
-  const auto out = dir_->path / "from_memory";
+  const auto out = dir() / "from_memory";
   const auto from = run_cli("pack " + kGpt2 + " --from-memory -o " + out.string() + " --device cpu --top 3 " + memory);
   ASSERT_EQ(from.exit_code, 0) << from.out << from.err;
   auto read = kernels::read_pack(out);
   ASSERT_TRUE(read.is_ok()) << read.status().message();
   ASSERT_EQ(read->entries.size(), 1u);
   EXPECT_EQ(read->entries[0].evidence.evaluation_ids, std::vector<int64_t>{1});
+  EXPECT_EQ(read->entries[0].ranges, (std::vector<kernels::AxisRange>{{"batch", 1, 1}}));  // no sizes in the memory
   EXPECT_EQ(read->entries[0].workload, listed["entries"][0]["workload"]);
   // Bad input.
-  expect_bad_input(run_cli("pack list " + (dir_->path / "nothing").string()), "nothing");
-  expect_bad_input(run_cli("pack add " + pack.string() + " " + (dir_->path / "no_task").string() + " " + bad.string()),
+  expect_bad_input(run_cli("pack list " + (dir() / "nothing").string()), "nothing");
+  expect_bad_input(run_cli("pack add " + pack.string() + " " + (dir() / "no_task").string() + " " + bad.string()),
                    "no_task");
   expect_bad_input(run_cli("pack " + kGpt2 + " -o " + out.string()), "--from-memory");
   expect_bad_input(run_cli("pack " + kGpt2 + " --from-memory -o " + out.string() + " " + memory), "already holds");

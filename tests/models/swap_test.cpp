@@ -162,6 +162,60 @@ TEST(Swap, AnEntryThatMatchesNothingIsReportedAndOnlyEntriesFilters) {
   EXPECT_NE(bad.status().message().find("no entry 'no_such_entry'"), std::string::npos);
 }
 
+/// Marks the pack's entries `ids` as CUDA entries: device and language cuda, the same bytes
+/// as kernel.cu (the source hash stays valid). A CPU session never builds them, so no nvcc
+/// or GPU is needed.
+void mark_cuda(const fs::path& pack, const std::vector<std::string>& ids) {
+  auto j = nlohmann::json::parse(*read_file(pack / "pack.json"));
+  for (auto& e : j["entries"]) {
+    if (std::find(ids.begin(), ids.end(), e["id"].get<std::string>()) == ids.end()) continue;
+    const fs::path dir = pack / "entries" / e["id"].get<std::string>();
+    fs::rename(dir / "kernel.cpp", dir / "kernel.cu");
+    e["device"] = "cuda";
+    e["language"] = "cuda";
+    e["source"] = "kernel.cu";
+    e["arch"] = "sm_90a";
+  }
+  write_text(pack / "pack.json", j.dump(1));
+}
+
+TEST(Swap, APackForTheOtherDeviceSaysSoInTheSummaryAndTheJson) {
+  TempDir s;
+  kernels::Pack pack = new_pack(s.path / "pack");
+  const auto chain_ids = add_starters(&pack, extract(two_chains_model(), s.path / "chain", 1, kChainNodes), 4);
+  const auto norm_ids = add_starters(&pack, extract(norm_softmax_model(), s.path / "norm", 2), 8);
+  ASSERT_EQ(chain_ids.size(), 1u);
+  ASSERT_EQ(norm_ids.size(), 2u);
+  const auto model = two_chains_model();
+
+  // The LayerNorm and Softmax entries for CUDA: the chain's CPU entry swaps, the others are named.
+  mark_cuda(pack.dir, norm_ids);
+  auto mixed = Session::create(model, with_pack(pack.dir));
+  ASSERT_TRUE(mixed.is_ok()) << mixed.status().message();
+  EXPECT_EQ((*mixed)->swap_report().summary(),
+            "kernels: swapped 2 instances of 1 workload (1 of 1 entries); 2 entries are for cuda, not cpu");
+
+  // Every entry for CUDA, the session on the CPU: nothing swaps, and the summary says why
+  // (it said "(0 of 0 entries)").
+  mark_cuda(pack.dir, chain_ids);
+  auto cpu = Session::create(model, with_pack(pack.dir));
+  ASSERT_TRUE(cpu.is_ok()) << cpu.status().message();
+  EXPECT_EQ((*cpu)->swap_report().summary(), "kernels: swapped 0 instances; 3 entries are for cuda, not cpu");
+  EXPECT_EQ((*cpu)->swap_report().other_device_entries, 3);
+  EXPECT_EQ((*cpu)->swap_report().entries, 0);
+
+  const fs::path file = s.path / "two_chains.onnx";
+  ASSERT_TRUE(save_model(*model, file).is_ok());
+  const auto run = ak::testing::run_cli("run " + file.string() + " --device cpu --iters 1 --warmup 0 --json --kernels " +
+                                            pack.dir.string(),
+                                        "AUTOKERNEL_CACHE=" + cache_dir().string());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j["kernels"]["summary"], "kernels: swapped 0 instances; 3 entries are for cuda, not cpu");
+  EXPECT_EQ(j["kernels"]["other_device_entries"], 3);
+  EXPECT_EQ(j["kernels"]["swapped"], 0);
+}
+
 TEST(Swap, ExporterGpt2WithItsStarterKernelsComputesTheSame) {
   TempDir s;
   auto loaded = load_model(fs::path(AK_SOURCE_DIR) / "tests/models/fixtures/exporters/torchscript/gpt2/model.onnx");

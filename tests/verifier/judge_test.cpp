@@ -69,6 +69,8 @@ TEST_P(CpuCandidate, GetsTheStatusItDeserves) {
     EXPECT_GE(*e->speedup_ci_high, *e->speedup);
     EXPECT_LT(e->max_rel_error, 1e-5);
     EXPECT_GE(e->cases_passed, 5);  // captured, random, sweep x2, adversarial x2
+    // Captured at batch 64; --quick sweeps it halved and doubled.
+    EXPECT_EQ(e->verified_sizes, (std::map<std::string, std::vector<int64_t>>{{"batch", {32, 64, 128}}}));
   } else {
     EXPECT_FALSE(e->gate.empty());
     EXPECT_FALSE(e->message.empty());
@@ -91,6 +93,8 @@ TEST(Judge, FailuresNameTheGateAndTheCase) {
   ASSERT_TRUE(cached.is_ok());
   EXPECT_EQ(cached->gate, "random");  // right on the captured inputs, wrong on the first fresh seed
   EXPECT_NE(cached->failure_input.find("random seed"), std::string::npos);
+  // Only the captured case passed: its size is all that was verified.
+  EXPECT_EQ(cached->verified_sizes, (std::map<std::string, std::vector<int64_t>>{{"batch", {64}}}));
   auto timeout = judge_candidate(dir.task, kCandidates / "infinite_loop.cpp", options(dir.tmp.path / "cache"));
   ASSERT_TRUE(timeout.is_ok());
   EXPECT_NE(timeout->message.find("timed out"), std::string::npos) << timeout->message;
@@ -220,7 +224,7 @@ TEST(BenchCli, PrintsKeyValueLinesAndRecordsInMemory) {
   Cli good = run_cli("bench " + common + (kCandidates / "good.cpp").string() + memory, dir.tmp.path);
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
   for (const char* key : {"status: PASSED\n", "speedup: ", "latency_us: ", "reference_latency_us: ", "max_abs_error: ",
-                          "gate: none\n", "evaluation: E1\n"})
+                          "gate: none\n", "verified_sizes: batch=32,64,128\n", "evaluation: E1\n"})
     EXPECT_NE(good.out.find(key), std::string::npos) << key << "\n" << good.out;
 
   Cli bad = run_cli("bench " + common + (kCandidates / "noop.cpp").string() + memory, dir.tmp.path);
@@ -235,6 +239,7 @@ TEST(BenchCli, PrintsKeyValueLinesAndRecordsInMemory) {
   EXPECT_EQ(j["status"], "COMPILE_ERROR");
   EXPECT_EQ(j["gate"], "compile");
   EXPECT_EQ(j["evaluation"], "E3");
+  EXPECT_EQ(j["verified_sizes"], nlohmann::json::object());  // no case ran
 
   // The memory has the whole path of all three evaluations.
   Cli stats = run_cli("memory stats --json --memory " + (dir.tmp.path / "memory.db").string(), dir.tmp.path);
