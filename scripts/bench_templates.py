@@ -287,8 +287,10 @@ def search_task(args, model_label, summary, task_budget_s):
                      "evaluations": search.evaluations}
 
     # The full gates and benchmark for the winner (and the default, to compare with).
+    t_final = time.monotonic()
     final = search.bench(best, quick=False)
     default_final = final if best == defaults else search.bench(defaults, quick=False)
+    row["final_seconds"] = time.monotonic() - t_final
     if final.get("status") != "PASSED" and best != defaults:
         row["winner_failed"] = {"config": best, "status": final.get("status"), "message": final.get("message")}
         best, final = dict(defaults), default_final
@@ -386,16 +388,21 @@ def main():
         log(f"{label}: {len(tasks)} tasks, {len(templated)} with a template starter")
         work_items += [(label, t) for t in templated]
 
+    final_seconds = []  # what the full benches after each search took
     for i, (label, summary) in enumerate(work_items):
         budget = args.budget_s
         if args.total_budget_s > 0:
+            # An equal share of what is left, less what the full benches after a search
+            # have taken so far; the default configuration is judged even at no budget.
             left = args.total_budget_s - (time.monotonic() - t_start)
-            # Keep a share of the rest for the full benches after each search.
-            budget = max(1.0, min(budget, 0.7 * left / (len(work_items) - i)))
+            finals = sum(final_seconds) / len(final_seconds) if final_seconds else 0
+            budget = max(0.0, min(budget, left / (len(work_items) - i) - finals))
         log(f"[{i + 1}/{len(work_items)}] {label} {summary['name']} ({summary['starter']['template']}, "
             f"search budget {budget:.0f} s)")
         row = search_task(args, label, summary, budget)
         record["tasks"].append(row)
+        if "final_seconds" in row:
+            final_seconds.append(row["final_seconds"])
         if "error" in row or row["best"].get("status") != "PASSED":
             failed = True
             log(f"    FAILED: {row.get('error') or row['best'].get('message')}")
