@@ -222,6 +222,9 @@ class Search:
         result["file"] = path
         return result
 
+    def measured(self, config):
+        return tuple(sorted(config.items())) in self.seen
+
     def quick(self, config):
         """Median latency of `config` (inf when it fails), measured once per configuration."""
         key = tuple(sorted(config.items()))
@@ -274,9 +277,11 @@ def search_task(args, model_label, summary, task_budget_s):
                     stop = "budget"
                     break
                 trial = dict(best, **{p["name"]: value})
+                measured_before = search.measured(trial)
                 latency = search.quick(trial)
                 better = latency < best_latency * (1 - args.min_gain)
-                log(f"    {config_text(trial, defaults)}: {fmt_us(latency)}{'  (best)' if better else ''}")
+                if not measured_before:
+                    log(f"    {config_text(trial, defaults)}: {fmt_us(latency)}{'  (best)' if better else ''}")
                 if better:
                     best, best_latency, improved = trial, latency, True
             if stop == "budget":
@@ -334,7 +339,7 @@ def print_table(record):
             continue
         bandwidth = "-"
         if row.get("bound") == "memory" and row.get("achieved_gbps"):
-            bandwidth = f"{row['achieved_gbps']:.0f} GB/s = {100 * row['achieved_gbps'] / peak:.0f}%"
+            bandwidth = f"{row['achieved_gbps']:.3g} GB/s = {100 * row['achieved_gbps'] / peak:.3g}%"
         print(f"| {row['model']} | {row['task']} | {row['template']} | {row['dtype']} | {row['shapes']} | "
               f"{row['best']['changed']} | {speedup_text(row['best'])} | {speedup_text(row['default'])} | {bandwidth} |")
 
