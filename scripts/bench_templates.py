@@ -261,10 +261,13 @@ def search_task(args, model_label, summary, task_budget_s):
 
     t0 = time.monotonic()
     best = dict(defaults)
-    best_latency = search.quick(best)
-    log(f"    default: {fmt_us(best_latency)}")
     stop = "converged"
-    improved = True
+    improved = task_budget_s > 0  # no budget left: the default goes straight to the full gates
+    if improved:
+        best_latency = search.quick(best)
+        log(f"    default: {fmt_us(best_latency)}")
+    else:
+        stop = "budget"
     while improved:
         improved = False
         for p in parameters:
