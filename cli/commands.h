@@ -28,6 +28,8 @@ void add_worker_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 /// `pack add`, `pack list`, `pack MODEL --from-memory`.
 void add_pack_command(CLI::App& app, int& exit_code);
+/// `template TASKDIR`: the task's starter with chosen template parameters (`--list` them).
+void add_template_command(CLI::App& app, int& exit_code);
 
 /// Prints "autokernel: error: <message>" as one line on stderr.
 void print_error(const std::string& message);

@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   ak::cli::add_memory_command(app, exit_code);
   ak::cli::add_verify_command(app, exit_code);
   ak::cli::add_pack_command(app, exit_code);
+  ak::cli::add_template_command(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
     bool known = false;

@@ -571,6 +571,71 @@ Result<ExtractReport> extract_hotspots(models::Session& session, const std::vect
   return report;
 }
 
+Result<ConfiguredStarter> configured_starter(const std::filesystem::path& task_dir, const kernels::TemplateConfig& config) {
+  AK_ASSIGN_OR_RETURN(const kernels::Task task, kernels::read_task(task_dir));
+  const std::string where = "task " + task.dir.string();
+  AK_ASSIGN_OR_RETURN(const models::Model subgraph, models::load_model(task.subgraph_path()));
+
+  // The context extract gave make_starter, rebuilt from what it wrote: build_subgraph puts
+  // the Constant nodes it copies first and the task's own nodes (source.nodes) last, and
+  // keeps the other constants as initializers; the starter choice reads only the kernel
+  // arguments' shapes and dtypes, which task.json holds.
+  const std::vector<models::Node>& nodes = subgraph.graph.nodes;
+  const size_t own = task.source.nodes.size();
+  if (own == 0 || own > nodes.size())
+    return invalid_input(where + ": subgraph.onnx does not hold the " + std::to_string(own) + " nodes task.json source.nodes names");
+  const size_t copied = nodes.size() - own;
+  std::map<std::string, models::TensorData> constants;
+  for (const models::TensorData& t : subgraph.graph.initializers) constants[t.name] = t;
+  internal::StarterContext sc;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i < copied) {
+      auto t = internal::constant_node_tensor(nodes[i]);
+      if (nodes[i].op_type != "Constant" || !t || nodes[i].outputs.empty())
+        return invalid_input(where + ": subgraph.onnx node '" + nodes[i].name + "' is neither a copied Constant nor in source.nodes");
+      constants[nodes[i].outputs[0]] = std::move(*t);
+    } else if (nodes[i].name != task.source.nodes[i - copied]) {
+      return invalid_input(where + ": subgraph.onnx node '" + nodes[i].name + "' is not source.nodes' '" +
+                           task.source.nodes[i - copied] + "'");
+    } else {
+      sc.nodes.push_back(&nodes[i]);
+    }
+  }
+  const auto kind_tag = std::find_if(task.tags.begin(), task.tags.end(), [](const std::string& t) { return t.rfind("kind:", 0) == 0; });
+  if (kind_tag == task.tags.end()) return invalid_input(where + ": task.json has no \"kind:\" tag");
+  internal::ShapeMap shapes;
+  sc.model = &subgraph;
+  sc.kind = kind_tag->substr(5);
+  sc.op_type = task.op_type;
+  sc.constants = &constants;
+  sc.shapes = &shapes;
+  for (const auto* tensors : {&task.inputs, &task.outputs})
+    for (const TaskTensor& e : *tensors) {
+      (tensors == &task.inputs ? sc.inputs : sc.outputs).push_back(e.name);
+      (tensors == &task.inputs ? sc.input_lines : sc.output_lines).push_back(tensor_line(e));
+      shapes[e.name] = e.dims;
+      sc.dtypes[e.name] = dtype_of(e);
+    }
+  sc.target = task.is_cuda() ? kernels::Target::kCuda : kernels::Target::kCpu;
+  sc.allow_tf32 = task.target.allow_tf32;
+
+  const internal::Starter chosen = internal::make_starter(sc);
+  const std::optional<kernels::TemplateKind> kind = internal::template_kind_of(chosen.template_name);
+  if (!kind) return invalid_input(where + " has no template starter (a skeleton: " + chosen.why_skeleton + ")");
+  if (chosen.template_name != task.starter.template_name || chosen.inputs != sc.inputs)
+    return invalid_input(where + ": this build chooses the " + chosen.template_name + " template" +
+                         (chosen.inputs != sc.inputs ? " with other kernel inputs" : "") + ", task.json says " +
+                         task.starter.template_name + " (extracted by another version: extract it again)");
+  AK_RETURN_IF_ERROR(kernels::validate_template_config(*kind, sc.target, config).with_context(where));
+  sc.config = config;
+  internal::Starter configured = internal::make_starter(sc);
+  if (configured.template_name != chosen.template_name)
+    return internal_error(where + ": the " + chosen.template_name + " template failed: " + configured.why_skeleton);
+  return ConfiguredStarter{configured.template_name, *kind, sc.target,
+                           task.starter.file.empty() ? (task.is_cuda() ? "starter.cu" : "starter.cpp") : task.starter.file,
+                           std::move(configured.source)};
+}
+
 Result<ExtractReport> extract_model(models::Session& session, const std::vector<models::TensorData>& inputs,
                                     const ExtractOptions& options) {
   AK_RETURN_IF_ERROR(check_options(options));

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "kernels/templates.h"
 #include "models/graph.h"
 #include "profiler/hotspots.h"
 #include "profiler/profile.h"
@@ -102,5 +103,26 @@ Result<ExtractReport> extract_model(models::Session& session, const std::vector<
 Result<ExtractReport> extract_hotspots(models::Session& session, const std::vector<models::TensorData>& inputs,
                                        const profiler::Profile& profile, const profiler::Analysis& analysis,
                                        const ExtractOptions& options);
+
+/// A task's template starter made again with chosen parameter values (`autokernel
+/// template`, the optimizer's template search).
+struct ConfiguredStarter {
+  std::string template_name;        ///< task.json starter.template, e.g. "rowwise_softmax"
+  kernels::TemplateKind kind = kernels::TemplateKind::kElementwise;  ///< whose parameters it takes
+  kernels::Target target = kernels::Target::kCpu;  ///< the task's device
+  std::string file;                 ///< the file extract wrote it as: "starter.cpp" or "starter.cu"
+  std::string source;               ///< the complete candidate; its header comment names the configuration
+};
+
+/// The starter extract wrote into `task_dir` (the same choice: extract's own starter code,
+/// for the task's device), generated with `config`'s parameter values (the rest at their
+/// defaults; an empty config reproduces starter.cpp / starter.cu as extract wrote it).
+/// Reads task.json and subgraph.onnx; runs nothing. kInvalidInput, one line naming the
+/// task: a folder that is missing or holds no readable task, a task whose starter is the
+/// skeleton (with the reason no template applies), a task whose template or input order is
+/// not what this build chooses (re-extract it), an unknown parameter or an illegal value
+/// (kernels::validate_template_config's message).
+Result<ConfiguredStarter> configured_starter(const std::filesystem::path& task_dir,
+                                             const kernels::TemplateConfig& config = {});
 
 }  // namespace ak::extractor

@@ -251,7 +251,7 @@ Starter rowwise(kernels::RowwiseSpec::Kind kind, DType dtype, double epsilon, st
                      : kind == kernels::RowwiseSpec::Kind::kLogSoftmax ? "rowwise_log_softmax"
                      : kind == kernels::RowwiseSpec::Kind::kLayerNorm  ? "rowwise_layer_norm"
                                                                         : "rowwise_rms_norm";
-  return from(kernels::rowwise_source(spec, c.target), name, std::move(inputs), m);
+  return from(kernels::rowwise_source(spec, c.target, c.config), name, std::move(inputs), m);
 }
 
 Starter softmax_node(const StarterContext& c, Matcher& m, const Node& n) {
@@ -432,7 +432,7 @@ Starter product_epilogue(const StarterContext& c, Matcher& m) {
   auto chain = epilogue_of(c, m, p, t, &order);
   if (!chain) return {};
   spec.epilogue = std::move(*chain);
-  return from(kernels::gemm_epilogue_source(spec, c.target), "gemm_epilogue", order, m);
+  return from(kernels::gemm_epilogue_source(spec, c.target, c.config), "gemm_epilogue", order, m);
 }
 
 /// ONNX's explicit pads for `auto_pad` (SAME_UPPER / SAME_LOWER: the output is ceil(in /
@@ -494,7 +494,7 @@ Starter conv_epilogue(const StarterContext& c, Matcher& m) {
   auto chain = epilogue_of(c, m, n, t, &order);
   if (!chain) return {};
   spec.epilogue = std::move(*chain);
-  return from(kernels::conv_source(spec, c.target), "conv", order, m);
+  return from(kernels::conv_source(spec, c.target, c.config), "conv", order, m);
 }
 
 // --- attention, rotary embedding -------------------------------------------------------
@@ -601,7 +601,7 @@ Starter attention(const StarterContext& c, Matcher& m, const AttentionInputs& a)
     order.push_back(a.mask);
   }
   if (!m.inputs_are(order)) return {};
-  return from(kernels::attention_source(spec, c.target), "attention", order, m);
+  return from(kernels::attention_source(spec, c.target, c.config), "attention", order, m);
 }
 
 /// The attention group, from the pattern's fields. A NaN guard (rows masked entirely give 0
@@ -703,7 +703,7 @@ Starter rotary_group(const StarterContext& c, Matcher& m) {
   if (!m.inputs_are({f.x, f.cos, f.sin})) return {};
   kernels::RotarySpec spec;
   spec.dtype = static_cast<int32_t>(dtype);
-  return from(kernels::rotary_source(spec, c.target), "rotary", {f.x, f.cos, f.sin}, m);
+  return from(kernels::rotary_source(spec, c.target, c.config), "rotary", {f.x, f.cos, f.sin}, m);
 }
 
 Starter choose(const StarterContext& c, Matcher& m) {
@@ -732,7 +732,7 @@ Starter choose(const StarterContext& c, Matcher& m) {
   }
   auto chain = build_chain(c, m);
   if (!chain) return {};
-  return from(kernels::elementwise_chain_source(*chain, c.target), "elementwise_chain", c.inputs, m);
+  return from(kernels::elementwise_chain_source(*chain, c.target, c.config), "elementwise_chain", c.inputs, m);
 }
 
 }  // namespace
@@ -751,6 +751,16 @@ Starter make_starter(const StarterContext& context) {
   s.source = kernels::skeleton_source(spec, context.target);
   s.inputs = context.inputs;
   return s;
+}
+
+std::optional<kernels::TemplateKind> template_kind_of(const std::string& template_name) {
+  using kernels::TemplateKind;
+  if (template_name == "elementwise_chain" || template_name == "rotary") return TemplateKind::kElementwise;
+  if (template_name.rfind("rowwise_", 0) == 0) return TemplateKind::kRowwise;
+  if (template_name == "gemm_epilogue") return TemplateKind::kGemmEpilogue;
+  if (template_name == "conv") return TemplateKind::kConv;
+  if (template_name == "attention") return TemplateKind::kAttention;
+  return std::nullopt;
 }
 
 }  // namespace ak::extractor::internal

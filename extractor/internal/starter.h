@@ -24,6 +24,7 @@
 ///     elementwise chains.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct StarterContext {
   std::map<std::string, models::DType> dtypes;  ///< of the inputs and outputs
   kernels::Target target = kernels::Target::kCpu;
   bool allow_tf32 = false;                  ///< the task's target.allow_tf32 (float32 products may use TF32)
+  /// The template's parameter values (kernels/templates.h); empty: every default. A config
+  /// the chosen template rejects makes no template: check it first (template_kind_of).
+  kernels::TemplateConfig config;
   std::vector<std::string> input_lines, output_lines;  ///< "x: float32 [batch=2, n64=64]" for the skeleton
 };
 
@@ -61,5 +65,10 @@ struct Starter {
 /// Picks and generates the starter. Never fails: anything a template cannot take exactly is
 /// a skeleton (with the reason in why_skeleton).
 Starter make_starter(const StarterContext& context);
+
+/// Whose tunable parameters (kernels::template_parameters) the starter template named
+/// `template_name` takes: rotary takes the elementwise ones; nullopt for "skeleton" and
+/// names that are no template.
+std::optional<kernels::TemplateKind> template_kind_of(const std::string& template_name);
 
 }  // namespace ak::extractor::internal
