@@ -150,33 +150,46 @@ Starter from(Result<std::string> source, std::string name, std::vector<std::stri
 /// or nullopt (then the value must be a scalar constant).
 using ChainInputs = std::function<std::optional<int>(const std::string&)>;
 
-/// The steps computing `nodes` in order, each an op of the elementwise template's table.
-/// With `casts` (the product and conv epilogues), a Cast is a step too: to float32 it is
-/// the identity (the arithmetic is float32); to another type only as the last node, where
-/// the kernel's store rounds to the output dtype. nullopt (with a reason) for anything else.
+/// The steps computing `nodes` in order, each an op of the elementwise template's table or a
+/// Cast between float types (an Identity step), each with its node's output dtype, which the
+/// kernel rounds the step's result to as the model does: a Cast to float32 mid-chain means
+/// "compute in float32 from here", a Cast back rounds. `value_dtypes` seeds the dtypes of
+/// values that are not kernel inputs (an epilogue's product). nullopt (with a reason) for
+/// anything else.
 std::optional<std::vector<kernels::ElementwiseStep>> chain_steps(const StarterContext& c, Matcher& m,
                                                                  const std::vector<const Node*>& nodes,
-                                                                 const ChainInputs& input_of, bool casts) {
+                                                                 const ChainInputs& input_of,
+                                                                 std::map<std::string, DType> value_dtypes) {
   const auto& ops = kernels::supported_elementwise_ops();
   std::vector<kernels::ElementwiseStep> steps;
   std::map<std::string, int> step_of;
   const int64_t opset = c.model->opset("");
+  auto dtype_of = [&](const std::string& v) {
+    if (const auto it = value_dtypes.find(v); it != value_dtypes.end()) return it->second;
+    if (const auto it = c.constants->find(v); it != c.constants->end()) return it->second.dtype;
+    return m.dtype(v);
+  };
   for (const Node* n : nodes) {
     std::string op = n->op_type;
     const bool fused_gelu = n->domain == "com.autokernel" && op == "Gelu";
     if (!default_domain(*n) && !fused_gelu) return m.none("op " + n->domain + "." + op + " is not elementwise");
     if (n->outputs.size() != 1 || n->outputs[0].empty()) return m.none("node '" + n->name + "' has several outputs");
-    const bool cast = casts && op == "Cast";
+    const bool cast = op == "Cast";
+    // An elementwise node writes its first operand's dtype (ONNX's ops take one type; Pow's
+    // exponent may differ, and comes second); a Cast writes `to`.
+    DType out = n->inputs.empty() ? DType::kUndefined : dtype_of(n->inputs[0]);
     if (cast) {
-      const int64_t to = n->attr_int("to", 0);
-      if (to != static_cast<int64_t>(DType::kFloat32) && n != nodes.back())
-        return m.none("a Cast to " + models::dtype_name(static_cast<DType>(to)) + " before the last node rounds mid-way");
+      out = static_cast<DType>(n->attr_int("to", 0));
+      if (!template_dtype(out)) return m.none("a Cast to " + models::dtype_name(out) + " has no template counterpart");
       op = "Identity";
     } else if (std::find(ops.begin(), ops.end(), op) == ops.end()) {
       return m.none("op " + op + " has no elementwise template");
     }
+    if (!template_dtype(out))
+      return m.none("node '" + n->name + "' computes in " + models::dtype_name(out) + " (templates take float32/float16/bfloat16)");
     kernels::ElementwiseStep step;
     step.op = op;
+    step.dtype = static_cast<int32_t>(out);
     for (size_t j = 0; j < n->inputs.size(); ++j) {
       const std::string& v = n->inputs[j];
       if (op == "Clip" && j > 0) {
@@ -213,6 +226,7 @@ std::optional<std::vector<kernels::ElementwiseStep>> chain_steps(const StarterCo
       }
     }
     step_of[n->outputs[0]] = static_cast<int>(steps.size());
+    value_dtypes[n->outputs[0]] = out;
     steps.push_back(std::move(step));
   }
   if (!nodes.empty() && nodes.back()->outputs[0] != c.outputs[0])
@@ -229,7 +243,7 @@ std::optional<kernels::ElementwiseChain> build_chain(const StarterContext& c, Ma
   auto steps = chain_steps(c, m, c.nodes, [&m](const std::string& v) -> std::optional<int> {
     if (!m.is_input(v)) return std::nullopt;
     return m.input_index(v);
-  }, false);
+  }, {});
   if (!steps) return std::nullopt;
   kernels::ElementwiseChain chain;
   chain.num_inputs = static_cast<int>(c.inputs.size());
@@ -385,7 +399,7 @@ std::optional<kernels::ElementwiseChain> epilogue_of(const StarterContext& c, Ma
     const auto it = extra.find(v);
     if (it == extra.end()) return std::nullopt;
     return it->second;
-  }, true);
+  }, {{producer.outputs[0], t}});
   if (!steps) return std::nullopt;
   kernels::ElementwiseChain chain;
   chain.num_inputs = 1 + static_cast<int>(extra.size());

@@ -482,12 +482,22 @@ Result<const OpTraits*> check_step(const ElementwiseChain& chain, size_t index) 
   return traits;
 }
 
+/// The dtype step `index` of `chain` rounds its result to: its own, or for 0 the storage dtype.
+int32_t step_dtype(const ElementwiseChain& chain, size_t index, int32_t storage) {
+  const int32_t dtype = chain.steps[index].dtype;
+  return dtype == 0 ? storage : dtype;
+}
+
 /// `AK_FN float <name>(const float* x)`: the chain's steps from `first` on, one float each,
 /// reading input k from x[k]. With first > 0, the value of step first - 1 is x[0] (computed
 /// elsewhere: cuBLASLt's epilogue); the later steps must not read input 0 or an earlier step.
-/// No steps: the function returns x[0]. Appends "//   sN = Op(...)" lines to `description`.
+/// No steps: the function returns x[0]. Each step's result is rounded to its dtype (a 16-bit
+/// `storage`; float32 steps are not rounded), as its node's output is; with `round_x0`, so is
+/// x[0] (a product or convolution whose node writes `storage`). Appends "//   sN = Op(...)"
+/// lines to `description`.
 std::string apply_function(const ElementwiseChain& chain, const std::vector<const OpTraits*>& traits,
-                           const std::string& name, size_t first, std::string* description) {
+                           const DtypeInfo& storage, bool round_x0, const std::string& name, size_t first,
+                           std::string* description) {
   // Which inputs and steps are read, so that unread ones are marked [[maybe_unused]].
   std::vector<bool> input_used(chain.num_inputs, false), step_used(chain.steps.size(), false);
   if (!chain.steps.empty()) step_used.back() = true;
@@ -498,10 +508,16 @@ std::string apply_function(const ElementwiseChain& chain, const std::vector<cons
       if (operand.kind == Operand::Kind::kStep) step_used[operand.index] = true;
     }
   }
+  // to_float(from_float(v)) is v rounded to the storage type (dtype.h), exactly what storing a
+  // node's output and reading it back does; float32 steps keep every bit.
+  const bool rounds = storage.code != 1;
+  auto rounded = [](const std::string& v) { return "to_float(from_float(" + v + "))"; };
   std::string out = "AK_FN float " + name + "(const float* x) {\n";
   for (int k = first > 0 ? 1 : 0; k < chain.num_inputs; ++k) {
+    const bool round = k == 0 && round_x0 && rounds;
     out += std::string("  ") + (input_used[k] ? "" : "[[maybe_unused]] ") + "const float x" + std::to_string(k) +
-           " = x[" + std::to_string(k) + "];\n";
+           " = " + (round ? rounded("x[0]") : "x[" + std::to_string(k) + "]") + ";" +
+           (round ? std::string("  // rounded to ") + storage.name + " as the producing node's output" : "") + "\n";
   }
   if (first > 0) {
     out += std::string("  ") + (step_used[first - 1] ? "" : "[[maybe_unused]] ") + "const float s" +
@@ -519,22 +535,37 @@ std::string apply_function(const ElementwiseChain& chain, const std::vector<cons
       names.push_back(operand.kind == Operand::Kind::kConstant ? number_text(operand.value) : args.back());
     }
     const std::string step_name = "s" + std::to_string(i);
+    const bool round = rounds && step_dtype(chain, i, storage.code) == storage.code;
+    const std::string expression = step_expression(*traits[i], step, args);
     out += std::string("  ") + (step_used[i] ? "" : "[[maybe_unused]] ") + "const float " + step_name + " = " +
-           step_expression(*traits[i], step, args) + ";  // " + step.op + "\n";
-    if (description) *description += "//   " + step_name + " = " + describe_step(step, names) + "\n";
+           (round ? rounded(expression) : expression) + ";  // " + step.op + "\n";
+    if (description) {
+      *description += "//   " + step_name + " = " + describe_step(step, names) +
+                      (rounds ? std::string(" -> ") + (round ? storage.name : "float32") : "") + "\n";
+    }
   }
   const std::string last = chain.steps.empty() ? "x0" : "s" + std::to_string(chain.steps.size() - 1);
   if (description) *description += "//   y  = " + last + "\n";
   return out + "  return " + last + ";\n}\n";
 }
 
-/// The traits of every step of `chain`, each checked (check_step), and its input count.
-Result<std::vector<const OpTraits*>> check_chain(const ElementwiseChain& chain, const std::string& what) {
+/// The traits of every step of `chain`, each checked (check_step, and its dtype: float32 or
+/// `storage`, the only types the kernel can round to), and its input count.
+Result<std::vector<const OpTraits*>> check_chain(const ElementwiseChain& chain, int32_t storage,
+                                                 const std::string& what) {
   if (chain.num_inputs < 1) return invalid_input(what + ": needs at least one input");
   if (chain.num_inputs > 64) return invalid_input(what + ": more than 64 inputs");
+  AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(storage, what));
   std::vector<const OpTraits*> traits;
   for (size_t i = 0; i < chain.steps.size(); ++i) {
     AK_ASSIGN_OR_RETURN(const OpTraits* t, check_step(chain, i));
+    const int32_t dtype = step_dtype(chain, i, storage);
+    if (dtype != 1 && dtype != storage) {
+      const Result<DtypeInfo> info = dtype_info(dtype, what);
+      return unsupported(what + ": step " + std::to_string(i) + " (" + chain.steps[i].op + ") rounds to " +
+                         (info.is_ok() ? std::string(info.value().name) : "dtype " + std::to_string(dtype)) +
+                         "; a step may round only to the " + dt.name + " it stores, or stay float32");
+    }
     traits.push_back(t);
   }
   return traits;
@@ -617,14 +648,14 @@ Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Targ
                                              const TemplateConfig& config) {
   AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(chain.dtype, "elementwise"));
   if (chain.steps.empty()) return invalid_input("elementwise chain: no steps");
-  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits, check_chain(chain, "elementwise chain"));
+  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits, check_chain(chain, dt.code, "elementwise chain"));
   AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kElementwise, target, config));
 
   // apply(): the fused expression, one float per step.
   std::string description;
   const std::string apply = "// The generated fused expression: one output element from the inputs' elements at the\n"
                             "// same (broadcast) position.\nnamespace {\n\n" +
-                            apply_function(chain, traits, "apply", 0, &description) + "\n}  // namespace\n";
+                            apply_function(chain, traits, dt, false, "apply", 0, &description) + "\n}  // namespace\n";
 
   const std::string n = std::to_string(chain.num_inputs);
   const std::string last = std::to_string(chain.num_inputs - 1);
@@ -637,7 +668,8 @@ Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Targ
                   ", each broadcastable to y's shape (ONNX multidirectional\n"
                   "//          broadcasting: dims aligned from the right, size-1 and missing dims broadcast).\n"
                   "// Output:  y, " + dt.name + ", contiguous, shape = the broadcast of the inputs' shapes.\n"
-                  "// Arithmetic is float32; each element is rounded once, on store.\n"
+                  "// Arithmetic is float32; each step's result is rounded to the dtype its node writes (-> above),\n"
+                  "// as the model rounds every node's output; float32 steps (after a Cast) are not rounded.\n"
                   "//\n"
                   "// Structure: validate -> per-input broadcast strides (0 on broadcast dims) -> a flat\n"
                   "// fast path when every input is laid out exactly like y, else a broadcast path.\n";
@@ -835,7 +867,8 @@ ElementwiseChain fold_c_term(const GemmEpilogueSpec& spec) {
   if (spec.beta != 0) {
     Operand c{K::kInput, 1, 0};
     if (spec.beta != 1) {
-      chain.steps.push_back({"Mul", {c, {K::kConstant, 0, spec.beta}}, {}});
+      // Inside the Gemm node: not rounded (float32); the Add below rounds as Gemm's output.
+      chain.steps.push_back({"Mul", {c, {K::kConstant, 0, spec.beta}}, {}, 1});
       c = {K::kStep, 0, 0};
     }
     chain.steps.push_back({"Add", {product, c}, {}});
@@ -899,14 +932,17 @@ LtPlan lt_plan(const ElementwiseChain& chain) {
 
 /// The "epilogue_apply.h" slot: apply() computes the whole epilogue; with `rest_from` set
 /// (CUDA), apply_rest() the steps from that one on, after cuBLASLt's part.
+/// `storage` is the product's dtype, what each step rounds to (apply_function); with
+/// `round_x0`, x[0] is rounded to it first (the product's node writes it so).
 std::string epilogue_apply_text(const ElementwiseChain& chain, const std::vector<const OpTraits*>& traits,
-                                std::optional<size_t> rest_from, std::string* description) {
+                                const DtypeInfo& storage, bool round_x0, std::optional<size_t> rest_from,
+                                std::string* description) {
   std::string text = "// The generated epilogue: Y's element from x[0] (the product or convolution) and the\n"
                      "// epilogue tensors' elements at the same (broadcast) position.\nnamespace {\n\n" +
-                     apply_function(chain, traits, "apply", 0, description);
+                     apply_function(chain, traits, storage, round_x0, "apply", 0, description);
   if (rest_from) {
     text += "\n// What follows cuBLASLt's own epilogue (x[0] is its result; used when it fuses the bias).\n" +
-            apply_function(chain, traits, "apply_rest", *rest_from, nullptr);
+            apply_function(chain, traits, storage, round_x0, "apply_rest", *rest_from, nullptr);
   }
   return text + "\n}  // namespace\n";
 }
@@ -932,9 +968,13 @@ Result<std::string> gemm_epilogue_source(const GemmEpilogueSpec& spec, Target ta
   AK_ASSIGN_OR_RETURN(const DtypeInfo out, dtype_info(output_code, "GEMM-epilogue"));
   if (!std::isfinite(spec.alpha) || !std::isfinite(spec.beta))
     return invalid_input("GEMM-epilogue template: alpha and beta must be finite");
-  AK_RETURN_IF_ERROR(check_chain(spec.epilogue, "GEMM-epilogue template's epilogue").status());
+  AK_RETURN_IF_ERROR(check_chain(spec.epilogue, dt.code, "GEMM-epilogue template's epilogue").status());
   const ElementwiseChain chain = fold_c_term(spec);
-  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits, check_chain(chain, "GEMM-epilogue template's epilogue"));
+  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits,
+                      check_chain(chain, dt.code, "GEMM-epilogue template's epilogue"));
+  // Gemm rounds alpha * A x B + beta * C once (fold_c_term's last step rounds); a MatMul's
+  // product is its node's output.
+  const bool round_product = !(spec.gemm && spec.has_c && spec.beta != 0);
   AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kGemmEpilogue, target, config));
   const bool cuda = target == Target::kCuda;
   const LtPlan lt = cuda && output_code == spec.dtype ? lt_plan(chain) : LtPlan{};
@@ -943,8 +983,8 @@ Result<std::string> gemm_epilogue_source(const GemmEpilogueSpec& spec, Target ta
   std::string epilogue_lines;
   Splicer splicer;
   splicer.slot_text("epilogue_apply.h",
-                    epilogue_apply_text(chain, traits, cuda ? std::optional<size_t>(lt.steps) : std::nullopt,
-                                        &epilogue_lines));
+                    epilogue_apply_text(chain, traits, dt, round_product,
+                                        cuda ? std::optional<size_t>(lt.steps) : std::nullopt, &epilogue_lines));
   Head h;
   h.title = spec.gemm ? "Gemm + epilogue" : "MatMul + epilogue";
   h.config = cfg.summary;
@@ -1033,7 +1073,7 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
     if (pads[d] != pads[r + d])
       return unsupported("Conv template (CUDA): asymmetric pads (cuDNN pads both sides alike)");
   }
-  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits, check_chain(spec.epilogue, "Conv template's epilogue"));
+  AK_ASSIGN_OR_RETURN(const std::vector<const OpTraits*> traits, check_chain(spec.epilogue, dt.code, "Conv template's epilogue"));
   AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kConv, target, config));
   const ElementwiseChain& chain = spec.epilogue;
 
@@ -1051,7 +1091,7 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
   const int first_extra = spec.has_bias ? 3 : 2;
   std::string epilogue_lines;
   Splicer splicer;
-  splicer.slot_text("epilogue_apply.h", epilogue_apply_text(chain, traits, std::nullopt, &epilogue_lines));
+  splicer.slot_text("epilogue_apply.h", epilogue_apply_text(chain, traits, dt, true, std::nullopt, &epilogue_lines));
   Head h;
   h.title = std::string("Conv") + (r == 1 ? " 1-D" : " 2-D") + (spec.has_bias ? " + bias" : "") +
             (chain.steps.empty() ? "" : " + epilogue");

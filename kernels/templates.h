@@ -79,15 +79,21 @@ struct Operand {
 /// Selu "gamma", HardSigmoid "beta", Clip "min"/"max" supplied by the caller from the
 /// node's inputs, Gelu "approximate" 0 = none (default), 1 = tanh). Attributes that are
 /// absent take their ONNX defaults; an attribute the op does not have is an error.
+/// `dtype` is the ONNX dtype of the node's output, which the kernel rounds the step's result
+/// to as the model does: 0 (the default) is the storage dtype (the chain's, or the product's
+/// for an epilogue); float32 (1) is not rounded (after a Cast to float32 the chain computes
+/// in float32 until a Cast back, an Identity step of the storage dtype, rounds). Any other
+/// dtype is kUnsupported. Arithmetic is float32 throughout.
 struct ElementwiseStep {
   std::string op;
   std::vector<Operand> operands;
   std::map<std::string, double> attributes;
+  int32_t dtype = 0;
 };
 
 /// y = steps.back() evaluated per output element, with the `num_inputs` inputs broadcast to
 /// the output shape (ONNX multidirectional broadcasting). `dtype` is that of every input
-/// and of the output.
+/// and of the output (the storage dtype); each step rounds to its own dtype.
 struct ElementwiseChain {
   int num_inputs = 0;
   std::vector<ElementwiseStep> steps;
@@ -180,7 +186,8 @@ struct GemmEpilogueSpec {
   bool has_c = false;                     ///< Gemm only
   /// The epilogue: input 0 is the MatMul/Gemm result, input k >= 1 the k-th epilogue tensor
   /// (kernel input 1 + k, or 2 + k for a Gemm with C). No steps: Y is the product. Its dtype
-  /// field is ignored (arithmetic is float32).
+  /// field is ignored: `dtype` is its storage dtype, and the product is rounded to it before
+  /// the steps, as the MatMul/Gemm node's output is (a Gemm with C: after adding beta * C).
   ElementwiseChain epilogue;
   bool allow_tf32 = false;  ///< float32 products may use TF32 tensor cores (CUDA)
 };
@@ -208,7 +215,7 @@ struct ConvSpec {
   std::vector<int64_t> pads;        ///< ONNX order: begins, then ends (empty: all 0)
   int64_t group = 1;
   bool has_bias = false;
-  ElementwiseChain epilogue;        ///< input 0: conv + B; input k: kernel input (has_bias ? 2 : 1) + k
+  ElementwiseChain epilogue;        ///< input 0: conv + B (rounded to dtype); input k: kernel input (has_bias ? 2 : 1) + k
   bool allow_tf32 = false;
 };
 

@@ -57,7 +57,8 @@ struct Comparison {
 /// the terms each element sums: the rtol term becomes rtol * max(|e|, |m|). A sum's rounding
 /// error is relative to its terms, not to its result: a matmul element whose large terms
 /// cancel to near zero carries the terms' rounding (for matmul and conv the judge passes
-/// the reference evaluated on |inputs|, the sum of |a| * |b|).
+/// the reference evaluated on |inputs|, the sum of |a| * |b|; for a LayerNorm-like
+/// normalization |n| * |scale| + |bias|, judge.cpp's add_magnitude).
 Comparison compare_outputs(const models::TensorData& expected, const models::TensorData& actual,
                            const Tolerance& tolerance, const models::TensorData* magnitude = nullptr);
 

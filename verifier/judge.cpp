@@ -119,29 +119,42 @@ struct Case {
   std::vector<models::TensorData> inputs;
   std::vector<models::TensorData> expected;
   int repeats = 1;
-  /// Matmul and conv: the reference on |inputs|, the size of the terms each output sums
-  /// (compare.h); empty otherwise.
+  /// Matmul, conv and normalizations with a scale and bias: the size of the terms each
+  /// output is made of (add_magnitude, compare.h); empty otherwise.
   std::vector<models::TensorData> magnitude;
   /// The size of each var axis of the task in this case.
   std::map<std::string, int64_t> sizes;
 };
 
-/// `t` with every float element's sign cleared (other dtypes unchanged).
-models::TensorData absolute_values(const models::TensorData& t) {
-  uint64_t sign = 0;
-  switch (t.dtype) {
-    case models::DType::kFloat32: sign = 0x80000000u; break;
-    case models::DType::kFloat64: sign = 0x8000000000000000ull; break;
+/// The sign bit of a float dtype's elements; 0 for other dtypes.
+uint64_t sign_bit(models::DType dtype) {
+  switch (dtype) {
+    case models::DType::kFloat32: return 0x80000000u;
+    case models::DType::kFloat64: return 0x8000000000000000ull;
     case models::DType::kFloat16:
-    case models::DType::kBFloat16: sign = 0x8000u; break;
-    default: return t;
+    case models::DType::kBFloat16: return 0x8000u;
+    default: return 0;
   }
+}
+
+/// Element by element, `flip` (x ^ sign: a negation) or `clear` (x & ~sign: |x|) applied to
+/// the sign bit of `t`'s float elements, and with `other` (same dtype and size), the larger
+/// of the two magnitudes (for non-NaN values the sign-cleared bit patterns order as the
+/// magnitudes do). Other dtypes come back unchanged.
+models::TensorData with_signs(const models::TensorData& t, bool flip, const models::TensorData* other = nullptr) {
+  const uint64_t sign = sign_bit(t.dtype);
+  if (sign == 0) return t;
   const size_t size = models::dtype_size(t.dtype);
   std::vector<std::byte> bytes(t.bytes.data, t.bytes.data + t.bytes.size_bytes);
   for (size_t offset = 0; offset + size <= bytes.size(); offset += size) {
     uint64_t bits = 0;
     std::memcpy(&bits, bytes.data() + offset, size);  // little-endian: the low `size` bytes
-    bits &= ~sign;
+    bits = flip ? bits ^ sign : bits & ~sign;
+    if (other != nullptr) {
+      uint64_t theirs = 0;
+      std::memcpy(&theirs, other->bytes.data + offset, size);
+      bits = std::max(bits, theirs & ~sign);
+    }
     std::memcpy(bytes.data() + offset, &bits, size);
   }
   models::TensorData out = t;
@@ -297,13 +310,33 @@ class Judge {
     return std::optional<Case>(std::move(c));
   }
 
-  /// For sums of products (matmul, conv), the reference on the inputs' absolute values.
+  /// The size of the terms each output element is made of (compare.h): for sums of products
+  /// (matmul, conv) the reference on the inputs' absolute values. For a normalization with a
+  /// scale and bias, y = n * scale + bias with n odd in x (input 0), the larger of
+  /// |reference(x, |others|)| and |reference(-x, |others|)|: |n| * |scale| + |bias|. Its
+  /// rounding error, the reference's own included, is relative to those terms, not to y where
+  /// they cancel (docs/verifier.md).
   Status add_magnitude(Case& c) {
-    if (task_.op_class != "matmul" && task_.op_class != "conv") return Status::ok();
+    const bool sums = task_.op_class == "matmul" || task_.op_class == "conv";
+    size_t float_inputs = 0;
+    for (const models::TensorData& input : c.inputs) float_inputs += sign_bit(input.dtype) != 0;
+    const bool affine_norm = task_.op_class == "normalization" && float_inputs >= 2;
+    if (!sums && !affine_norm) return Status::ok();
     std::vector<models::TensorData> absolute;
-    for (const models::TensorData& input : c.inputs) absolute.push_back(absolute_values(input));
+    for (const models::TensorData& input : c.inputs) absolute.push_back(with_signs(input, false));
+    if (affine_norm) absolute[0] = c.inputs[0];
     auto magnitude = reference_outputs(absolute);
     if (!magnitude.is_ok()) return magnitude.status().with_context("reference on |inputs| for " + c.label);
+    if (affine_norm) {
+      absolute[0] = with_signs(c.inputs[0], true);
+      auto negated = reference_outputs(absolute);
+      if (!negated.is_ok()) return negated.status().with_context("reference on -x, |scale|, |bias| for " + c.label);
+      for (size_t o = 0; o < magnitude->size(); ++o) {
+        models::TensorData& m = (*magnitude)[o];
+        const models::TensorData& n = (*negated)[o];
+        if (n.dtype == m.dtype && n.bytes.size_bytes == m.bytes.size_bytes) m = with_signs(m, false, &n);
+      }
+    }
     c.magnitude = std::move(magnitude).value();
     return Status::ok();
   }

@@ -5,7 +5,8 @@
 /// Covered (float32, float16, bfloat16):
 ///   - elementwise_chain: single elementwise nodes, elementwise_chain groups, GELU groups
 ///     (erf or tanh form) and com.autokernel.Gelu; operands are kernel inputs, earlier
-///     steps, or scalar constants kept in the subgraph (Clip's min/max become attributes).
+///     steps, or scalar constants kept in the subgraph (Clip's min/max become attributes);
+///     Casts between float types anywhere. Each step rounds to its node's output dtype.
 ///   - rowwise_softmax / rowwise_log_softmax: Softmax/LogSoftmax over the last axis, and the
 ///     decomposed softmax group (ReduceMax/ReduceSum over the last axis, keepdims).
 ///   - rowwise_layer_norm: LayerNormalization (axis = last) with scale [and bias], and the
@@ -15,8 +16,8 @@
 ///   Groups are read through models/patterns.h (match_exactly on the task's nodes): x,
 ///   gamma, beta, epsilon and axis come from the match's fields.
 ///   - gemm_epilogue: MatMul and Gemm nodes, and gemm_epilogue groups: the product followed by
-///     any elementwise nodes of the template table (bias, activation, residual, scale; Cast
-///     to float32 anywhere, or to the output's dtype as the last node).
+///     any elementwise nodes of the template table (bias, activation, residual, scale, Casts
+///     between float32 and the product's dtype anywhere), rounded per node as above.
 ///   - conv: Conv nodes (1-D or 2-D, any group, auto_pad resolved to pads) and conv_epilogue
 ///     groups, the convolution followed by elementwise nodes as above.
 ///   - attention: com.autokernel.Attention and attention groups (one dtype, a mask input or a

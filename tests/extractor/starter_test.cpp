@@ -199,16 +199,52 @@ TEST(Starter, CastsInTheEpilogueSetTheOutputDtypeOrAreRefused) {
   Starter s = make_starter(c.context);
   EXPECT_EQ(s.template_name, "gemm_epilogue") << s.why_skeleton;
   EXPECT_NE(s.source.find("kOutputDtype = 1;"), std::string::npos);
+  // The MatMul's float16 output is rounded before the Cast; the float32 Relu is not.
+  EXPECT_NE(s.source.find("const float x0 = to_float(from_float(x[0]));"), std::string::npos) << s.source;
+  EXPECT_NE(s.source.find("s1 = Relu(s0) -> float32"), std::string::npos) << s.source;
 
-  // A Cast to float16 before the last node would round mid-way.
+  // Casts anywhere: up to float32 and back to float16 mid-epilogue, the Cast back rounds.
   models::Graph h;
   h.nodes.push_back(node("MatMul", {"x", "w"}, {"p"}));
-  h.nodes.push_back(node("Cast", {"p"}, {"ph"}, {int_attr("to", 10)}));
-  h.nodes.push_back(node("Relu", {"ph"}, {"y"}));
-  Case d(h, "gemm_epilogue", {"x", "w"}, {"y"}, {{"x", {2, 4}}, {"w", {4, 3}}, {"y", {2, 3}}});
+  h.nodes.push_back(node("Cast", {"p"}, {"p32"}, {int_attr("to", 1)}));
+  h.nodes.push_back(node("Sigmoid", {"p32"}, {"s32"}));
+  h.nodes.push_back(node("Cast", {"s32"}, {"s"}, {int_attr("to", 10)}));
+  h.nodes.push_back(node("Mul", {"s", "r"}, {"y"}));
+  const ShapeMap shapes = {{"x", {2, 4}}, {"w", {4, 3}}, {"r", {2, 3}}, {"y", {2, 3}}};
+  Case d(h, "gemm_epilogue", {"x", "w", "r"}, {"y"}, shapes);
+  for (const char* v : {"x", "w", "r", "y"}) d.context.dtypes[v] = DType::kFloat16;
   Starter t = make_starter(d.context);
-  EXPECT_EQ(t.template_name, "skeleton");
-  EXPECT_NE(t.why_skeleton.find("rounds mid-way"), std::string::npos) << t.why_skeleton;
+  ASSERT_EQ(t.template_name, "gemm_epilogue") << t.why_skeleton;
+  EXPECT_NE(t.source.find("s1 = Sigmoid(s0) -> float32"), std::string::npos) << t.source;
+  EXPECT_NE(t.source.find("s2 = Identity(s1) -> float16"), std::string::npos) << t.source;
+  EXPECT_NE(t.source.find("s3 = Mul(s2, x1) -> float16"), std::string::npos) << t.source;
+
+  // A Cast the kernel cannot round to: another 16-bit type, or an integer.
+  for (int64_t to : {16, 6}) {
+    models::Graph k = h;
+    k.nodes[3].attributes = {int_attr("to", to)};
+    Case e(k, "gemm_epilogue", {"x", "w", "r"}, {"y"}, shapes);
+    for (const char* v : {"x", "w", "r", "y"}) e.context.dtypes[v] = DType::kFloat16;
+    Starter u = make_starter(e.context);
+    EXPECT_EQ(u.template_name, "skeleton");
+    const std::string why = to == 16 ? "rounds to bfloat16" : "a Cast to int32 has no template counterpart";
+    EXPECT_NE(u.why_skeleton.find(why), std::string::npos) << u.why_skeleton;
+  }
+}
+
+TEST(Starter, Float16ChainStepsCarryTheirNodesDtypes) {
+  // dynamo's float16 SwiGLU computes the sigmoid in float32 between two Casts.
+  models::Graph g;
+  g.nodes = {node("Cast", {"g"}, {"g32"}, {int_attr("to", 1)}), node("Sigmoid", {"g32"}, {"s32"}),
+             node("Cast", {"s32"}, {"s"}, {int_attr("to", 10)}), node("Mul", {"g", "s"}, {"a"}),
+             node("Mul", {"a", "up"}, {"y"})};
+  Case c(g, "gated_mlp", {"g", "up"}, {"y"}, {{"g", {2, 16}}, {"up", {2, 16}}, {"y", {2, 16}}});
+  for (const char* v : {"g", "up", "y"}) c.context.dtypes[v] = DType::kFloat16;
+  Starter s = make_starter(c.context);
+  ASSERT_EQ(s.template_name, "elementwise_chain") << s.why_skeleton;
+  for (const char* line : {"s0 = Identity(x0) -> float32", "s1 = Sigmoid(s0) -> float32", "s2 = Identity(s1) -> float16",
+                           "s3 = Mul(x0, s2) -> float16", "s4 = Mul(s3, x1) -> float16"})
+    EXPECT_NE(s.source.find(line), std::string::npos) << line << "\n" << s.source;
 }
 
 TEST(Starter, GemmNodeGetsTheGemmEpilogueTemplateWithItsAttributes) {

@@ -121,12 +121,15 @@ inline void check_epilogue(const KernelLibrary& library, int32_t dtype, const Ep
 
   const std::vector<double> product =
       c.gemm ? reference_gemm(*c.gemm, a, b, c.gemm->c ? &gemm_c : nullptr) : reference_matmul(a, b, nullptr, c.y);
-  HostTensor p(kF32, c.y);
+  // The product rounded to the dtype, as the MatMul/Gemm node's output is; then each step
+  // rounded as its node (the chain's dtype).
+  HostTensor p(dtype, c.y);
   for (int64_t i = 0; i < p.numel(); ++i) p.set(i, product[i]);
   ElementwiseChain chain;
   chain.num_inputs = 1 + static_cast<int>(extras.size());
+  chain.dtype = dtype;
   chain.steps = c.steps;
-  std::vector<double> want = product;
+  std::vector<double> want = p.values();
   if (!c.steps.empty()) {
     std::vector<InputView> views = {{&p, p.shape, contiguous_strides(p.shape)}};
     for (const HostTensor& e : extras) views.push_back({&e, e.shape, contiguous_strides(e.shape)});
@@ -258,10 +261,11 @@ inline void check_conv(const KernelLibrary& library, int32_t dtype, const ConvCa
   const std::vector<double> conv = reference_conv(c, x, w, c.bias ? &bias : nullptr);
   std::vector<double> want = conv;
   if (!c.steps.empty()) {
-    HostTensor p(kF32, y_shape);
+    HostTensor p(dtype, y_shape);  // the Conv node's output, rounded to its dtype
     for (int64_t i = 0; i < p.numel(); ++i) p.set(i, conv[i]);
     ElementwiseChain chain;
     chain.num_inputs = 1 + static_cast<int>(extras.size());
+    chain.dtype = dtype;
     chain.steps = c.steps;
     std::vector<InputView> views = {{&p, p.shape, contiguous_strides(p.shape)}};
     for (const HostTensor& e : extras) views.push_back({&e, e.shape, contiguous_strides(e.shape)});
@@ -271,8 +275,9 @@ inline void check_conv(const KernelLibrary& library, int32_t dtype, const ConvCa
 }
 
 /// The tolerances of these templates: float32 accumulation over K against double; 16-bit
-/// types round the result once on the CPU, and on the GPU also the product before the
-/// epilogue kernel (`gpu`).
+/// types round the product and each step as the reference does, but a product that lands
+/// near a rounding boundary may round the other way, and on the GPU cuBLASLt's bias
+/// epilogue rounds once where the nodes round twice (`gpu`).
 inline Tolerance epilogue_tolerance(int32_t dtype, bool gpu) {
   if (dtype == kF32) return {1e-5, 1e-4};
   if (!gpu) return tolerance(dtype);

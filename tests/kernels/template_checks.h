@@ -275,7 +275,16 @@ struct InputView {
   std::vector<int64_t> shape, strides;
 };
 
-/// The chain evaluated in double for every element of an output of `out_shape`.
+/// `v` rounded to nearest even in `dtype` (float32 steps are left in double: the kernel's
+/// float32 rounding is within the tolerances).
+inline double round_to(int32_t dtype, double v) {
+  if (dtype == kF16) return half_value(half_bits(v));
+  if (dtype == kBF16) return bf16_value(bf16_bits(v));
+  return v;
+}
+
+/// The chain evaluated in double for every element of an output of `out_shape`, each step
+/// rounded to its dtype (the chain's for 0) as the model rounds each node's output.
 inline std::vector<double> reference_chain(const ElementwiseChain& chain, const std::vector<InputView>& inputs,
                                     const std::vector<int64_t>& out_shape) {
   int64_t n = 1;
@@ -296,7 +305,7 @@ inline std::vector<double> reference_chain(const ElementwiseChain& chain, const 
           args.push_back(in.tensor->get(broadcast_offset(index, in.shape, in.strides)));
         }
       }
-      steps.push_back(reference_op(step, args));
+      steps.push_back(round_to(step.dtype == 0 ? chain.dtype : step.dtype, reference_op(step, args)));
     }
     out[i] = steps.back();
   }

@@ -178,6 +178,74 @@ TEST(Judge, CorrectMatmulPassesWhereLargeTermsCancelAndAMissingTermFails) {
   EXPECT_EQ(bad->verdict, Verdict::kIncorrectNumerical) << bad->message;
 }
 
+/// A float32 LayerNormalization task over rows of 768 (gpt2's), x, scale and bias inputs.
+void write_layer_norm_task(const fs::path& dir) {
+  models::Graph g;
+  g.name = "layer_norm";
+  g.inputs = {tensor_info("x", models::DType::kFloat32, {32, 768}), tensor_info("scale", models::DType::kFloat32, {768}),
+              tensor_info("bias", models::DType::kFloat32, {768})};
+  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {32, 768}));
+  g.nodes.push_back(node("LayerNormalization", {"x", "scale", "bias"}, {"y"},
+                         {int_attr("axis", -1), float_attr("epsilon", 1e-5f)}));
+  write_task_files(dir, g, {patterned("x", {32, 768}, 31, 0.5f), patterned("scale", {768}, 32, 1.0f),
+                            patterned("bias", {768}, 33, 0.0f)});
+  nlohmann::ordered_json t;
+  t["schema"] = "autokernel.task/1";
+  t["name"] = "layer_norm_test";
+  t["op_type"] = "LayerNormalization";
+  t["description"] = "y = (x - mean) / sqrt(var + 1e-5) * scale + bias over the last axis";
+  t["axes"] = {{"rows", {{"type", "const"}, {"value", 32}}}, {"d", {{"type", "const"}, {"value", 768}}}};
+  auto file = [](const char* name, int i) { return std::string("inputs/") + std::to_string(i) + "_" + name + ".pb"; };
+  t["inputs"] = {{"x", {{"shape", {"rows", "d"}}, {"dtype", "float32"}, {"file", file("x", 0)}}},
+                 {"scale", {{"shape", {"d"}}, {"dtype", "float32"}, {"file", file("scale", 1)}}},
+                 {"bias", {{"shape", {"d"}}, {"dtype", "float32"}, {"file", file("bias", 2)}}}};
+  t["outputs"] = {{"y", {{"shape", {"rows", "d"}}, {"dtype", "float32"}, {"file", "outputs/0_y.pb"}}}};
+  t["op_class"] = "normalization";
+  t["flops"] = 8.0 * 32 * 768;
+  t["bytes"] = 4.0 * (2 * 32 * 768 + 2 * 768);
+  t["tolerance"] = {{"atol", 1e-4}, {"rtol", 1e-4}, {"matched_ratio", 1.0}};
+  t["target"] = {{"device", "cpu"}, {"arch", "cpu"}};
+  t["random_inputs"] = {{"seed", 7},
+                        {"inputs", {{"x", {{"fill", "normal"}}}, {"scale", {{"fill", "normal"}}}, {"bias", {{"fill", "normal"}}}}}};
+  t["subgraph"] = "subgraph.onnx";
+  t["source"] = {{"model", "test"}, {"nodes", {"LayerNormalization_y"}}};
+  std::ofstream(dir / "task.json") << t.dump(2);
+}
+
+// The LayerNorm template passes the large-value fill, where x, scale and bias ~1e4 make
+// n * scale and bias cancel in some outputs: their error, the float32 reference's own
+// included, is relative to |n| * |scale| + |bias| (docs/verifier.md). Without the terms'
+// magnitude the starter failed there (max error ~2e-3 against atol + rtol * |y| ~1e-4).
+// Dropping the bias, or a scale off by one part in 1e3, still fails.
+TEST(Judge, LayerNormPassesWhereScaleAndBiasCancelAndAMissingBiasFails) {
+  TempDir tmp;
+  write_layer_norm_task(tmp.path / "task");
+  auto task = kernels::read_task(tmp.path / "task");
+  ASSERT_TRUE(task.is_ok()) << task.status().message();
+  kernels::RowwiseSpec spec;
+  spec.kind = kernels::RowwiseSpec::Kind::kLayerNorm;
+  spec.num_inputs = 3;
+  auto source = kernels::rowwise_source(spec, kernels::Target::kCpu);
+  ASSERT_TRUE(source.is_ok()) << source.status().message();
+  std::ofstream(tmp.path / "layer_norm.cpp") << *source;
+  JudgeOptions o = options(tmp.path / "cache");
+  o.quick = false;  // every adversarial fill
+  auto e = judge_candidate(*task, tmp.path / "layer_norm.cpp", o);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  EXPECT_EQ(e->verdict, Verdict::kPassed) << e->gate << ": " << e->message;
+
+  const std::string shift = "shifted + to_float(p.bias[j * p.bias_step])";
+  for (const char* wrong_shift : {"shifted", "shifted * 1.001f + to_float(p.bias[j * p.bias_step])"}) {
+    std::string wrong = *source;
+    ASSERT_NE(wrong.find(shift), std::string::npos);
+    wrong.replace(wrong.find(shift), shift.size(), wrong_shift);
+    std::ofstream(tmp.path / "wrong.cpp") << wrong;
+    auto bad = judge_candidate(*task, tmp.path / "wrong.cpp", o);
+    ASSERT_TRUE(bad.is_ok()) << bad.status().message();
+    EXPECT_EQ(bad->verdict, Verdict::kIncorrectNumerical) << wrong_shift << ": " << bad->message;
+  }
+}
+
 // A correct kernel that takes 250 ms a call: 23 benchmark iterations would pass the 4 s
 // worker limit, so the timed loop stops at its budget (0.6 x the limit) with at least 5.
 TEST(Judge, ASlowCorrectKernelIsBenchmarkedWithinTheTimeLimit) {
