@@ -348,6 +348,9 @@ Starter norm_group(const StarterContext& c, Matcher& m, models::PatternKind kind
   const std::string what = models::pattern_kind_name(kind) + std::string(" group");
   if (!last_axis(m, f.x, f.axis, what.c_str())) return {};
   if (layer_norm && f.gamma.empty()) return m.skip(what + " without gamma (the template needs a scale)");
+  for (const Node* n : c.nodes)
+    if (n->op_type == "LayerNormalization" && n->attr_int("stash_type", 1) != 1)
+      return m.skip("LayerNormalization stash_type is not float32");
   // The norm's input is x (h for a residual group): its dtype is the kernel's.
   std::vector<std::string> order = {f.x};
   if (residual) order = {f.residual_a, f.residual_b};
@@ -372,7 +375,8 @@ Starter norm_group(const StarterContext& c, Matcher& m, models::PatternKind kind
   for (const std::string* v : {&f.gamma, &f.beta}) {
     if (v->empty()) continue;
     if (!m.is_input(*v) || !m.per_feature(*v, d, v == &f.gamma ? "gamma" : "beta")) return {};
-    if (m.dtype(*v) != t) return m.skip("'" + *v + "' is " + models::dtype_name(m.dtype(*v)) + ", the norm's input " + models::dtype_name(t));
+    if (m.dtype(*v) != t)
+      return m.skip("'" + *v + "' is " + models::dtype_name(m.dtype(*v)) + ", the norm's input " + models::dtype_name(t));
     order.push_back(*v);
   }
   if (!m.inputs_are(order)) return {};

@@ -127,6 +127,14 @@ TEST(Starter, ResidualLayerNormTakesBothOperandsAndWritesTheSum) {
   EXPECT_EQ(u.template_name, "skeleton");
   EXPECT_NE(u.why_skeleton.find("different dtypes"), std::string::npos) << u.why_skeleton;
 
+  // A LayerNormalization that keeps its statistics in another type is not the template's.
+  models::Graph stash = residual_layer_norm_graph();
+  stash.nodes[1].attributes.push_back(int_attr("stash_type", 10));
+  Case st(stash, "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, kResidualShapes);
+  Starter v = make_starter(st.context);
+  EXPECT_EQ(v.template_name, "skeleton");
+  EXPECT_NE(v.why_skeleton.find("stash_type"), std::string::npos) << v.why_skeleton;
+
   // Float64 is no template dtype.
   Case k(residual_layer_norm_graph(), "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, kResidualShapes);
   for (auto& [name, dtype] : k.context.dtypes) dtype = DType::kFloat64;
