@@ -158,6 +158,8 @@ std::string kind_phrase(const std::string& kind) {
   if (kind == "attention") return "scaled dot-product attention";
   if (kind == "layer_norm") return "layer normalization";
   if (kind == "rms_norm") return "RMS normalization";
+  if (kind == "residual_layer_norm") return "residual add and the layer normalization it feeds";
+  if (kind == "residual_rms_norm") return "residual add and the RMS normalization it feeds";
   if (kind == "softmax") return "softmax";
   if (kind == "gelu") return "GELU activation";
   if (kind == "gemm_epilogue") return "matrix multiply with its bias/activation epilogue";

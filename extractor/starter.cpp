@@ -336,29 +336,74 @@ bool last_axis(Matcher& m, const std::string& x, int64_t axis, const char* what)
   return true;
 }
 
-/// The decomposed layer_norm / rms_norm groups (with their gamma [and beta]), from the
-/// pattern's fields: LayerNorm needs a gamma (the template's scale input).
+/// Whether the task's nodes cast the normalized value down to `t` (a 16-bit dtype) before
+/// the scale multiplies it (dynamo's float16 RMSNorm: Cast(to float16) -> Mul(weight)).
+bool casts_down_before_scale(const StarterContext& c, DType t, const models::NormFields& f) {
+  if (t == DType::kFloat32 || f.gamma.empty()) return false;
+  return std::any_of(c.nodes.begin(), c.nodes.end(), [t](const Node* n) {
+    return n->op_type == "Cast" && n->attr_int("to", 0) == static_cast<int64_t>(t);
+  });
+}
+
+/// The layer_norm / rms_norm groups (decomposed, with their gamma [and beta]) and the
+/// residual_layer_norm / residual_rms_norm groups (the residual Add, then a
+/// LayerNormalization node or a decomposed norm), from the pattern's fields: LayerNorm needs
+/// a gamma (the template's scale input). A residual group writes y, and h = x + residual
+/// when the graph reads it elsewhere.
 Starter norm_group(const StarterContext& c, Matcher& m, models::PatternKind kind) {
-  auto dtype = m.common_dtype();
-  if (!dtype) return {};
+  using models::PatternKind;
+  const bool residual = kind == PatternKind::kResidualLayerNorm || kind == PatternKind::kResidualRmsNorm;
+  if (!residual && !m.common_dtype()) return {};
   models::Graph sub;
   auto match = task_match(c, kind, &sub, m);
   if (!match) return {};
   const models::NormFields& f = *match->norm();
-  const bool layer_norm = kind == models::PatternKind::kLayerNorm;
-  const char* what = layer_norm ? "layer_norm group" : "rms_norm group";
-  if (!last_axis(m, f.x, f.axis, what)) return {};
-  if (layer_norm && f.gamma.empty()) return m.skip("layer_norm group without gamma (the template needs a scale)");
+  const bool layer_norm = kind == PatternKind::kLayerNorm || kind == PatternKind::kResidualLayerNorm;
+  const std::string what = models::pattern_kind_name(kind) + std::string(" group");
+  if (!last_axis(m, f.x, f.axis, what.c_str())) return {};
+  if (layer_norm && f.gamma.empty()) return m.skip(what + " without gamma (the template needs a scale)");
+  for (const Node* n : c.nodes)
+    if (n->op_type == "LayerNormalization" && n->attr_int("stash_type", 1) != 1)
+      return m.skip("LayerNormalization stash_type is not float32");
+  // The norm's input is x (h for a residual group): its dtype is the kernel's.
   std::vector<std::string> order = {f.x};
+  if (residual) order = {f.residual_a, f.residual_b};
+  const DType t = m.dtype(order[0]);
+  if (!template_dtype(t)) return m.skip("templates take float32/float16/bfloat16, the norm reads " + models::dtype_name(t));
+  const std::string& y = c.outputs.empty() ? f.x : c.outputs[0];
+  if (residual) {
+    const auto* hs = m.shape(f.x);
+    for (const std::string& v : order) {
+      if (m.dtype(v) != t) return m.skip("residual operands of different dtypes");
+      if (!hs || !m.shape(v) || *m.shape(v) != *hs)
+        return m.skip("residual operand '" + v + "' is not of the sum's shape (the template does not broadcast)");
+    }
+    if (c.outputs.size() > 2 || (c.outputs.size() == 2 && c.outputs[1] != f.x) || y == f.x)
+      return m.skip("the residual norm's outputs are not y[, h]");
+    if (c.outputs.size() == 2 && m.dtype(f.x) != t) return m.skip("h is not " + models::dtype_name(t));
+  }
+  const DType y_dtype = m.dtype(y);
+  if (y_dtype != t && y_dtype != DType::kFloat32)
+    return m.skip("the norm reads " + models::dtype_name(t) + " and writes " + models::dtype_name(y_dtype));
   const int64_t d = m.last_dim(f.x);
   for (const std::string* v : {&f.gamma, &f.beta}) {
     if (v->empty()) continue;
     if (!m.is_input(*v) || !m.per_feature(*v, d, v == &f.gamma ? "gamma" : "beta")) return {};
+    if (m.dtype(*v) != t)
+      return m.skip("'" + *v + "' is " + models::dtype_name(m.dtype(*v)) + ", the norm's input " + models::dtype_name(t));
     order.push_back(*v);
   }
   if (!m.inputs_are(order)) return {};
-  return rowwise(layer_norm ? kernels::RowwiseSpec::Kind::kLayerNorm : kernels::RowwiseSpec::Kind::kRmsNorm, *dtype,
-                 f.epsilon, order, c, m);
+  kernels::RowwiseSpec spec;
+  spec.kind = layer_norm ? kernels::RowwiseSpec::Kind::kLayerNorm : kernels::RowwiseSpec::Kind::kRmsNorm;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.epsilon = f.epsilon;
+  spec.num_inputs = static_cast<int>(order.size());
+  spec.residual = residual;
+  spec.output_dtype = static_cast<int32_t>(y_dtype);
+  spec.round_before_scale = casts_down_before_scale(c, t, f);
+  const std::string name = std::string(residual ? "rowwise_residual_" : "rowwise_") + (layer_norm ? "layer_norm" : "rms_norm");
+  return from(kernels::rowwise_source(spec, c.target), name, std::move(order), m);
 }
 
 /// The decomposed softmax group: [ReduceMax -> Sub ->] Exp -> ReduceSum -> Div.
@@ -734,7 +779,9 @@ Starter choose(const StarterContext& c, Matcher& m) {
     if (n.domain == "com.autokernel" && n.op_type == "Attention") return attention_node(c, m, n);
   } else {
     const std::optional<PatternKind> kind = c.kind.pattern();
-    if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm) return norm_group(c, m, *kind);
+    if (kind == PatternKind::kLayerNorm || kind == PatternKind::kRmsNorm || kind == PatternKind::kResidualLayerNorm ||
+        kind == PatternKind::kResidualRmsNorm)
+      return norm_group(c, m, *kind);
     if (kind == PatternKind::kSoftmax) return softmax_group(c, m);
     if (kind == PatternKind::kGemmEpilogue) return product_epilogue(c, m);
     if (kind == PatternKind::kConvEpilogue) return conv_epilogue(c, m);

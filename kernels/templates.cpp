@@ -696,54 +696,68 @@ Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const
   const char* name = rowwise_name(spec.kind);
   AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, name));
   using Kind = RowwiseSpec::Kind;
-  int min_inputs = 1, max_inputs = 1;
-  if (spec.kind == Kind::kLayerNorm) min_inputs = 2, max_inputs = 3;
-  if (spec.kind == Kind::kRmsNorm) max_inputs = 2;
+  const bool norm = spec.kind == Kind::kLayerNorm || spec.kind == Kind::kRmsNorm;
+  const std::string what_template = std::string(spec.residual ? "residual " : "") + name + " template: ";
+  if (!norm && (spec.residual || spec.output_dtype != 0 || spec.round_before_scale))
+    return invalid_input(what_template + "residual, output_dtype and round_before_scale are for norms only");
+  const int residual = spec.residual ? 1 : 0;
+  int min_inputs = 1 + residual, max_inputs = 1 + residual;
+  if (spec.kind == Kind::kLayerNorm) min_inputs += 1, max_inputs += 2;
+  if (spec.kind == Kind::kRmsNorm) max_inputs += 1;
   if (spec.num_inputs < min_inputs || spec.num_inputs > max_inputs) {
-    return invalid_input(std::string(name) + " template: " + std::to_string(spec.num_inputs) + " inputs, expected " +
+    return invalid_input(what_template + std::to_string(spec.num_inputs) + " inputs, expected " +
                          std::to_string(min_inputs) +
                          (min_inputs == max_inputs ? "" : " to " + std::to_string(max_inputs)));
   }
-  const bool norm = spec.kind == Kind::kLayerNorm || spec.kind == Kind::kRmsNorm;
   if (norm && (!std::isfinite(spec.epsilon) || spec.epsilon < 0)) {
-    return invalid_input(std::string(name) + " template: epsilon " + std::to_string(spec.epsilon) +
+    return invalid_input(what_template + "epsilon " + std::to_string(spec.epsilon) +
                          " is not a finite non-negative number");
   }
+  const int32_t output_dtype = spec.output_dtype == 0 ? spec.dtype : spec.output_dtype;
+  if (output_dtype != spec.dtype && output_dtype != 1) {
+    return unsupported(what_template + "output dtype " + std::to_string(output_dtype) +
+                       " (it writes the input dtype or float32)");
+  }
+  const bool output_float32 = output_dtype != spec.dtype;
   AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kRowwise, target, config));
-  const bool has_scale = spec.kind == Kind::kLayerNorm || (spec.kind == Kind::kRmsNorm && spec.num_inputs == 2);
-  const bool has_bias = spec.kind == Kind::kLayerNorm && spec.num_inputs == 3;
-  const bool stats_outputs = spec.kind == Kind::kLayerNorm;
+  const bool has_scale = spec.kind == Kind::kLayerNorm || (spec.kind == Kind::kRmsNorm && spec.num_inputs == 2 + residual);
+  const bool has_bias = spec.kind == Kind::kLayerNorm && spec.num_inputs == 3 + residual;
+  if (spec.round_before_scale && !has_scale) return invalid_input(what_template + "round_before_scale without a scale");
+  const bool stats_outputs = spec.kind == Kind::kLayerNorm && !spec.residual;
   const bool cuda = target == Target::kCuda;
 
-  std::string what, inputs_text;
+  const std::string x = spec.residual ? "h" : "x";
+  std::string what, inputs_text = spec.residual ? "x, residual (x's shape)" : "x";
   switch (spec.kind) {
     case Kind::kSoftmax:
       what = "y = exp(x - max(x)) / sum(exp(x - max(x)))";
-      inputs_text = "x";
       break;
     case Kind::kLogSoftmax:
       what = "y = x - max(x) - log(sum(exp(x - max(x))))";
-      inputs_text = "x";
       break;
     case Kind::kLayerNorm:
-      what = std::string("y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale") + (has_bias ? " + bias" : "");
-      inputs_text = has_bias ? "x, scale [D], bias [D]" : "x, scale [D]";
+      what = "y = (" + x + " - mean(" + x + ")) / sqrt(var(" + x + ") + epsilon) * scale" + (has_bias ? " + bias" : "");
+      inputs_text += has_bias ? ", scale [D], bias [D]" : ", scale [D]";
       break;
     case Kind::kRmsNorm:
-      what = std::string("y = x / sqrt(mean(x^2) + epsilon)") + (has_scale ? " * scale" : "");
-      inputs_text = has_scale ? "x, scale [D]" : "x";
+      what = "y = " + x + " / sqrt(mean(" + x + "^2) + epsilon)" + (has_scale ? " * scale" : "");
+      if (has_scale) inputs_text += ", scale [D]";
       break;
   }
+  if (spec.round_before_scale) what += "\n//   (the normalized value rounded to y's dtype before the scale multiplies it)";
 
   Head h;
-  h.title = std::string(name) + " over the last axis";
+  h.title = (spec.residual ? "residual add + " : "") + std::string(name) + " over the last axis";
   h.config = cfg.summary;
-  h.description = "// What it computes, for every row x of D = x.shape[-1] elements (all leading dims are rows):\n"
-                  "//   " + what + "\n";
+  h.description = "// What it computes, for every row x of D = x.shape[-1] elements (all leading dims are rows):\n";
+  if (spec.residual)
+    h.description += "//   h = x + residual, rounded to " + std::string(dt.name) + " (the Add node's output)\n";
+  h.description += "//   " + what + "\n";
   if (norm) h.description += "//   epsilon = " + float_literal(spec.epsilon) + "\n";
   h.description += "// Inputs:  " + inputs_text + "; " + dt.name + "; x of rank >= 1, any strides.\n";
-  h.description += "// Output:  y, " + std::string(dt.name) + ", contiguous, x's shape.";
+  h.description += "// Output:  y, " + std::string(output_float32 ? "float32" : dt.name) + ", contiguous, x's shape.";
   if (stats_outputs) h.description += " Optional outputs 1 and 2: Mean and\n//          InvStdDev, float32, one per row.";
+  if (spec.residual) h.description += " Optional output 1: h, " + std::string(dt.name) + ", contiguous.";
   h.description += "\n// Arithmetic is float32";
   h.description += cuda ? " (row sums in float32, combined across threads by a tree).\n"
                         : " (row sums accumulate in double unless accumulate_double = 0).\n";
@@ -755,8 +769,13 @@ Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const
 
   std::string constants = "constexpr int kNumInputs = " + std::to_string(spec.num_inputs) + ";\n";
   constants += std::string("constexpr int kMaxOutputs = ") +
-               (stats_outputs ? "3;  // y, and optionally Mean and InvStdDev\n" : "1;\n");
+               (stats_outputs  ? "3;  // y, and optionally Mean and InvStdDev\n"
+                : spec.residual ? "2;  // y, and optionally h = x + residual\n"
+                                : "1;\n");
   constants += bool_constant("kHasScale", has_scale) + bool_constant("kHasBias", has_bias);
+  constants += bool_constant("kResidual", spec.residual, "  // input 1 is the residual added to x");
+  constants += bool_constant("kOutputFloat32", output_float32, "  // y is float32 whatever kDtype is");
+  constants += bool_constant("kRoundBeforeScale", spec.round_before_scale);
   if (!norm) constants += bool_constant("kLogSoftmax", spec.kind == Kind::kLogSoftmax);
   if (norm) constants += "constexpr float kEpsilon = " + float_literal(spec.epsilon) + ";\n";
   Splicer splicer;

@@ -121,19 +121,33 @@ Result<std::string> elementwise_chain_source(const ElementwiseChain& chain, Targ
 ///   y = (x - mean) / sqrt(var + epsilon) * scale + bias; ONNX's optional Mean and
 ///   InvStdDev outputs (float32) are written when the task has them.
 /// - kRmsNorm: inputs {x[, scale]}, y = x / sqrt(mean(x^2) + epsilon) * scale.
-/// `num_inputs` counts x and the optional scale/bias.
+/// `num_inputs` counts x, the residual and the optional scale/bias.
+///
+/// Residual norms (`residual`, kLayerNorm and kRmsNorm): inputs {x, residual, scale[, bias]}
+/// (RMSNorm: the scale optional), the residual of x's shape exactly (no broadcast, any
+/// strides); the norm reads h = x + residual rounded to `dtype` (as the graph's Add node
+/// rounds its output), and output 1, when the task has it, is h (the residual stream the
+/// next block reads). No Mean/InvStdDev outputs.
 struct RowwiseSpec {
   enum class Kind { kSoftmax, kLogSoftmax, kLayerNorm, kRmsNorm };
   Kind kind = Kind::kSoftmax;
   int32_t dtype = 1;
   double epsilon = 1e-5;
   int num_inputs = 1;
+  bool residual = false;  ///< the residual norm above (norms only)
+  /// y's dtype (norms only): 0 = dtype; float32 for a norm whose result the graph casts to
+  /// float32. Inputs, scale, bias and h stay in `dtype`.
+  int32_t output_dtype = 0;
+  /// The normalized value is rounded to y's dtype before the scale multiplies it (norms with
+  /// a scale only), as dynamo's float16 RMSNorm does: Cast down, then Mul(weight).
+  bool round_before_scale = false;
 };
 
 /// The source of a row-wise kernel, with `config`'s values for the row-wise template's
 /// parameters. kInvalidInput when `num_inputs` does not fit the kind, epsilon is
-/// negative/not finite or the config is bad, kUnsupported for a dtype other than
-/// float32/16/bfloat16.
+/// negative/not finite, `residual`, `output_dtype` or `round_before_scale` is set for a
+/// softmax, round_before_scale without a scale, or the config is bad; kUnsupported for a
+/// dtype other than float32/16/bfloat16 or an output dtype other than dtype or float32.
 Result<std::string> rowwise_source(const RowwiseSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// MatMul per ONNX (numpy matmul): A[..., M, K] x B[..., K, N] -> Y[..., M, N] with

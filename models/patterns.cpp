@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 
 #include "kernels/op_traits.h"
 
@@ -179,9 +180,10 @@ class Index {
 
 /// Finishes a match of `members`: they must be untaken and distinct from kNone, and only
 /// the last member's outputs (in graph order) may be read outside them or be graph
-/// outputs. Computes inputs/outputs and takes the nodes.
+/// outputs, and those of `shared` (a residual norm's Add), which come after them.
+/// Computes inputs/outputs and takes the nodes.
 std::optional<PatternMatch> finish(Index& ix, PatternKind kind, std::vector<int> members,
-                                   decltype(PatternMatch::fields) fields = {}) {
+                                   decltype(PatternMatch::fields) fields = {}, int shared = kNone) {
   for (int m : members)
     if (m == kNone || ix.taken(m)) return std::nullopt;
   std::sort(members.begin(), members.end());
@@ -191,6 +193,7 @@ std::optional<PatternMatch> finish(Index& ix, PatternKind kind, std::vector<int>
   PatternMatch match;
   match.kind = kind;
   std::set<std::string> produced;
+  std::vector<std::string> shared_outputs;
   for (int m : members)
     for (const auto& o : ix.node(m).outputs)
       if (!o.empty()) produced.insert(o);
@@ -200,6 +203,10 @@ std::optional<PatternMatch> finish(Index& ix, PatternKind kind, std::vector<int>
       bool escapes = ix.is_graph_output(o);
       for (size_t c : ix.consumers(o)) escapes = escapes || !in_match.count(static_cast<int>(c));
       if (!escapes) continue;
+      if (m == shared) {
+        shared_outputs.push_back(o);
+        continue;
+      }
       if (m != last) return std::nullopt;
       match.outputs.push_back(o);
     }
@@ -208,6 +215,7 @@ std::optional<PatternMatch> finish(Index& ix, PatternKind kind, std::vector<int>
         match.inputs.push_back(i);
   }
   if (match.outputs.empty()) return std::nullopt;
+  match.outputs.insert(match.outputs.end(), shared_outputs.begin(), shared_outputs.end());
   for (int m : members) match.nodes.push_back(static_cast<size_t>(m));
   match.fields = std::move(fields);
   ix.take(match.nodes);
@@ -399,7 +407,7 @@ std::optional<PatternMatch> match_attention(Index& ix, int s) {
 
 // --- normalizations ---------------------------------------------------------------------
 
-/// The Add making `x`, as the residual of a norm (not taken into the match).
+/// The Add making `x`, as the residual of a norm.
 void note_residual(const Index& ix, const std::string& x, NormFields* f) {
   const int add = ix.producer(x, "Add");
   if (add == kNone || ix.in(add, 0).empty() || ix.in(add, 1).empty()) return;
@@ -449,9 +457,23 @@ int mean_plus_eps(const Index& ix, int sq, std::vector<int>& members, NormFields
   return add;
 }
 
-std::optional<PatternMatch> match_layer_norm(Index& ix, int i, bool single_node) {
+/// Finishes a norm match: the plain kind (the residual Add, if any, stays outside), or with
+/// `residual` the residual kind, which takes the Add in and lets its output leave as well.
+std::optional<PatternMatch> finish_norm(Index& ix, PatternKind kind, std::vector<int> members, NormFields f,
+                                        bool residual) {
+  note_residual(ix, f.x, &f);
+  if (!residual) return finish(ix, kind, std::move(members), f);
+  if (!f.residual_node) return std::nullopt;
+  const int add = static_cast<int>(*f.residual_node);
+  members.push_back(add);
+  return finish(ix, kind == PatternKind::kLayerNorm ? PatternKind::kResidualLayerNorm : PatternKind::kResidualRmsNorm,
+                std::move(members), f, add);
+}
+
+std::optional<PatternMatch> match_layer_norm(Index& ix, int i, bool single_node, bool residual) {
   if (ix.is_op(i, "LayerNormalization")) {
-    if (!single_node) return std::nullopt;
+    // A lone node is one kernel already; with its residual Add it is a fusion.
+    if (!single_node && !residual) return std::nullopt;
     const Node& n = ix.node(i);
     NormFields f;
     f.x = ix.in(i, 0);
@@ -459,8 +481,7 @@ std::optional<PatternMatch> match_layer_norm(Index& ix, int i, bool single_node)
     f.beta = ix.in(i, 2);
     f.epsilon = n.attr_float("epsilon", 1e-5f);
     f.axis = n.attr_int("axis", -1);
-    note_residual(ix, f.x, &f);
-    return finish(ix, PatternKind::kLayerNorm, {i}, f);
+    return finish_norm(ix, PatternKind::kLayerNorm, {i}, f, residual);
   }
   if (!ix.is_op(i, "ReduceMean")) return std::nullopt;
   NormFields f;
@@ -478,11 +499,10 @@ std::optional<PatternMatch> match_layer_norm(Index& ix, int i, bool single_node)
   if (div == kNone || ix.in(div, 0) != ix.out(sub) || ix.in(div, 1) != ix.out(sqrt)) return std::nullopt;
   members.insert(members.end(), {sub, sqrt, div});
   append_affine(ix, members, div, &f, true);
-  note_residual(ix, f.x, &f);
-  return finish(ix, PatternKind::kLayerNorm, members, f);
+  return finish_norm(ix, PatternKind::kLayerNorm, members, f, residual);
 }
 
-std::optional<PatternMatch> match_rms_norm(Index& ix, int sq) {
+std::optional<PatternMatch> match_rms_norm(Index& ix, int sq, bool residual) {
   if (!ix.is_op(sq, "Pow") && !ix.is_op(sq, "Mul")) return std::nullopt;
   NormFields f;
   std::string x = ix.in(sq, 0);
@@ -528,8 +548,7 @@ std::optional<PatternMatch> match_rms_norm(Index& ix, int sq) {
       tail = down;
     }
     append_affine(ix, tried, tail, &g, false);
-    note_residual(ix, g.x, &g);
-    if (auto m = finish(ix, PatternKind::kRmsNorm, tried, g)) return m;
+    if (auto m = finish_norm(ix, PatternKind::kRmsNorm, tried, g, residual)) return m;
   }
   return std::nullopt;
 }
@@ -786,8 +805,10 @@ std::optional<PatternMatch> match_elementwise_chain(Index& ix, int i) {
 std::optional<PatternMatch> match_at(Index& ix, PatternKind kind, int i, const PatternOptions& options) {
   switch (kind) {
     case PatternKind::kAttention: return match_attention(ix, i);
-    case PatternKind::kLayerNorm: return match_layer_norm(ix, i, options.single_node_layer_norm);
-    case PatternKind::kRmsNorm: return match_rms_norm(ix, i);
+    case PatternKind::kLayerNorm: return match_layer_norm(ix, i, options.single_node_layer_norm, false);
+    case PatternKind::kRmsNorm: return match_rms_norm(ix, i, false);
+    case PatternKind::kResidualLayerNorm: return match_layer_norm(ix, i, options.single_node_layer_norm, true);
+    case PatternKind::kResidualRmsNorm: return match_rms_norm(ix, i, true);
     case PatternKind::kSoftmax: return match_softmax(ix, i);
     case PatternKind::kGelu: return match_gelu(ix, i);
     case PatternKind::kRotary: return match_rotary(ix, i);
@@ -799,11 +820,13 @@ std::optional<PatternMatch> match_at(Index& ix, PatternKind kind, int i, const P
   return std::nullopt;
 }
 
-constexpr PatternKind kAllKinds[] = {
+/// What an empty PatternOptions::kinds tries: every kind but the residual norms.
+constexpr PatternKind kDefaultKinds[] = {
     PatternKind::kAttention, PatternKind::kLayerNorm,    PatternKind::kRmsNorm,      PatternKind::kSoftmax,
     PatternKind::kGelu,      PatternKind::kRotary,       PatternKind::kGatedMlp,     PatternKind::kGemmEpilogue,
     PatternKind::kConvEpilogue, PatternKind::kElementwiseChain,
 };
+constexpr PatternKind kResidualKinds[] = {PatternKind::kResidualLayerNorm, PatternKind::kResidualRmsNorm};
 
 }  // namespace
 
@@ -819,13 +842,16 @@ const char* pattern_kind_name(PatternKind kind) {
     case PatternKind::kGemmEpilogue: return "gemm_epilogue";
     case PatternKind::kConvEpilogue: return "conv_epilogue";
     case PatternKind::kElementwiseChain: return "elementwise_chain";
+    case PatternKind::kResidualLayerNorm: return "residual_layer_norm";
+    case PatternKind::kResidualRmsNorm: return "residual_rms_norm";
   }
   return "elementwise_chain";
 }
 
 std::optional<PatternKind> parse_pattern_kind(std::string_view name) {
-  for (PatternKind k : kAllKinds)
-    if (name == pattern_kind_name(k)) return k;
+  for (const auto& kinds : {std::span<const PatternKind>(kDefaultKinds), std::span<const PatternKind>(kResidualKinds)})
+    for (PatternKind k : kinds)
+      if (name == pattern_kind_name(k)) return k;
   return std::nullopt;
 }
 
@@ -847,7 +873,7 @@ const std::string& PatternMatch::output() const {
 std::vector<PatternMatch> find_patterns(const Graph& graph, const PatternOptions& options) {
   Index ix(graph);
   std::vector<PatternKind> kinds = options.kinds;
-  if (kinds.empty()) kinds.assign(std::begin(kAllKinds), std::end(kAllKinds));
+  if (kinds.empty()) kinds.assign(std::begin(kDefaultKinds), std::end(kDefaultKinds));
   std::vector<PatternMatch> out;
   for (PatternKind kind : kinds)
     for (int i = 0; i < ix.size(); ++i)

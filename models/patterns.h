@@ -9,7 +9,8 @@
 ///
 /// A match covers a set of top-level nodes of which only the last one's outputs may be
 /// read outside the match (or be graph outputs): a fused kernel never has to write an
-/// intermediate. A node belongs to at most one match.
+/// intermediate. The one exception are the residual norms, whose residual Add's output may
+/// leave too (their second output). A node belongs to at most one match.
 
 #include <cstddef>
 #include <cstdint>
@@ -36,10 +37,16 @@ enum class PatternKind {
   kGemmEpilogue,
   kConvEpilogue,
   kElementwiseChain,
+  /// The norms with the residual Add that makes their input (h = x + residual; y = norm(h)),
+  /// one match with two outputs: y, and h when it is read outside (the residual stream).
+  /// Only when asked for (PatternOptions::kinds): the default leaves the Add to others.
+  kResidualLayerNorm,
+  kResidualRmsNorm,
 };
 
 /// "attention", "layer_norm", "rms_norm", "softmax", "gelu", "rotary", "gated_mlp",
-/// "gemm_epilogue", "conv_epilogue", "elementwise_chain" (static strings).
+/// "gemm_epilogue", "conv_epilogue", "elementwise_chain", "residual_layer_norm",
+/// "residual_rms_norm" (static strings).
 const char* pattern_kind_name(PatternKind kind);
 /// The kind printed as `name`; nullopt for any other string.
 std::optional<PatternKind> parse_pattern_kind(std::string_view name);
@@ -99,8 +106,9 @@ struct NormFields {
   /// The dtype the statistics are computed in when the match covers Cast nodes (dynamo's
   /// float32 upcast of float16 RMSNorm); kUndefined without casts.
   DType compute_dtype = DType::kUndefined;
-  /// The Add that makes x (residual + norm), when there is one. It is not one of the
-  /// match's nodes: its output is also read by the next residual Add.
+  /// The Add that makes x (residual + norm), when there is one. In layer_norm / rms_norm
+  /// matches it is not one of the match's nodes (its output is also read by the next
+  /// residual Add); in residual_layer_norm / residual_rms_norm matches it is.
   std::optional<size_t> residual_node;
   std::string residual_a, residual_b;  ///< its operands
 };
@@ -162,8 +170,9 @@ struct PatternMatch {
 /// What to look for.
 struct PatternOptions {
   /// The kinds, in priority order: every kind is tried over the whole graph before the
-  /// next, and a node taken by an earlier match is not offered again. Empty: every kind,
-  /// in the enum's order (most specific first).
+  /// next, and a node taken by an earlier match is not offered again. Empty: every kind
+  /// but the residual norms, in the enum's order (most specific first). A residual norm
+  /// kind goes before its plain kind (the plain match would take the norm's nodes).
   std::vector<PatternKind> kinds;
   /// Whether a single LayerNormalization node counts as a layer_norm match (it is already
   /// one kernel; the profiler's groups leave it out).

@@ -6,11 +6,12 @@ std::vector<FusionGroup> find_fusion_groups(const models::Graph& graph) {
   using models::PatternKind;
   models::PatternOptions options;
   // Most specific patterns first: a LayerNorm contains an RMSNorm-like tail, and every
-  // pattern contains elementwise runs.
-  options.kinds = {PatternKind::kAttention,    PatternKind::kLayerNorm, PatternKind::kRmsNorm,
-                   PatternKind::kSoftmax,      PatternKind::kRotary,    PatternKind::kGelu,
-                   PatternKind::kGatedMlp,     PatternKind::kGemmEpilogue, PatternKind::kConvEpilogue,
-                   PatternKind::kElementwiseChain};
+  // pattern contains elementwise runs. A norm takes the residual Add that makes its input
+  // (before a GEMM epilogue could take it as a residual).
+  options.kinds = {PatternKind::kAttention,         PatternKind::kResidualLayerNorm, PatternKind::kLayerNorm,
+                   PatternKind::kResidualRmsNorm,   PatternKind::kRmsNorm,           PatternKind::kSoftmax,
+                   PatternKind::kRotary,            PatternKind::kGelu,              PatternKind::kGatedMlp,
+                   PatternKind::kGemmEpilogue,      PatternKind::kConvEpilogue,      PatternKind::kElementwiseChain};
   options.single_node_layer_norm = false;
   std::vector<FusionGroup> groups;
   for (models::PatternMatch& m : models::find_patterns(graph, options)) {
@@ -43,6 +44,8 @@ NodeCost group_cost(const FusionGroup& group, const std::vector<NodeCost>& node_
     case FusionKind::kConvEpilogue: cost.op_class = "conv"; break;
     case FusionKind::kLayerNorm:
     case FusionKind::kRmsNorm:
+    case FusionKind::kResidualLayerNorm:
+    case FusionKind::kResidualRmsNorm:
     case FusionKind::kSoftmax: cost.op_class = "normalization"; break;
     case FusionKind::kGelu:
     case FusionKind::kRotary:

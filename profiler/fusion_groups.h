@@ -4,15 +4,19 @@
 /// patterns (models/patterns.h: the forms of both torch.onnx exporters), of these kinds,
 /// tried in this order (a node joins at most one group):
 ///
-///   attention, layer_norm (decomposed chains only: a LayerNormalization node is one kernel
-///   already), rms_norm (with dynamo's float32 casts), softmax (decomposed, or a Softmax
-///   node with its scale and mask outside attention), gelu (erf and tanh forms),
-///   gemm_epilogue, conv_epilogue, elementwise_chain (maximal runs of >= 2 elementwise ops of
+///   attention, residual_layer_norm (the residual Add with the LayerNorm it feeds, a
+///   LayerNormalization node or the decomposed chain), layer_norm (decomposed chains only: a
+///   LayerNormalization node is one kernel already), residual_rms_norm, rms_norm (with
+///   dynamo's float32 casts), softmax (decomposed, or a Softmax node with its scale and mask
+///   outside attention), rotary, gelu (erf and tanh forms), gated_mlp, gemm_epilogue,
+///   conv_epilogue, elementwise_chain (maximal runs of >= 2 elementwise ops of
 ///   kernels/op_traits.h, each feeding only the next).
 ///
 /// Every group has exactly one node whose outputs leave it (its last): a match is dropped
 /// when any intermediate value has a consumer outside the group or is a graph output,
-/// because then the fused kernel would still have to write it.
+/// because then the fused kernel would still have to write it. The residual norms are the
+/// exception: their Add's output h may leave too (the residual stream), so they have two
+/// outputs, y then h (h only when it is read outside).
 
 #include <cstddef>
 #include <cstdint>

@@ -12,7 +12,11 @@
 ///   - rowwise_layer_norm: LayerNormalization (axis = last) with scale [and bias], and the
 ///     decomposed layer_norm group with its gamma [and beta].
 ///   - rowwise_rms_norm: the decomposed rms_norm group [with its gamma] (also dynamo's form
-///     with float32 casts: the template computes in float).
+///     with float32 casts: the template computes in float, and rounds before the weight
+///     where the graph casts down before it).
+///   - rowwise_residual_layer_norm / rowwise_residual_rms_norm: the residual_layer_norm /
+///     residual_rms_norm groups (the residual Add, then the norm): inputs the Add's two
+///     operands (x's shape, no broadcast), gamma [and beta]; outputs y [and h, the sum].
 ///   Groups are read through models/patterns.h (match_exactly on the task's nodes): x,
 ///   gamma, beta, epsilon and axis come from the match's fields.
 ///   - gemm_epilogue: MatMul and Gemm nodes, and gemm_epilogue groups: the product followed by

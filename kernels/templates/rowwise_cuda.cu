@@ -1,5 +1,6 @@
 // kernels/templates/rowwise_cuda.cu: the row-wise template (Softmax, LogSoftmax,
-// LayerNormalization, RMSNormalization over the last axis) for CUDA. The generator
+// LayerNormalization, RMSNormalization over the last axis; the norms also after a residual
+// Add, kResidual) for CUDA. The generator
 // replaces the prologue, dtype and row includes with the task's constants, storage type and
 // the op's row function; samples/ stands in for them when this file is compiled on its own.
 #include <cuda_runtime.h>

@@ -1,6 +1,6 @@
 // `autokernel verify` and `autokernel pack` end to end, as users run them: tasks extracted
 // from the exporter fixtures' GPT-2 and BERT, packs made of the starters extract writes
-// (GELU chain, LayerNorm), a deliberately wrong, a crashing and a hanging kernel, and the
+// (GELU chain, residual Add + LayerNorm), a deliberately wrong, a crashing and a hanging kernel, and the
 // bad inputs users will feed it. Tests that need swap-in (models/swap.h) skip while the
 // session refuses packs.
 #include <fstream>
@@ -43,7 +43,7 @@ void expect_bad_input_after_progress(const CliOutput& o, const std::string& need
 }
 
 TEST_F(VerifyCli, TemplatePackVerifiesOnGpt2WithSwapCountLatencyAndFallback) {
-  const auto pack = make_pack("gpt2_pack", {{task("gpt2", "gelu"), ""}, {task("gpt2", "layernormalization"), ""}});
+  const auto pack = make_pack("gpt2_pack", {{task("gpt2", "gelu"), ""}, {task("gpt2", "residual_layer_norm_blocks"), ""}});
   const auto o = run_cli(verify(kGpt2, pack));
   AK_SKIP_WITHOUT_SWAP_IN(o);
   EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
@@ -61,7 +61,7 @@ TEST_F(VerifyCli, TemplatePackVerifiesOnGpt2WithSwapCountLatencyAndFallback) {
 }
 
 TEST_F(VerifyCli, TemplatePackVerifiesOnBert) {
-  const auto pack = make_pack("bert_pack", {{task("bert", "layernormalization"), ""}});
+  const auto pack = make_pack("bert_pack", {{task("bert", "residual_layer_norm"), ""}});
   const auto o = run_cli(verify(kBert, pack, "--json"));
   AK_SKIP_WITHOUT_SWAP_IN(o);
   ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
@@ -78,7 +78,7 @@ TEST_F(VerifyCli, AWrongKernelIsNamedByBisectionAndPruned) {
       gelu, "  float* y = static_cast<float*>(out[0].data);\n"
             "  int64_t n = 1;\n  for (int32_t d = 0; d < out[0].rank; ++d) n *= out[0].shape[d];\n"
             "  for (int64_t i = 0; i < n; ++i) y[i] += 5e-3f;");
-  const auto pack = make_pack("wrong_pack", {{task("gpt2", "layernormalization"), ""}, {gelu, wrong}});
+  const auto pack = make_pack("wrong_pack", {{task("gpt2", "residual_layer_norm_blocks"), ""}, {gelu, wrong}});
   const auto pruned = dir() / "pruned_pack";
   const auto o = run_cli(verify(kGpt2, pack, "--json --prune -o " + pruned.string()));
   AK_SKIP_WITHOUT_SWAP_IN(o);
@@ -97,7 +97,7 @@ TEST_F(VerifyCli, AWrongKernelIsNamedByBisectionAndPruned) {
   auto read = kernels::read_pack(pruned);
   ASSERT_TRUE(read.is_ok()) << read.status().message();
   ASSERT_EQ(read->entries.size(), 1u);
-  EXPECT_EQ(read->entries[0].id.rfind("layernormalization", 0), 0u);
+  EXPECT_EQ(read->entries[0].id.rfind("residual_layer_norm", 0), 0u);
   // The original pack is unchanged but for its failed verification.
   auto original = kernels::read_pack(pack);
   ASSERT_TRUE(original.is_ok());
@@ -107,7 +107,7 @@ TEST_F(VerifyCli, AWrongKernelIsNamedByBisectionAndPruned) {
 }
 
 TEST_F(VerifyCli, CrashingAndHangingKernelsGetVerdictsNamingThem) {
-  const auto gelu = task("gpt2", "gelu"), norm = task("gpt2", "layernormalization");
+  const auto gelu = task("gpt2", "gelu"), norm = task("gpt2", "residual_layer_norm_blocks");
   const auto crash = starter_then(gelu, "  *static_cast<volatile int*>(nullptr) = 1;");
   const auto hang = starter_then(norm, "  for (volatile int spin = 0;; spin = spin + 1) {\n  }");
   const auto pack = make_pack("bad_pack", {{gelu, crash}, {norm, hang}});
@@ -118,22 +118,22 @@ TEST_F(VerifyCli, CrashingAndHangingKernelsGetVerdictsNamingThem) {
   std::map<std::string, std::string> verdicts;
   for (const auto& c : j["verification"]["culprits"]) verdicts[c["entry"].get<std::string>().substr(0, 4)] = c["verdict"];
   EXPECT_EQ(verdicts["gelu"], "RUNTIME_ERROR") << j.dump(1);
-  EXPECT_EQ(verdicts["laye"], "TIMEOUT") << j.dump(1);
+  EXPECT_EQ(verdicts["resi"], "TIMEOUT") << j.dump(1);
 }
 
 TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
-  const auto pack = make_pack("good_pack", {{task("gpt2", "layernormalization"), ""}});
+  const auto pack = make_pack("good_pack", {{task("gpt2", "residual_layer_norm_blocks"), ""}});
   // Malformed pack.json.
   const auto malformed = dir() / "malformed";
   fs::create_directories(malformed);
   std::ofstream(malformed / "pack.json") << "{\"schema\": \"autokernel.pack/1\", \"entries\": [";
   expect_bad_input(run_cli(verify(kGpt2, malformed)), "pack.json");
   // A missing source.
-  const auto missing = make_pack("missing_source", {{task("gpt2", "layernormalization"), ""}});
+  const auto missing = make_pack("missing_source", {{task("gpt2", "residual_layer_norm_blocks"), ""}});
   for (const auto& e : fs::directory_iterator(missing / "entries")) fs::remove(e.path() / "kernel.cpp");
   expect_bad_input(run_cli(verify(kGpt2, missing)), "kernel.cpp");
   // A pack for another architecture (a CUDA entry on the CPU).
-  const auto cuda = make_pack("cuda_pack", {{task("gpt2", "layernormalization"), ""}});
+  const auto cuda = make_pack("cuda_pack", {{task("gpt2", "residual_layer_norm_blocks"), ""}});
   {
     auto j = nlohmann::json::parse(*read_file(cuda / "pack.json"));
     j["entries"][0]["device"] = "cuda";
@@ -151,7 +151,7 @@ TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
 
 TEST_F(VerifyCli, BadKernelsAreBadInputAtSwapIn) {
   // A kernel without the ABI symbol.
-  const auto norm = task("gpt2", "layernormalization");
+  const auto norm = task("gpt2", "residual_layer_norm_blocks");
   std::string text = *read_file(norm / "starter.cpp");
   const auto at = text.find("extern \"C\" int autokernel_kernel(");
   ASSERT_NE(at, std::string::npos);

@@ -89,6 +89,83 @@ TEST(Starter, RmsNormWithCastsReadsItsFieldsFromThePattern) {
   EXPECT_NE(u.why_skeleton.find("not one rms_norm pattern"), std::string::npos) << u.why_skeleton;
 }
 
+/// h = a + b -> LayerNormalization(h, gamma, beta): the residual_layer_norm group.
+models::Graph residual_layer_norm_graph() {
+  models::Graph g;
+  g.nodes = {node("Add", {"a", "b"}, {"h"}), node("LayerNormalization", {"h", "gamma", "beta"}, {"y"})};
+  return g;
+}
+
+const ShapeMap kResidualShapes = {{"a", {2, 5, 48}}, {"b", {2, 5, 48}}, {"h", {2, 5, 48}},
+                                  {"gamma", {48}},   {"beta", {48}},   {"y", {2, 5, 48}}};
+
+TEST(Starter, ResidualLayerNormTakesBothOperandsAndWritesTheSum) {
+  Case c(residual_layer_norm_graph(), "residual_layer_norm", {"gamma", "b", "beta", "a"}, {"y", "h"}, kResidualShapes);
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "rowwise_residual_layer_norm") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"a", "b", "gamma", "beta"}));
+  EXPECT_NE(s.source.find("constexpr bool kResidual = true;"), std::string::npos);
+  EXPECT_NE(s.source.find("constexpr bool kRoundBeforeScale = false;"), std::string::npos);
+
+  // The sum read by the norm only: y alone.
+  Case d(residual_layer_norm_graph(), "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y"}, kResidualShapes);
+  EXPECT_EQ(make_starter(d.context).template_name, "rowwise_residual_layer_norm");
+
+  // A residual that broadcasts ([48] added to [2, 5, 48]) is outside the template.
+  ShapeMap shapes = kResidualShapes;
+  shapes["b"] = {48};
+  Case e(residual_layer_norm_graph(), "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, shapes);
+  Starter t = make_starter(e.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+  EXPECT_NE(t.why_skeleton.find("does not broadcast"), std::string::npos) << t.why_skeleton;
+  EXPECT_NE(t.source.find("Why no template applies: " + t.why_skeleton), std::string::npos);
+
+  // Operands of two dtypes.
+  Case f(residual_layer_norm_graph(), "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, kResidualShapes);
+  f.context.dtypes["b"] = DType::kFloat16;
+  Starter u = make_starter(f.context);
+  EXPECT_EQ(u.template_name, "skeleton");
+  EXPECT_NE(u.why_skeleton.find("different dtypes"), std::string::npos) << u.why_skeleton;
+
+  // A LayerNormalization that keeps its statistics in another type is not the template's.
+  models::Graph stash = residual_layer_norm_graph();
+  stash.nodes[1].attributes.push_back(int_attr("stash_type", 10));
+  Case st(stash, "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, kResidualShapes);
+  Starter v = make_starter(st.context);
+  EXPECT_EQ(v.template_name, "skeleton");
+  EXPECT_NE(v.why_skeleton.find("stash_type"), std::string::npos) << v.why_skeleton;
+
+  // Float64 is no template dtype.
+  Case k(residual_layer_norm_graph(), "residual_layer_norm", {"a", "b", "gamma", "beta"}, {"y", "h"}, kResidualShapes);
+  for (auto& [name, dtype] : k.context.dtypes) dtype = DType::kFloat64;
+  Starter w = make_starter(k.context);
+  EXPECT_EQ(w.template_name, "skeleton");
+  EXPECT_NE(w.why_skeleton.find("float64"), std::string::npos) << w.why_skeleton;
+}
+
+TEST(Starter, ResidualRmsNormWithCastsRoundsBeforeTheWeight) {
+  // dynamo's float16 RMSNorm with the residual Add in front.
+  models::Graph g = rms_norm_with_casts(-1);
+  for (auto& n : g.nodes)
+    for (auto& in : n.inputs)
+      if (in == "x") in = "h";
+  g.nodes.insert(g.nodes.begin(), node("Add", {"a", "b"}, {"h"}));
+  const ShapeMap shapes = {{"a", {2, 6, 32}}, {"b", {2, 6, 32}}, {"h", {2, 6, 32}}, {"w", {32}}, {"y", {2, 6, 32}}};
+  Case c(g, "residual_rms_norm", {"w", "a", "b"}, {"y", "h"}, shapes);
+  for (const char* v : {"a", "b", "h", "w", "y"}) c.context.dtypes[v] = DType::kFloat16;
+  Starter s = make_starter(c.context);
+  EXPECT_EQ(s.template_name, "rowwise_residual_rms_norm") << s.why_skeleton;
+  EXPECT_EQ(s.inputs, (std::vector<std::string>{"a", "b", "w"}));
+  EXPECT_NE(s.source.find("constexpr bool kRoundBeforeScale = true;"), std::string::npos);
+  EXPECT_NE(s.source.find("kEpsilon = 1e-06f"), std::string::npos);
+
+  // The outputs in the other order are not the template's y, h.
+  Case d(g, "residual_rms_norm", {"a", "b", "w"}, {"h", "y"}, shapes);
+  for (const char* v : {"a", "b", "h", "w", "y"}) d.context.dtypes[v] = DType::kFloat16;
+  Starter t = make_starter(d.context);
+  EXPECT_EQ(t.template_name, "skeleton");
+}
+
 TEST(Starter, SoftmaxOverAnInnerAxisIsASkeleton) {
   models::Graph g;
   g.nodes.push_back(node("Softmax", {"x"}, {"y"}, {int_attr("axis", 1)}));

@@ -463,6 +463,72 @@ inline void check_rows(const KernelLibrary& library, const RowCase& c, int32_t d
   expect_close(y.values(), want, tolerance(dtype), std::string(c.name) + " " + describe(x.view()));
 }
 
+/// The residual norms: the norm cases of kRowCases with the residual input in front of
+/// their scale and bias.
+inline RowwiseSpec residual_spec(const RowCase& c, int32_t dtype, bool round_before_scale) {
+  RowwiseSpec spec = row_spec(c, dtype);
+  spec.residual = true;
+  spec.num_inputs = c.num_inputs + 1;
+  spec.round_before_scale = round_before_scale;
+  return spec;
+}
+
+/// Runs a residual norm on random x and residual of `shape` (the residual read through a
+/// transposed view of its last two dims when `strided_residual`): h must be exactly x +
+/// residual rounded to the dtype (the Add node's output), y the norm of that h; `with_h`
+/// false leaves h out of the outputs. An output of float32 when `output_float32`.
+inline void check_residual_rows(const KernelLibrary& library, const RowCase& c, const RowwiseSpec& spec,
+                                const std::vector<int64_t>& shape, bool with_h, bool strided_residual = false) {
+  const int32_t dtype = spec.dtype;
+  const int64_t D = shape.back();
+  HostTensor x = random_tensor(dtype, shape, 31, -2, 3);
+  std::vector<int64_t> stored = shape;  // the residual's storage: last two dims swapped when strided
+  if (strided_residual) std::swap(stored[stored.size() - 1], stored[stored.size() - 2]);
+  HostTensor residual = random_tensor(dtype, stored, 32, -2, 2);
+  std::vector<int64_t> residual_strides(shape.size(), 1);
+  for (size_t d = stored.size() - 1; d-- > 0;) residual_strides[d] = residual_strides[d + 1] * stored[d + 1];
+  if (strided_residual) std::swap(residual_strides[shape.size() - 1], residual_strides[shape.size() - 2]);
+  HostTensor scale = random_tensor(dtype, {D}, 33, 0.5, 1.5), bias = random_tensor(dtype, {D}, 34, -1, 1);
+  const int32_t y_dtype = spec.output_dtype == 0 ? dtype : spec.output_dtype;
+  HostTensor y(y_dtype, shape), h(dtype, shape), want_h(dtype, shape);
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    // The residual's element at x's index i, through its strides.
+    int64_t offset = 0, rest = i;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += (rest % shape[d]) * residual_strides[d];
+      rest /= shape[d];
+    }
+    want_h.set(i, x.get(i) + residual.get(offset));
+  }
+  std::vector<ak_tensor> ins = {x.view(), residual.view(shape, residual_strides)};
+  if (c.num_inputs >= 2) ins.push_back(scale.view());
+  if (c.num_inputs >= 3) ins.push_back(bias.view());
+  std::vector<ak_tensor> outs = {y.view()};
+  if (with_h) outs.push_back(h.view());
+  const std::string what = std::string(c.name) + " " + describe(x.view()) + (strided_residual ? " strided" : "");
+  ASSERT_EQ(call(library, ins, outs), 0) << what;
+  if (with_h) {
+    int bad = 0;
+    for (int64_t i = 0; i < h.numel(); ++i)
+      if (h.get(i) != want_h.get(i) && ++bad <= 5) ADD_FAILURE() << what << ": h[" << i << "] " << h.get(i) << ", want " << want_h.get(i);
+    EXPECT_EQ(bad, 0) << what << ": h differs from x + residual rounded to the dtype";
+  }
+  std::vector<double> scale_values = c.num_inputs >= 2 ? scale.values() : std::vector<double>{};
+  std::vector<double> want = reference_rows(c, spec.epsilon, want_h.values(), D,
+                                            spec.round_before_scale ? std::vector<double>{} : scale_values,
+                                            c.num_inputs >= 3 ? bias.values() : std::vector<double>{});
+  if (spec.round_before_scale) {
+    // The graph casts the normalized value down, then multiplies by the scale (and rounds again).
+    HostTensor rounded(dtype, {1});
+    for (size_t i = 0; i < want.size(); ++i) {
+      rounded.set(0, want[i]);
+      want[i] = rounded.get(0) * scale_values[i % static_cast<size_t>(D)];
+    }
+  }
+  expect_close(y.values(), want, tolerance(y_dtype == dtype ? dtype : kF32), what);
+}
+
 // ---------------------------------------------------------------------------------------
 // MatMul on the CPU
 

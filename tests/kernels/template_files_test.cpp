@@ -68,6 +68,8 @@ TEST(TemplateFiles, CppFilesCompileWithGxx) {
     expect_file_compiles("elementwise_cpu.cpp", {dtype}, false);
   for (const char* row : {"AK_SAMPLE_ROW=0", "AK_SAMPLE_ROW=1", "AK_SAMPLE_ROW=2", "AK_SAMPLE_ROW=3"})
     expect_file_compiles("rowwise_cpu.cpp", {row}, false);
+  for (const char* row : {"AK_SAMPLE_ROW=2", "AK_SAMPLE_ROW=3"})  // the residual norms
+    expect_file_compiles("rowwise_cpu.cpp", {row, "AK_SAMPLE_RESIDUAL=1"}, false);
   expect_file_compiles("matmul_cpu.cpp", {}, false);
   expect_file_compiles("gemm_cpu.cpp", {"AK_SAMPLE_DTYPE=16"}, false);
   expect_file_compiles("gemm_epilogue_cpu.cpp", {"AK_SAMPLE_DTYPE=10"}, false);
@@ -81,6 +83,7 @@ TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
   // One nvcc run per file; the dtypes vary so that each CUDA dtype file is compiled once.
   expect_file_compiles("elementwise_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
   expect_file_compiles("rowwise_cuda.cu", {"AK_SAMPLE_DTYPE=16", "AK_SAMPLE_ROW=2"}, true);
+  expect_file_compiles("rowwise_cuda.cu", {"AK_SAMPLE_DTYPE=10", "AK_SAMPLE_ROW=3", "AK_SAMPLE_RESIDUAL=1"}, true);
   expect_file_compiles("matmul_cuda.cu", {"AK_SAMPLE_DTYPE=1"}, true);
   expect_file_compiles("gemm_cuda.cu", {"AK_SAMPLE_DTYPE=10"}, true);
   expect_file_compiles("gemm_epilogue_cuda.cu", {"AK_SAMPLE_DTYPE=16"}, true);

@@ -128,6 +128,18 @@ TEST_P(TemplatesGpuTest, StartersMatchTheReferenceOnTheGpu) {
     check_rows(*rows, c, dtype, {3, 5, 37});  // a warp per row
     check_rows(*rows, c, dtype, {2, 3000});   // a block per row
   }
+  for (const RowCase& c : kRowCases) {
+    if (c.kind != RowwiseSpec::Kind::kLayerNorm && c.kind != RowwiseSpec::Kind::kRmsNorm) continue;
+    SCOPED_TRACE(std::string("residual ") + c.name);
+    // Round before the scale where a scale is (dynamo's float16 RMSNorm does), once per dtype.
+    const RowwiseSpec spec = residual_spec(c, dtype, c.kind == RowwiseSpec::Kind::kRmsNorm && c.num_inputs == 2);
+    auto rows = build(rowwise_source(spec, Target::kCuda), std::string("residual_") + c.name);
+    if (!rows) continue;
+    check_residual_rows(*rows, c, spec, {3, 5, 37}, true);         // a warp per row, h written
+    check_residual_rows(*rows, c, spec, {2, 3000}, false);         // a block per row, no h
+    check_residual_rows(*rows, c, spec, {4, 1}, true);             // rows of one element
+    check_residual_rows(*rows, c, spec, {2, 3, 9}, true, true);    // a transposed residual
+  }
   for (bool has_bias : {false, true}) {
     SCOPED_TRACE(has_bias ? "matmul with bias" : "matmul");
     auto matmul = build(matmul_source({dtype, has_bias}, Target::kCuda), has_bias ? "matmul_bias" : "matmul");

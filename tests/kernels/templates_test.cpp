@@ -298,6 +298,81 @@ TEST_F(TemplatesTest, RowwiseOpsMatchTheReferenceInEveryDtype) {
   }
 }
 
+/// The norm cases of kRowCases (LayerNorm with and without bias, RMSNorm with and without
+/// scale): the ones the residual form takes.
+std::vector<RowCase> norm_cases() {
+  std::vector<RowCase> out;
+  for (const RowCase& c : kRowCases)
+    if (c.kind == RowwiseSpec::Kind::kLayerNorm || c.kind == RowwiseSpec::Kind::kRmsNorm) out.push_back(c);
+  return out;
+}
+
+TEST_F(TemplatesTest, ResidualNormsWriteTheRoundedSumAndItsNormInEveryDtype) {
+  // Odd row lengths, rows of one element and a single row; h written or not; the residual
+  // read through a transposed view once per case.
+  const std::vector<std::vector<int64_t>> shapes = {{3, 5, 37}, {1, 1}, {4, 1}, {1, 7}, {2, 3, 9}};
+  for (int32_t dtype : kFloatDtypes) {
+    for (const RowCase& c : norm_cases()) {
+      const std::string name = std::string("residual_") + c.name + "_" + dtype_name(dtype);
+      SCOPED_TRACE(name);
+      const RowwiseSpec spec = residual_spec(c, dtype, false);
+      auto library = build(rowwise_source(spec, Target::kCpu), name);
+      if (!library) continue;
+      for (size_t i = 0; i < shapes.size(); ++i) check_residual_rows(*library, c, spec, shapes[i], i % 2 == 0);
+      check_residual_rows(*library, c, spec, {2, 3, 9}, true, /*strided_residual=*/true);
+    }
+  }
+}
+
+TEST_F(TemplatesTest, ResidualNormsRoundBeforeTheScaleAndWriteFloat32WhenAsked) {
+  const RowCase& rms = kRowCases[4];  // RMSNorm with a scale
+  const RowCase& layer_norm = kRowCases[2];
+  for (int32_t dtype : {kF16, kBF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    // dynamo's float16 RMSNorm: the normalized value cast down, then Mul(weight).
+    const RowwiseSpec rounded = residual_spec(rms, dtype, true);
+    auto library = build(rowwise_source(rounded, Target::kCpu), "residual_rms_round_" + dtype_name(dtype));
+    if (library) check_residual_rows(*library, rms, rounded, {3, 5, 37}, true);
+    RowwiseSpec wide = residual_spec(layer_norm, dtype, false);
+    wide.output_dtype = kF32;
+    auto wide_library = build(rowwise_source(wide, Target::kCpu), "residual_ln_f32_" + dtype_name(dtype));
+    if (wide_library) check_residual_rows(*wide_library, layer_norm, wide, {3, 5, 37}, true);
+  }
+}
+
+TEST_F(TemplatesTest, ResidualNormRejectsBadTensorsWithItsCodes) {
+  const RowwiseSpec spec = residual_spec(kRowCases[2], kF16, false);
+  auto library = build(rowwise_source(spec, Target::kCpu), "residual_codes");
+  ASSERT_TRUE(library);
+  HostTensor x = random_tensor(kF16, {4, 6, 16}, 41), r = random_tensor(kF16, {4, 6, 16}, 42);
+  HostTensor scale = random_tensor(kF16, {16}, 43), bias = random_tensor(kF16, {16}, 44);
+  HostTensor y(kF16, x.shape), h(kF16, x.shape);
+  HostTensor broadcast_r(kF16, {1, 6, 16}), f32_r(kF32, {4, 6, 16}), f32_y(kF32, x.shape), short_h(kF16, {4, 6, 15});
+  EXPECT_EQ(call(*library, {x.view(), r.view(), scale.view(), bias.view()}, {y.view(), h.view()}), 0);
+  EXPECT_EQ(call(*library, {x.view(), scale.view(), bias.view()}, {y.view()}), 1) << "residual missing";
+  EXPECT_EQ(call(*library, {x.view(), r.view(), scale.view(), bias.view()}, {y.view(), h.view(), h.view()}), 1)
+      << "three outputs";
+  EXPECT_EQ(call(*library, {x.view(), f32_r.view(), scale.view(), bias.view()}, {y.view()}), 2) << "float32 residual";
+  EXPECT_EQ(call(*library, {x.view(), r.view(), scale.view(), bias.view()}, {f32_y.view()}), 2) << "float32 y";
+  EXPECT_EQ(call(*library, {x.view(), broadcast_r.view(), scale.view(), bias.view()}, {y.view()}), 4)
+      << "a residual that would broadcast";
+  EXPECT_EQ(call(*library, {x.view(), r.view(), scale.view(), bias.view()}, {y.view(), short_h.view()}), 4)
+      << "h of another shape";
+
+  // Specs outside the template.
+  RowwiseSpec softmax{RowwiseSpec::Kind::kSoftmax, kF32, 1e-5, 2};
+  softmax.residual = true;
+  EXPECT_EQ(rowwise_source(softmax, Target::kCpu).status().code(), StatusCode::kInvalidInput);
+  RowwiseSpec too_few = residual_spec(kRowCases[3], kF32, false);
+  too_few.num_inputs = 2;  // x, residual: no scale for a LayerNorm
+  EXPECT_EQ(rowwise_source(too_few, Target::kCpu).status().code(), StatusCode::kInvalidInput);
+  RowwiseSpec no_scale = residual_spec(kRowCases[5], kF16, true);  // RMSNorm without a scale
+  EXPECT_EQ(rowwise_source(no_scale, Target::kCpu).status().code(), StatusCode::kInvalidInput);
+  RowwiseSpec narrow = residual_spec(kRowCases[2], kF32, false);
+  narrow.output_dtype = kF16;
+  EXPECT_EQ(rowwise_source(narrow, Target::kCpu).status().code(), StatusCode::kUnsupported);
+}
+
 TEST_F(TemplatesTest, LayerNormWritesMeanAndInvStdDevWhenAsked) {
   RowwiseSpec spec;
   spec.kind = RowwiseSpec::Kind::kLayerNorm;
@@ -900,6 +975,8 @@ TEST_F(TemplatesCudaTest, EveryTemplateCompilesForSm90aInEveryDtype) {
       if (c.kind == RowwiseSpec::Kind::kLayerNorm && c.num_inputs == 2) continue;  // the 3-input one covers it
       add(rowwise_source({c.kind, dtype, 1e-5, c.num_inputs}, Target::kCuda), c.name + suffix);
     }
+    add(rowwise_source(residual_spec(kRowCases[2], dtype, false), Target::kCuda), "residual_layer_norm" + suffix);
+    add(rowwise_source(residual_spec(kRowCases[4], dtype, dtype != kF32), Target::kCuda), "residual_rms_norm" + suffix);
     add(matmul_source({dtype, false}, Target::kCuda), "matmul" + suffix);
     add(matmul_source({dtype, true}, Target::kCuda), "matmul_bias" + suffix);
     for (const GemmCase& g : kGemmCases) {  // with and without the C kernel

@@ -299,6 +299,70 @@ TEST(Patterns, RmsNormWithCastsAndResidual) {
   for (const auto& m : find_patterns(cube)) EXPECT_NE(m.kind, PatternKind::kRmsNorm);
 }
 
+/// find_patterns with the residual norms before the plain ones (as the profiler asks).
+std::vector<PatternMatch> with_residual_norms(const Graph& g) {
+  PatternOptions options;
+  options.kinds = {PatternKind::kResidualLayerNorm, PatternKind::kLayerNorm, PatternKind::kResidualRmsNorm,
+                   PatternKind::kRmsNorm};
+  return find_patterns(g, options);
+}
+
+TEST(Patterns, ResidualRmsNormTakesTheAddAndWritesItsSumToo) {
+  const Graph g = rms_norm_with_casts();
+  const auto matches = with_residual_norms(g);
+  ASSERT_EQ(matches.size(), 1u);
+  const PatternMatch& m = matches[0];
+  EXPECT_EQ(m.kind, PatternKind::kResidualRmsNorm);
+  EXPECT_EQ(m.nodes, (std::vector<size_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  // y, then the sum the next residual Add reads.
+  EXPECT_EQ(m.outputs, (std::vector<std::string>{"y", "x"}));
+  EXPECT_EQ(m.norm()->x, "x");
+  ASSERT_TRUE(m.norm()->residual_node.has_value());
+  EXPECT_EQ(*m.norm()->residual_node, 0u);
+  EXPECT_EQ(parse_pattern_kind("residual_rms_norm"), PatternKind::kResidualRmsNorm);
+  EXPECT_EQ(std::string(pattern_kind_name(PatternKind::kResidualLayerNorm)), "residual_layer_norm");
+
+  // Only the sum's consumer outside: one output. An intermediate of the norm read outside:
+  // no residual match (nor a plain one).
+  Graph last = g;
+  last.nodes.pop_back();
+  last.outputs = {tensor_info("y", DType::kFloat16, {2, 8})};
+  const auto final_norm = with_residual_norms(last);
+  ASSERT_EQ(final_norm.size(), 1u);
+  EXPECT_EQ(final_norm[0].outputs, (std::vector<std::string>{"y"}));
+  Graph leak = g;
+  leak.outputs.push_back(tensor_info("ms", DType::kFloat32, {2, 1}));
+  EXPECT_TRUE(with_residual_norms(leak).empty());
+  // A bias Add (a constant operand) is no residual: the plain match, the Add left out.
+  Graph bias = g;
+  bias.initializers.push_back(float_tensor("r", {8}, std::vector<float>(8, 0.5f)));
+  const auto plain = with_residual_norms(bias);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].kind, PatternKind::kRmsNorm);
+  // The default kinds leave the residual Add alone.
+  for (const auto& d : find_patterns(g)) EXPECT_NE(d.kind, PatternKind::kResidualRmsNorm);
+}
+
+TEST_P(BothExporters, Gpt2ResidualLayerNorms) {
+  // ln_2 of each layer, ln_1 of layer 1 and ln_f read a residual sum (and TorchScript's ln_1
+  // of layer 0 the embeddings' sum); all but ln_f's sum are read by the next residual Add.
+  const Loaded l = load_and_match(GetParam(), "gpt2");
+  const auto matches = with_residual_norms(l.model.graph);
+  expect_disjoint(matches, "gpt2 residual norms");
+  const auto residual = of_kind(matches, PatternKind::kResidualLayerNorm);
+  ASSERT_EQ(residual.size(), std::string(GetParam()) == "torchscript" ? 5u : 4u);
+  int two_outputs = 0;
+  for (const PatternMatch* m : residual) {
+    const NormFields& f = *m->norm();
+    EXPECT_EQ(l.model.graph.nodes[m->nodes.front()].op_type, "Add");
+    EXPECT_EQ(m->nodes.size(), 2u);  // the Add and the LayerNormalization node
+    EXPECT_EQ(m->outputs.size() == 2 ? m->outputs[1] : f.x, f.x);
+    two_outputs += m->outputs.size() == 2;
+  }
+  EXPECT_EQ(two_outputs, static_cast<int>(residual.size()) - 1);
+  EXPECT_EQ(of_kind(matches, PatternKind::kLayerNorm).size(), 5u - residual.size());
+}
+
 Graph attention_chain(const std::string& fill_value_name) {
   Graph g;
   g.nodes = {node("Mul", {"q0", "s"}, {"q"}),          node("Mul", {"k0", "s"}, {"kt"}),

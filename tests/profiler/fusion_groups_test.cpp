@@ -227,5 +227,38 @@ TEST(FusionGroups, GemmAndConvEpilogues) {
   EXPECT_EQ(find_kind(groups, FusionKind::kGemmEpilogue), nullptr);
 }
 
+TEST(FusionGroups, ResidualNormsTakeTheAddAndWriteTheSumTheNextBlockReads) {
+  // h = a + b feeds the LayerNorm and the next residual Add: a group of two outputs.
+  std::vector<models::Node> nodes = {node("Add", {"a", "b"}, {"x"})};
+  for (const models::Node& n : layer_norm_nodes()) nodes.push_back(n);
+  nodes.push_back(node("Add", {"x", "y"}, {"next"}));
+  auto groups = find_fusion_groups(graph_of(nodes, {"next"}));
+  const FusionGroup* g = find_kind(groups, FusionKind::kResidualLayerNorm);
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->nodes.size(), 10u);
+  EXPECT_EQ(g->inputs, (Names{"a", "b", "two", "eps", "gamma", "beta"}));
+  EXPECT_EQ(g->outputs, (Names{"y", "x"}));
+  EXPECT_STREQ(group_cost(*g, {}, {}).op_class, "normalization");
+  EXPECT_EQ(g->name.rfind("residual_layer_norm:", 0), 0u) << g->name;
+
+  // A LayerNormalization node alone is no group, with its residual Add it is one.
+  const models::Node ln = node("LayerNormalization", {"x", "gamma", "beta"}, {"y"});
+  groups = find_fusion_groups(graph_of({ln}, {"y"}));
+  EXPECT_TRUE(groups.empty());
+  groups = find_fusion_groups(graph_of({node("Add", {"a", "b"}, {"x"}), ln}, {"y"}));
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].kind, FusionKind::kResidualLayerNorm);
+  EXPECT_EQ(groups[0].outputs, (Names{"y"}));  // the sum is read by the norm only
+
+  // The other groups keep the one-output rule: an RMSNorm whose intermediate leaves is none.
+  const Graph rms = graph_of({node("Add", {"a", "b"}, {"x"}), node("Pow", {"x", "two"}, {"sq"}), mean_of("sq", "ms"),
+                              node("Add", {"ms", "eps"}, {"e"}), node("Sqrt", {"e"}, {"r"}),
+                              node("Div", {"x", "r"}, {"y"})},
+                             {"y", "ms"});
+  groups = find_fusion_groups(rms);
+  EXPECT_EQ(find_kind(groups, FusionKind::kResidualRmsNorm), nullptr);
+  EXPECT_EQ(find_kind(groups, FusionKind::kRmsNorm), nullptr);
+}
+
 }  // namespace
 }  // namespace ak::profiler

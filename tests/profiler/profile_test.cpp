@@ -163,8 +163,9 @@ TEST(Profile, TableAndTraceNameEveryNode) {
 }
 
 // A real decoder (the dynamo LLaMA fixture: 2 layers, two RMSNorms each and the final
-// one) profiled on the CPU: its RMSNorms are one workload listing every instance, and the
-// workload shares add up to the model.
+// one) profiled on the CPU: the RMSNorms that read a residual sum the next block reads too
+// are one residual_rms_norm workload listing every instance, and the workload shares add up
+// to the model.
 TEST(Profile, DecoderRmsNormsAreOneWorkload) {
   auto loaded = models::load_model(std::filesystem::path(AK_SOURCE_DIR) /
                                    "tests/models/fixtures/exporters/dynamo/llama/model.onnx");
@@ -182,9 +183,14 @@ TEST(Profile, DecoderRmsNormsAreOneWorkload) {
   const models::Graph& graph = (*session)->model().graph;
   auto analysis = analyze(*profile, graph, cpu_peaks("test cpu", 2, 3.0, 32, 20), false);
   ASSERT_TRUE(analysis.is_ok()) << analysis.status().message();
-  size_t norms = 0;
-  for (const Hotspot& h : analysis->hotspots) norms += h.kind == HotspotKind(models::PatternKind::kRmsNorm);
-  ASSERT_GE(norms, 4u);
+  // The first norm reads the embeddings: no residual; the final one's sum is read by it only.
+  size_t norms = 0, residual_norms = 0;
+  for (const Hotspot& h : analysis->hotspots) {
+    norms += h.kind == HotspotKind(models::PatternKind::kRmsNorm);
+    residual_norms += h.kind == HotspotKind(models::PatternKind::kResidualRmsNorm);
+  }
+  ASSERT_EQ(norms, 1u);
+  ASSERT_EQ(residual_norms, 4u);
 
   ReportInput in{"llama.onnx", "cpu", "test cpu", &graph, &*profile, &*analysis};
   const auto j = nlohmann::json::parse(profile_json(in));
@@ -193,10 +199,10 @@ TEST(Profile, DecoderRmsNormsAreOneWorkload) {
   for (const auto& w : j["workloads"]) {
     shares += w["share"].get<double>();
     instances += w["instances"].size();
-    if (w["kind"] != "rms_norm") continue;
+    if (w["kind"] != "residual_rms_norm" || w["instances"].size() == 1) continue;
     ++norm_workloads;
-    EXPECT_EQ(w["instances"].size(), norms);
-    EXPECT_EQ(w["input_shapes"].size(), 2u);  // x and the weight
+    EXPECT_EQ(w["instances"].size(), residual_norms - 1);
+    EXPECT_EQ(w["input_shapes"].size(), 3u);  // the Add's operands and the weight
   }
   EXPECT_EQ(norm_workloads, 1u);
   EXPECT_EQ(instances, j["hotspots"].size());
