@@ -45,7 +45,7 @@ std::string launch(const std::string& kernel, const std::string& grid, const std
 
 TEST_F(VerifyGpu, TemplatePackVerifiesOnGpt2WithSwapCountAndFallback) {
   AK_SKIP_WITHOUT_GPU();
-  const auto pack = make_pack("gpt2_pack", {{task("gpt2", "gelu"), ""}, {task("gpt2", "layernormalization"), ""}});
+  const auto pack = make_pack("gpt2_pack", {{task("gpt2", "gelu"), ""}, {task("gpt2", "residual_layer_norm_blocks"), ""}});
   const auto o = run_cli(verify(kGpt2, pack));
   EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("kernels: swapped "), std::string::npos) << o.out;
@@ -70,7 +70,7 @@ TEST_F(VerifyGpu, AWrongKernelIsNamedByBisection) {
                                       launch("ak_test_add", "static_cast<unsigned>((n + 255) / 256), 256",
                                              "static_cast<float*>(out[0].data), n, 1e-2f"),
                                   kBadKernels);
-  const auto pack = make_pack("wrong_pack", {{task("gpt2", "layernormalization"), ""}, {gelu, wrong}});
+  const auto pack = make_pack("wrong_pack", {{task("gpt2", "residual_layer_norm_blocks"), ""}, {gelu, wrong}});
   const auto o = run_cli(verify(kGpt2, pack, "--json"));
   EXPECT_EQ(o.exit_code, 1) << o.err;
   ASSERT_NE(o.out.find('{'), std::string::npos) << o.err;
@@ -86,7 +86,7 @@ TEST_F(VerifyGpu, AWrongKernelIsNamedByBisection) {
 
 TEST_F(VerifyGpu, CrashingAndHangingKernelsGetVerdictsNamingThem) {
   AK_SKIP_WITHOUT_GPU();
-  const auto gelu = task("gpt2", "gelu"), norm = task("gpt2", "layernormalization");
+  const auto gelu = task("gpt2", "gelu"), norm = task("gpt2", "residual_layer_norm_blocks");
   const auto crash = starter_then(gelu, launch("ak_test_crash", "1, 1", ""), kBadKernels);
   const auto hang = starter_then(norm, launch("ak_test_spin", "1, 1", ""), kBadKernels);
   const auto pack = make_pack("bad_pack", {{gelu, crash}, {norm, hang}});
