@@ -212,7 +212,7 @@ class GraphCache final : public CudaGraphRunner {
         c10::cuda::CUDAStreamGuard guard(wrap(entry.stream));
         graph->capture_begin();
         try {
-          ran = eager_.run(entry.static_inputs, &entry.static_outputs);
+          ran = eager_.capture(entry.static_inputs, &entry.static_outputs);
         } catch (const std::exception& e) {
           ran = status_from_exception(e);
         }
