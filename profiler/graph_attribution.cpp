@@ -1,8 +1,9 @@
 #include "profiler/graph_attribution.h"
 
-#include <algorithm>
 #include <map>
 #include <string>
+
+#include "profiler/launch_replay.h"
 
 namespace ak::profiler {
 
@@ -71,23 +72,9 @@ Result<CorrelationResult> attribute_by_graph_node(const CorrelationResult& trace
     }
     const uint64_t id = next_id++;
     if (external_id != 0) correlator.add_external({external_id, id});
-    if (k != nullptr) {
-      KernelRecord copy = *k;
-      copy.correlation_id = id;
-      copy.external_id = 0;
-      correlator.add_kernel(std::move(copy));
-    } else {
-      MemRecord copy = *m;
-      copy.correlation_id = id;
-      copy.external_id = 0;
-      correlator.add_mem(copy);
-    }
+    add_placed(correlator, k, m, id);
   });
-  CorrelationResult result = correlator.finish();
-  result.dropped_records = traced.dropped_records;
-  result.duplicate_records += traced.duplicate_records;
-  result.invalid_records += traced.invalid_records;
-  return result;
+  return finish_placed(correlator, traced);
 }
 
 }  // namespace ak::profiler
