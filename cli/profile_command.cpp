@@ -59,6 +59,8 @@ Status run(const ProfileArgs& args) {
   options.progress = [&](const std::string& phase, int done, int total) { progress.update(phase, done, total); };
   options.graph_replay = true;  // CUDA: the host-bound row, measured by replaying (docs/profiler.md)
   options.cuda_graph = args.cuda_graph;
+  // Before the run, so that bad options are not explained as the run's failure.
+  AK_RETURN_IF_ERROR(profiler::check_profile_options(options, session.device()));
   auto profiled = profiler::profile_session(session, loaded.inputs.tensors, options);
   if (!profiled) {
     progress.clear();

@@ -305,10 +305,19 @@ Result<bool> profile_graph_replays(models::Session& session, const ProfileOption
 
 }  // namespace
 
-Result<Profile> profile_session(models::Session& session, const std::vector<models::TensorData>& inputs,
-                                const ProfileOptions& options) {
+Status check_profile_options(const ProfileOptions& options, const models::Device& device) {
   if (options.iters < 1) return invalid_input("--iters must be at least 1");
   if (options.warmup < 0) return invalid_input("--warmup must not be negative");
+  if (options.cuda_graph && !device.is_cuda())
+    return invalid_input("profiling CUDA-graph replays needs a CUDA device; the model runs on " + device.str());
+  if (options.cuda_graph && options.host_timing)
+    return invalid_input("CUDA-graph replays cannot be profiled with host timing: a replay walks no node to time");
+  return Status::ok();
+}
+
+Result<Profile> profile_session(models::Session& session, const std::vector<models::TensorData>& inputs,
+                                const ProfileOptions& options) {
+  AK_RETURN_IF_ERROR(check_profile_options(options, session.device()));
   const models::Graph& graph = session.model().graph;
   Profile profile;
   profile.warmup = options.warmup;
@@ -323,10 +332,6 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
   if (graph.nodes.empty()) return invalid_input("the model has no nodes to profile");
 
   const bool gpu = session.device().is_cuda();
-  if (options.cuda_graph && !gpu)
-    return invalid_input("profiling CUDA-graph replays needs a CUDA device; the model runs on " + session.device().str());
-  if (options.cuda_graph && options.host_timing)
-    return invalid_input("CUDA-graph replays cannot be profiled with host timing: a replay walks no node to time");
 
   std::vector<at::Tensor> device_inputs;
   AK_RETURN_IF_ERROR(session.upload_inputs(inputs, &device_inputs));

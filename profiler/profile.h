@@ -50,6 +50,7 @@
 
 namespace ak::models {
 class Session;
+struct Device;
 }
 
 namespace ak::profiler {
@@ -166,6 +167,11 @@ struct ProfileOptions {
   /// falls back to correlation.
   std::function<void(const std::string&, int, int)> progress;
 };
+
+/// Bad options for a session on `device` (kInvalidInput, one line): iterations, warm-up,
+/// cuda_graph off CUDA or with host timing. profile_session checks them first; a caller
+/// can check them before anything runs.
+Status check_profile_options(const ProfileOptions& options, const models::Device& device);
 
 /// Profiles `session` on `inputs` (host tensors, uploaded once). A failed CUPTI start is
 /// not an error: the profile falls back to host timing and says why in fallback_reason.
