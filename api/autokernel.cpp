@@ -183,4 +183,9 @@ int64_t Model::kernel_fallbacks() const {
 
 std::string Model::device() const { return impl_->session->device().str(); }
 
+CudaGraphInfo Model::cuda_graph() const {
+  const ak::models::CudaGraphState& g = impl_->session->cuda_graph_state();
+  return {g.enabled, g.ignored, g.captured, g.replays, g.eager_runs, g.fallback_reason};
+}
+
 }  // namespace autokernel

@@ -41,6 +41,7 @@ struct VerifyArgs {
   bool prune = false;
   std::string prune_out;
   bool json = false;
+  bool cuda_graph = false, no_cuda_graph = false;  ///< --cuda-graph / --no-cuda-graph
   bool no_memory = false;
   std::string memory_path;
 };
@@ -87,6 +88,7 @@ struct Context {
   std::vector<std::vector<models::TensorData>> expected;
   std::optional<verifier::Tolerance> tolerance;
   Progress& progress;
+  bool cuda_graph = false;  ///< both sides run as deployed, with CUDA graphs
 };
 
 Result<Verified> verify_pack(const Context& c, const kernels::Pack& pack) {
@@ -98,6 +100,7 @@ Result<Verified> verify_pack(const Context& c, const kernels::Pack& pack) {
   wo.threads = c.args.model.threads;
   wo.fuse = !c.args.model.no_fuse;
   wo.allow_tf32 = c.args.model.tf32;
+  wo.cuda_graph = c.cuda_graph;
   wo.timeout_s = c.args.timeout_s;
   wo.memory_limit_bytes = static_cast<uint64_t>(c.args.memory_limit_mib * 1048576.0);
   wo.warmup = c.args.warmup;
@@ -142,6 +145,48 @@ std::vector<OutputWorst> worst_per_output(const verifier::RunVerdict& run) {
     it->passed = it->passed && check.comparison.passed();
   }
   return rows;
+}
+
+nlohmann::ordered_json graph_json(const verifier::DeployedGraph& g) {
+  return {{"enabled", g.enabled}, {"captured", g.captured}, {"replays", g.replays}, {"refused", g.refused},
+          {"refusal", g.refusal}};
+}
+
+/// The `cuda_graph` section: the original model's replays against its eager outputs, per
+/// output, and what graphs did on the swapped side.
+nlohmann::ordered_json cuda_graph_json(const std::optional<verifier::CudaGraphCheck>& check, const std::string& off,
+                                       const verifier::DeployedGraph& swapped) {
+  nlohmann::ordered_json j;
+  j["enabled"] = check.has_value() && check->original.enabled;
+  j["ignored"] = check ? check->ignored : off;
+  j["original"] = check ? graph_json(check->original) : nlohmann::ordered_json();
+  j["sets_replayed"] = check ? check->sets_replayed : 0;
+  j["outputs"] = nlohmann::ordered_json::array();
+  if (check)
+    for (const auto& o : check->outputs)
+      j["outputs"].push_back({{"name", o.output}, {"bitwise_equal", o.bitwise_equal},
+                              {"differing_elements", o.differing_elements}, {"first_difference", o.first_difference}});
+  j["swapped"] = graph_json(swapped);
+  return j;
+}
+
+/// "cuda graph: ..." lines of the text report.
+void print_cuda_graph(const std::optional<verifier::CudaGraphCheck>& check, const std::string& off,
+                      const verifier::DeployedGraph& swapped) {
+  if (!check || !check->original.enabled) {
+    std::printf("cuda graph: off (%s)\n", check ? check->ignored.c_str() : off.c_str());
+    return;
+  }
+  const auto& g = check->original;
+  std::printf("cuda graph: original %lld replays of %lld captured graph(s), %d input sets replayed%s%s\n",
+              static_cast<long long>(g.replays), static_cast<long long>(g.captured), check->sets_replayed,
+              g.refusal.empty() ? "" : "; ", g.refusal.c_str());
+  for (const auto& o : check->outputs)
+    std::printf("  %-20s graph vs eager: %s\n", o.output.c_str(),
+                o.bitwise_equal ? "bitwise equal"
+                                : (std::to_string(o.differing_elements) + " elements differ on " + o.first_difference).c_str());
+  std::printf("cuda graph: swapped %lld replays of %lld captured graph(s)%s%s\n", static_cast<long long>(swapped.replays),
+              static_cast<long long>(swapped.captured), swapped.refusal.empty() ? "" : "; ", swapped.refusal.c_str());
 }
 
 nlohmann::ordered_json report_json(const Verified& v) {
@@ -342,6 +387,10 @@ Result<int> run(const VerifyArgs& args) {
   auto model = std::make_shared<const models::Model>(std::move(loaded));
   AK_ASSIGN_OR_RETURN(auto sets, verifier::make_input_sets(*model, args.model.path, io));
   AK_ASSIGN_OR_RETURN(auto original, models::Session::create(model, so));
+  // As deployed (docs/runtime.md): graphs on CUDA unless --no-cuda-graph; on the CPU an
+  // explicit --cuda-graph gets the session's notice that it is ignored.
+  const bool want_graph = !args.no_cuda_graph && (args.cuda_graph || so.device.is_cuda());
+  const std::string graph_off = args.no_cuda_graph ? "--no-cuda-graph" : "not on CUDA";
 
   std::optional<verifier::Tolerance> tolerance;
   if (args.atol >= 0 || args.rtol >= 0) tolerance = verifier::Tolerance{std::max(0.0, args.atol), std::max(0.0, args.rtol), 1.0};
@@ -358,6 +407,17 @@ Result<int> run(const VerifyArgs& args) {
     c.expected.push_back(std::move(outputs).value());
     c.set_names.push_back(set.name);
     c.sets.push_back(std::move(set));
+  }
+  std::optional<verifier::CudaGraphCheck> graph_check;
+  if (want_graph && !c.sets.empty()) {
+    progress.step("verify: original model with CUDA graphs");
+    AK_ASSIGN_OR_RETURN(graph_check, verifier::check_cuda_graph(*original, c.sets, c.expected));
+    c.cuda_graph = graph_check->original.enabled;
+    if (!graph_check->ignored.empty()) notices.push_back("--cuda-graph: " + graph_check->ignored);
+    for (const auto& o : graph_check->outputs)
+      if (!o.bitwise_equal)
+        notices.push_back("output " + o.output + ": the CUDA-graph replay differs from the eager run in " +
+                          std::to_string(o.differing_elements) + " elements on " + o.first_difference);
   }
   original.reset();
   if (c.sets.empty()) return invalid_input(args.model.path + ": the original model fails on every input set (" + notices.front() + ")");
@@ -396,6 +456,7 @@ Result<int> run(const VerifyArgs& args) {
     j["verification"] = report_json(first);
     j["pruned"] = pruned ? report_json(*pruned) : nlohmann::ordered_json();
     j["pruned_pack"] = pruned ? nlohmann::ordered_json(pruned->pack_dir.string()) : nlohmann::ordered_json();
+    j["cuda_graph"] = cuda_graph_json(graph_check, graph_off, final_run.report.swapped_graph);
     j["notices"] = notices;
     std::cout << j.dump(2) << std::endl;
   } else {
@@ -403,6 +464,7 @@ Result<int> run(const VerifyArgs& args) {
     std::printf("model:      %s (sha256 %.12s)\n", args.model.path.c_str(), model_sha256.c_str());
     std::printf("device:     %s (%s)\n", so.device.str().c_str(), models::device_name(so.device).c_str());
     print_report(first);
+    print_cuda_graph(graph_check, graph_off, first.report.swapped_graph);
     if (pruned) {
       std::printf("pruned:     %zu culprit entr%s removed, written to %s (%s); verified again:\n",
                   first.report.culprits.size(), first.report.culprits.size() == 1 ? "y" : "ies",
@@ -438,6 +500,11 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--prune", args->prune, "Write the pack without the culprits (in place, or to -o) and verify it again");
   cmd->add_option("-o,--output", args->prune_out, "With --prune: a new pack folder instead of changing PACK");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
+  CLI::Option* graph_on = cmd->add_flag("--cuda-graph", args->cuda_graph,
+                                        "Run both sides as CUDA graphs, as deployed (the default on CUDA; ignored on the "
+                                        "CPU with a notice); checks the original's replays against its eager outputs");
+  cmd->add_flag("--no-cuda-graph", args->no_cuda_graph, "Run both sides node by node on CUDA, without CUDA graphs")
+      ->excludes(graph_on);
   cmd->add_flag("--no-memory", args->no_memory, "Do not note the verdict in the memory");
   cmd->add_option("--memory", args->memory_path, "The memory file (default: AUTOKERNEL_MEMORY or ~/.cache/autokernel/memory.db)");
   cmd->callback([args, &exit_code] {

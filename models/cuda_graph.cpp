@@ -6,7 +6,8 @@
 //          algorithms and workspaces for the stream the capture will use. A run that read device data on
 //          the host refuses the shape set here. The inputs and outputs are kept (cloned).
 //   run 2  capture: the warm-up's inputs are copied into static buffers, the run is
-//          captured on the same stream into a private memory pool, the graph is replayed
+//          captured on the same stream into a private memory pool (the session's capture
+//          observer, when set, sees its nodes: the profiler's graph-node map), the graph is replayed
 //          once and its outputs compared bit for bit with the warm-up's; then this run's
 //          inputs are copied in and it is replayed for this run's outputs. Any failure
 //          (an error during capture, an invalidated capture, a host read, different
@@ -212,7 +213,7 @@ class GraphCache final : public CudaGraphRunner {
         c10::cuda::CUDAStreamGuard guard(wrap(entry.stream));
         graph->capture_begin();
         try {
-          ran = eager_.run(entry.static_inputs, &entry.static_outputs);
+          ran = eager_.capture(entry.static_inputs, &entry.static_outputs);
         } catch (const std::exception& e) {
           ran = status_from_exception(e);
         }

@@ -26,6 +26,8 @@ inline constexpr size_t kCudaGraphCacheSize = 8;
 struct EagerRunner {
   /// One run node by node on the current stream (the executor's run_tensors, no observers).
   std::function<Status(std::span<const at::Tensor>, std::vector<at::Tensor>*)> run;
+  /// The run a graph is captured from: as `run`, with the session's capture observer.
+  std::function<Status(std::span<const at::Tensor>, std::vector<at::Tensor>*)> capture;
   /// "node 'NAME' (OP)" of the first node of the last run that read device data on the
   /// host (Session::host_syncs grew), or "" when none did.
   std::function<std::string()> first_host_read;

@@ -756,6 +756,7 @@ struct Session::Impl {
   SwapPlan swaps;
   std::unique_ptr<Executor> executor;
   std::vector<NodeObserver*> observers;
+  std::vector<NodeObserver*> capture_observers;  ///< at most one (set_capture_observer)
   std::unique_ptr<CudaGraphRunner> graphs;  ///< null unless CUDA graphs are on
   CudaGraphState graph_state;               ///< while `graphs` is null
 };
@@ -832,6 +833,10 @@ void Session::set_cuda_graph(bool enabled) {
   eager.run = [executor](std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
     return executor->run_tensors(inputs, outputs, nullptr);
   };
+  const std::vector<NodeObserver*>* capture_observers = &impl_->capture_observers;
+  eager.capture = [executor, capture_observers](std::span<const at::Tensor> inputs, std::vector<at::Tensor>* outputs) {
+    return executor->run_tensors(inputs, outputs, capture_observers);
+  };
   eager.first_host_read = [executor] { return executor->first_host_read(); };
   eager.kept_device_tensors = [executor] {
     std::vector<at::Tensor> kept;
@@ -858,6 +863,10 @@ void Session::add_observer(NodeObserver* observer) { impl_->observers.push_back(
 void Session::remove_observer(NodeObserver* observer) {
   auto& v = impl_->observers;
   v.erase(std::remove(v.begin(), v.end(), observer), v.end());
+}
+void Session::set_capture_observer(NodeObserver* observer) {
+  impl_->capture_observers.clear();
+  if (observer != nullptr) impl_->capture_observers.push_back(observer);
 }
 
 void Session::synchronize() const {

@@ -159,6 +159,11 @@ class Session {
   /// Observers are called in the order added; the Session does not own them.
   void add_observer(NodeObserver* observer);
   void remove_observer(NodeObserver* observer);
+  /// The observer of CUDA-graph captures: called around every node of the run a graph is
+  /// captured from, and of no other run (warm-ups and replays walk no observer). Unlike
+  /// add_observer it keeps runs on the graph path: the profiler learns from it which node
+  /// created which graph node. Null removes it; the Session does not own it.
+  void set_capture_observer(NodeObserver* observer);
 
   /// How many times a run had to read a device tensor on the host (a sync); a model
   /// whose shape arithmetic stays on the host keeps this at 0.

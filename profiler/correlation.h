@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "profiler/kernel_record.h"
@@ -60,6 +61,10 @@ struct CorrelationResult {
   int64_t invalid_records = 0;             ///< end_ns < start_ns; ignored
   int64_t conflicting_external = 0;  ///< a correlation id mapped to a second external id (first wins)
   std::map<uint32_t, int64_t> busy_ns_by_device;  ///< union of kernel intervals per device
+  /// CUDA-graph nodes created during a capture (CuptiRecords::kGraphNodes): graph node id
+  /// (of the captured graph and of its instantiated clone) -> the external id pushed while
+  /// it was created. Empty for every other source.
+  std::unordered_map<uint64_t, uint64_t> graph_node_external_ids;
 
   /// Busy time summed over devices, in nanoseconds.
   int64_t busy_ns() const;

@@ -22,6 +22,7 @@ if(AK_CUPTI_FOUND)
   add_library(ak_profiler_timing STATIC
     ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
     ${CMAKE_CURRENT_LIST_DIR}/launch_replay.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/graph_attribution.cpp
     ${CMAKE_CURRENT_LIST_DIR}/host_timing.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cupti_tracer.cpp)
   target_include_directories(ak_profiler_timing SYSTEM PRIVATE ${CUPTI_INCLUDE_DIR})
@@ -33,6 +34,7 @@ else()
   add_library(ak_profiler_timing STATIC
     ${CMAKE_CURRENT_LIST_DIR}/correlation.cpp
     ${CMAKE_CURRENT_LIST_DIR}/launch_replay.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/graph_attribution.cpp
     ${CMAKE_CURRENT_LIST_DIR}/host_timing.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cupti_stub.cpp)
 endif()

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "profiler/timing_source.h"
@@ -90,6 +92,7 @@ KernelRecord to_record(const cupti::KernelActivity* k) {
   int32_t dynamic_shared = k->dynamicSharedMemory;
   r.shared_memory_bytes = static_shared + dynamic_shared;
   r.registers_per_thread = k->registersPerThread;
+  r.graph_node_id = k->graphNodeId;
   return r;
 }
 
@@ -104,6 +107,7 @@ MemRecord mem_record(const Activity* m, MemKind kind) {
   r.size_bytes = m->bytes;
   r.stream_id = m->streamId;
   r.device_id = m->deviceId;
+  r.graph_node_id = m->graphNodeId;
   return r;
 }
 
@@ -195,9 +199,54 @@ void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* b
   if (dropped > 0) correlator->add_dropped(dropped);
 }
 
+/// The graph nodes created while an external id is pushed (CuptiRecords::kGraphNodes).
+/// CUPTI calls on_resource on the thread that creates the node: the capturing session
+/// thread for stream capture, and the instantiating one (in capture_end) for the clones
+/// of an instantiated graph, whose ids are the ones kernel records of its replays carry.
+/// Both the captured node's and its clone's ids are kept, so either id space resolves.
+struct GraphNodeMap {
+  std::atomic<uint64_t> current{0};  ///< the pushed external id; 0 outside every node
+  std::mutex mutex;                  ///< guards `external_ids` (the callback may run on any thread)
+  std::unordered_map<uint64_t, uint64_t> external_ids;
+  std::atomic<int64_t> id_errors{0};  ///< cuptiGetGraphNodeId failures (reported by stop())
+
+  void on_resource(CUpti_CallbackId cbid, const CUpti_ResourceData* data) {
+    const auto* graph = static_cast<const CUpti_GraphData*>(data->resourceDescriptor);
+    if (graph == nullptr || graph->node == nullptr) return;
+    uint64_t id = 0;
+    if (cuptiGetGraphNodeId(graph->node, &id) != CUPTI_SUCCESS) {
+      ++id_errors;
+      return;
+    }
+    if (cbid == CUPTI_CBID_RESOURCE_GRAPHNODE_CREATED) {
+      // Nodes made outside every pushed node (an instantiation's own copies) stay unmapped.
+      const uint64_t external = current.load();
+      if (external == 0) return;
+      std::lock_guard<std::mutex> lock(mutex);
+      external_ids[id] = external;
+    } else if (cbid == CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED) {
+      uint64_t original = 0;
+      if (graph->originalNode == nullptr || cuptiGetGraphNodeId(graph->originalNode, &original) != CUPTI_SUCCESS) {
+        ++id_errors;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      if (auto it = external_ids.find(original); it != external_ids.end()) external_ids[id] = it->second;
+    }
+  }
+};
+
+void CUPTIAPI graph_node_callback(void* userdata, CUpti_CallbackDomain domain, CUpti_CallbackId cbid,
+                                  const void* cbdata) {
+  if (domain != CUPTI_CB_DOMAIN_RESOURCE || userdata == nullptr || cbdata == nullptr) return;
+  static_cast<GraphNodeMap*>(userdata)->on_resource(cbid, static_cast<const CUpti_ResourceData*>(cbdata));
+}
+
 class CuptiTimingSource final : public TimingSource {
  public:
-  explicit CuptiTimingSource(CuptiRecords records) : correlated_(records == CuptiRecords::kCorrelated) {}
+  explicit CuptiTimingSource(CuptiRecords records)
+      : correlated_(records == CuptiRecords::kCorrelated),
+        graph_nodes_(records == CuptiRecords::kGraphNodes ? std::make_unique<GraphNodeMap>() : nullptr) {}
   ~CuptiTimingSource() override {
     if (running_) (void)stop();
     g_source_exists.store(false);
@@ -232,6 +281,7 @@ class CuptiTimingSource final : public TimingSource {
 #else
     (void)label;
 #endif
+    if (graph_nodes_) graph_nodes_->current.store(external_id);
     if (!correlated_) return;
     correlator_->note_pushed(external_id);
     CUptiResult result = cuptiActivityPushExternalCorrelationId(kExternalKind, external_id);
@@ -245,6 +295,7 @@ class CuptiTimingSource final : public TimingSource {
 #if AK_HAVE_NVTX
     nvtxRangePop();
 #endif
+    if (graph_nodes_) graph_nodes_->current.store(0);
     if (!correlated_) return;
     uint64_t last_id = 0;
     CUptiResult result = cuptiActivityPopExternalCorrelationId(kExternalKind, &last_id);
@@ -282,13 +333,22 @@ class CuptiTimingSource final : public TimingSource {
       return cupti::cupti_error("cuptiActivityFlushAll", flush_result, __FILE__, __LINE__);
     }
     if (!push_error_.is_ok()) return push_error_;
-    return correlator->finish();
+    CorrelationResult result = correlator->finish();
+    if (graph_nodes_) {
+      if (graph_nodes_->id_errors.load() > 0)
+        return failed("cuptiGetGraphNodeId failed for " + std::to_string(graph_nodes_->id_errors.load()) +
+                      " CUDA-graph nodes; their kernels cannot be attributed");
+      std::lock_guard<std::mutex> lock(graph_nodes_->mutex);
+      result.graph_node_external_ids = std::exchange(graph_nodes_->external_ids, {});
+    }
+    return result;
   }
 
  private:
   Status enable() {
     AK_CUPTI_CHECK(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed));
     for (const KindToEnable& k : kDeviceKinds) AK_RETURN_IF_ERROR(enable_kind(k.kind, k.call));
+    if (graph_nodes_) return enable_graph_node_callbacks();
     if (!correlated_) return Status::ok();
     AK_RETURN_IF_ERROR(enable_kind(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION, "cuptiActivityEnable(EXTERNAL_CORRELATION)"));
     return enable_api_records();
@@ -325,7 +385,18 @@ class CuptiTimingSource final : public TimingSource {
     return Status::ok();
   }
 
+  /// Graph-node creation and cloning through the callback API. One subscriber per process:
+  /// CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED names another tool holding it.
+  Status enable_graph_node_callbacks() {
+    AK_CUPTI_CHECK(cuptiSubscribe(&subscriber_, graph_node_callback, graph_nodes_.get()));
+    AK_CUPTI_CHECK(cuptiEnableCallback(1, subscriber_, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_GRAPHNODE_CREATED));
+    AK_CUPTI_CHECK(cuptiEnableCallback(1, subscriber_, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED));
+    return Status::ok();
+  }
+
   void disable_enabled() {
+    if (subscriber_ != nullptr) (void)cuptiUnsubscribe(subscriber_);
+    subscriber_ = nullptr;
     // Back to CUPTI's default (every call of an enabled kind) for the next session; then
     // disabling the kinds turns every call off (a kind's switch overrides the per-call ones).
     for (uint32_t cbid : runtime_cbids_) (void)cuptiActivityEnableRuntimeApi(cbid, 1);
@@ -337,6 +408,8 @@ class CuptiTimingSource final : public TimingSource {
   }
 
   const bool correlated_;
+  const std::unique_ptr<GraphNodeMap> graph_nodes_;  ///< kGraphNodes only
+  CUpti_SubscriberHandle subscriber_ = nullptr;
   bool running_ = false;
   std::vector<CUpti_ActivityKind> enabled_;
   std::vector<uint32_t> runtime_cbids_, driver_cbids_;

@@ -23,6 +23,9 @@ struct KernelRecord {
   int32_t block_x = 0, block_y = 0, block_z = 0;
   int32_t shared_memory_bytes = 0;  ///< static + dynamic shared memory per block
   int32_t registers_per_thread = 0;
+  /// The CUDA-graph node that launched it in a graph replay (CUPTI's graphNodeId, the node
+  /// of the instantiated graph); 0 when it was not launched by a graph.
+  uint64_t graph_node_id = 0;
 };
 
 /// What a memory record moved or filled.
@@ -47,6 +50,7 @@ struct MemRecord {
   uint64_t size_bytes = 0;
   uint32_t stream_id = 0;
   uint32_t device_id = 0;
+  uint64_t graph_node_id = 0;  ///< as KernelRecord::graph_node_id
 };
 
 /// One CUDA runtime API call on the host (e.g. cudaLaunchKernel) and how long it took.

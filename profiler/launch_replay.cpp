@@ -111,18 +111,26 @@ Result<CorrelationResult> attribute_by_launch_order(const std::vector<LaunchStep
                     signature + " where the calibration launched " + step.signature);
     const uint64_t position = i + 1;
     correlator.add_external({iteration * node_count + step.node_index + 1, position});
-    if (launches[i].kernel != nullptr) {
-      KernelRecord k = *launches[i].kernel;
-      k.correlation_id = position;
-      k.external_id = 0;
-      correlator.add_kernel(std::move(k));
-    } else {
-      MemRecord m = *launches[i].mem;
-      m.correlation_id = position;
-      m.external_id = 0;
-      correlator.add_mem(m);
-    }
+    add_placed(correlator, launches[i].kernel, launches[i].mem, position);
   }
+  return finish_placed(correlator, traced);
+}
+
+void add_placed(Correlator& correlator, const KernelRecord* kernel, const MemRecord* mem, uint64_t correlation_id) {
+  if (kernel != nullptr) {
+    KernelRecord k = *kernel;
+    k.correlation_id = correlation_id;
+    k.external_id = 0;
+    correlator.add_kernel(std::move(k));
+  } else {
+    MemRecord m = *mem;
+    m.correlation_id = correlation_id;
+    m.external_id = 0;
+    correlator.add_mem(m);
+  }
+}
+
+CorrelationResult finish_placed(Correlator& correlator, const CorrelationResult& traced) {
   CorrelationResult result = correlator.finish();
   result.dropped_records = traced.dropped_records;
   result.duplicate_records += traced.duplicate_records;

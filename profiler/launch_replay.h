@@ -36,6 +36,13 @@ struct LaunchStep {
   std::string signature;  ///< launch_signature() of the record
 };
 
+/// Hands `kernel` or `mem` (one of them non-null) to `correlator` under `correlation_id`,
+/// its external id cleared: how the attributions that place records themselves (this one
+/// and graph_attribution.h) let the Correlator compute busy times and per-node sums.
+void add_placed(Correlator& correlator, const KernelRecord* kernel, const MemRecord* mem, uint64_t correlation_id);
+/// correlator.finish(), with the dropped, duplicate and invalid counts of `traced` carried over.
+CorrelationResult finish_placed(Correlator& correlator, const CorrelationResult& traced);
+
 /// What must repeat for a record to be the same launch: "name<<<grid|block>>>" for a
 /// kernel, "memset:bytes" (or the copy kind) for a memory operation.
 std::string launch_signature(const KernelRecord& kernel);

@@ -11,6 +11,7 @@
 
 #include "models/aten_interop.h"
 #include "models/session.h"
+#include "profiler/graph_attribution.h"
 #include "profiler/launch_replay.h"
 #include "profiler/timing_source.h"
 
@@ -162,6 +163,7 @@ void summarize(const CorrelationResult& joined, int warmup, int iters, Profile* 
   profile->model_ns = time_stats(model_iter_ns).median_ns;
   profile->attributed_ns_per_iter = static_cast<int64_t>(static_cast<double>(attributed) / n);
   profile->kernels_per_iter = static_cast<int64_t>(static_cast<double>(kernel_count) / n + 0.5);
+  profile->attributed_kernels = kernel_count;
 
   // GPU busy time over the profiled iterations only: the union of every kernel interval
   // (attributed or not) that starts inside them.
@@ -218,12 +220,104 @@ void collect_trace(const CorrelationResult& joined, int64_t iteration, Profile* 
   }
 }
 
+/// G1-G2 of profile.h: the unprofiled replays, then the profiled ones attributed through
+/// the capture's graph nodes. False (with profile->cuda_graph_refusal) when the replays
+/// cannot be profiled and the caller profiles eagerly; an error only when a run failed.
+Result<bool> profile_graph_replays(models::Session& session, const ProfileOptions& options,
+                                   const std::function<Status(int64_t*)>& timed_run,
+                                   const std::function<Result<std::unique_ptr<TimingSource>>(CuptiRecords)>& started_cupti,
+                                   Profile* profile) {
+  auto report = [&](const char* phase, int done, int total) {
+    if (options.progress) options.progress(phase, done, total);
+  };
+  auto refuse = [&](std::string why) {
+    profile->cuda_graph_refusal = std::move(why);
+    return false;
+  };
+  // Run 1 warms the shape set up, run 2 captures it: neither is a replay.
+  const int setup = std::max(2, options.warmup);
+  int64_t ns = 0;
+  std::vector<int64_t> walls;
+
+  // G1. Unprofiled replays: the baseline, and the graph wall of the host-bound row.
+  session.set_cuda_graph(true);
+  if (!session.cuda_graph_state().enabled) return refuse(session.cuda_graph_state().ignored);
+  for (int i = 0; i < setup; ++i) AK_RETURN_IF_ERROR(timed_run(&ns));
+  if (session.cuda_graph_state().captured == 0) return refuse(session.cuda_graph_state().fallback_reason);
+  int64_t replays_before = session.cuda_graph_state().replays;
+  for (int i = 0; i < options.iters; ++i) {
+    AK_RETURN_IF_ERROR(timed_run(&ns));
+    walls.push_back(ns);
+    report("baseline", i + 1, options.iters);
+  }
+  profile->unprofiled_wall = time_stats(walls);
+  profile->graph_measured = true;
+  profile->graph_wall = profile->unprofiled_wall;
+  profile->graph_replays = session.cuda_graph_state().replays - replays_before;
+
+  // G2. A fresh capture under CUPTI's graph-node recording, observed node by node; then
+  // the profiled replays, kernel records only.
+  auto source = started_cupti(CuptiRecords::kGraphNodes);
+  if (!source.is_ok()) return refuse("CUPTI's graph-node recording could not start: " + source.status().message());
+  ProfileObserver observer(&profile->nodes);
+  observer.set_source(source->get());
+  observer.begin_iteration(0, false);  // pushes node index + 1 during the capture
+  session.set_cuda_graph(true);
+  session.set_capture_observer(&observer);
+  Status run_status;
+  for (int i = 0; i < setup + options.warmup && run_status.is_ok(); ++i) {
+    run_status = timed_run(&ns);
+    report("warmup", i + 1, setup + options.warmup);
+  }
+  session.set_capture_observer(nullptr);
+  replays_before = session.cuda_graph_state().replays;
+  walls.clear();
+  for (int i = 0; i < options.iters && run_status.is_ok(); ++i) {
+    run_status = timed_run(&ns);
+    walls.push_back(ns);
+    report("profile", i + 1, options.iters);
+  }
+  auto joined = (*source)->stop();
+  source->reset();  // one CUPTI source at a time: the eager profile may need its own
+  AK_RETURN_IF_ERROR(run_status);
+  const models::CudaGraphState& g = session.cuda_graph_state();
+  if (g.captured == 0) return refuse(g.fallback_reason.empty() ? "cuda graph: the profiled capture did not happen" : g.fallback_reason);
+  profile->cuda_graph_replays = g.replays - replays_before;
+  if (profile->cuda_graph_replays != options.iters)
+    return refuse("only " + std::to_string(profile->cuda_graph_replays) + " of " + std::to_string(options.iters) +
+                  " profiled runs replayed the graph");
+  if (!joined.is_ok()) return refuse("collecting CUPTI records: " + joined.status().message());
+  auto attributed = attribute_by_graph_node(*joined, options.iters, profile->nodes.size());
+  if (!attributed.is_ok()) return refuse(attributed.status().message());
+
+  profile->timing_source = "cupti";
+  profile->attribution = "graph";
+  profile->cuda_graph = true;
+  profile->profiled_wall = time_stats(walls);
+  profile->overhead_ratio = profile->unprofiled_wall.median_ns > 0
+                                ? static_cast<double>(profile->profiled_wall.median_ns) /
+                                      static_cast<double>(profile->unprofiled_wall.median_ns)
+                                : 0;
+  collect_trace(*attributed, options.iters - 1, profile);
+  summarize(*attributed, 0, options.iters, profile);
+  return true;
+}
+
 }  // namespace
+
+Status check_profile_options(const ProfileOptions& options, const models::Device& device) {
+  if (options.iters < 1) return invalid_input("--iters must be at least 1");
+  if (options.warmup < 0) return invalid_input("--warmup must not be negative");
+  if (options.cuda_graph && !device.is_cuda())
+    return invalid_input("profiling CUDA-graph replays needs a CUDA device; the model runs on " + device.str());
+  if (options.cuda_graph && options.host_timing)
+    return invalid_input("CUDA-graph replays cannot be profiled with host timing: a replay walks no node to time");
+  return Status::ok();
+}
 
 Result<Profile> profile_session(models::Session& session, const std::vector<models::TensorData>& inputs,
                                 const ProfileOptions& options) {
-  if (options.iters < 1) return invalid_input("--iters must be at least 1");
-  if (options.warmup < 0) return invalid_input("--warmup must not be negative");
+  AK_RETURN_IF_ERROR(check_profile_options(options, session.device()));
   const models::Graph& graph = session.model().graph;
   Profile profile;
   profile.warmup = options.warmup;
@@ -237,17 +331,21 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
   }
   if (graph.nodes.empty()) return invalid_input("the model has no nodes to profile");
 
+  const bool gpu = session.device().is_cuda();
+
   std::vector<at::Tensor> device_inputs;
   AK_RETURN_IF_ERROR(session.upload_inputs(inputs, &device_inputs));
   // Steps 1-3 run node by node (observers see every node, and the baseline must run the
-  // way the profiled runs do); step 4 turns graphs on. The session's setting comes back
-  // on every return.
+  // way the profiled runs do); step 4 and the graph profile turn graphs on. The session's
+  // setting comes back on every return.
   struct GraphModeRestore {
     models::Session& session;
     bool enabled;
-    ~GraphModeRestore() { session.set_cuda_graph(enabled); }
+    ~GraphModeRestore() {
+      session.set_capture_observer(nullptr);
+      session.set_cuda_graph(enabled);
+    }
   } restore{session, session.cuda_graph_state().enabled};
-  session.set_cuda_graph(false);
   std::vector<at::Tensor> outputs;
   auto report = [&](const char* phase, int done, int total) {
     if (options.progress) options.progress(phase, done, total);
@@ -259,10 +357,27 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
     *wall_ns = now_ns() - start;
     return Status::ok();
   };
+  auto started_cupti = [](CuptiRecords records) -> Result<std::unique_ptr<TimingSource>> {
+    AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, make_cupti_timing_source(records));
+    AK_RETURN_IF_ERROR(source->start());
+    return source;
+  };
+  int64_t ns = 0;
+
+  if (options.cuda_graph) {
+    // G1-G2 (profile.h). On a refusal the profile is the eager one, saying why.
+    const Profile before = profile;
+    Result<bool> profiled = profile_graph_replays(session, options, timed_run, started_cupti, &profile);
+    if (!profiled.is_ok()) return profiled.status();
+    if (*profiled) return profile;
+    const std::string why = profile.cuda_graph_refusal;
+    profile = before;
+    profile.cuda_graph_refusal = why;
+  }
+  session.set_cuda_graph(false);
 
   // 1. The unprofiled baseline.
   std::vector<int64_t> wall;
-  int64_t ns = 0;
   for (int i = 0; i < options.warmup; ++i) AK_RETURN_IF_ERROR(timed_run(&ns));
   for (int i = 0; i < options.iters; ++i) {
     AK_RETURN_IF_ERROR(timed_run(&ns));
@@ -296,13 +411,6 @@ Result<Profile> profile_session(models::Session& session, const std::vector<mode
     if (!joined.is_ok()) return joined.status().with_context("collecting " + source.name() + " records");
     return joined;
   };
-  auto started_cupti = [](CuptiRecords records) -> Result<std::unique_ptr<TimingSource>> {
-    AK_ASSIGN_OR_RETURN(std::unique_ptr<TimingSource> source, make_cupti_timing_source(records));
-    AK_RETURN_IF_ERROR(source->start());
-    return source;
-  };
-
-  const bool gpu = session.device().is_cuda();
   const bool replay = options.attribution == ProfileOptions::Attribution::kReplay;
   std::unique_ptr<TimingSource> source;
   if (gpu && !options.host_timing) {

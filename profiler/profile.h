@@ -23,6 +23,16 @@
 ///      capture) then `iters` unprofiled runs with the session's CUDA-graph execution on,
 ///      timed like the baseline: the wall time with graph replay (graph_wall), which the
 ///      host-bound row of the analysis is made of (hotspots.h).
+/// ProfileOptions::cuda_graph on CUDA profiles what is deployed, the graph replays, instead of
+/// steps 1-4 (docs/profiler.md, "Profiling CUDA-graph replays"):
+///   G1. the session's graphs on, fresh: max(2, `warmup`) runs (warm-up, capture), then
+///       `iters` unprofiled replays timed: the baseline, which is also the graph wall.
+///   G2. graphs on, fresh again, under CUPTI with graph-node recording
+///       (CuptiRecords::kGraphNodes): the capture run is observed (Session's capture
+///       observer pushes node index + 1), `warmup` more replays, then `iters` profiled
+///       replays timed; graph_attribution.h attributes their records through their graph
+///       nodes. A refused capture (or a failure of CUPTI's graph-node recording) makes the
+///       profile the eager one of steps 1-4, with the reason in cuda_graph_refusal.
 /// With CUPTI, nodes the runtime runs on the host (shape arithmetic) are not pushed: they
 /// launch nothing. With host timing every node is timed (with a device synchronize on
 /// each side of a node when the model runs on a GPU).
@@ -40,6 +50,7 @@
 
 namespace ak::models {
 class Session;
+struct Device;
 }
 
 namespace ak::profiler {
@@ -108,10 +119,18 @@ struct Profile {
   /// node named), "cuda graphs are for CUDA devices ..."; "" when every timed run replayed.
   std::string graph_note;
 
+  // Profiling the graph replays (ProfileOptions::cuda_graph).
+  bool cuda_graph = false;           ///< the profiled iterations were CUDA-graph replays
+  int64_t cuda_graph_replays = 0;    ///< of the profiled iterations, how many were replays
+  /// Why graph replays were asked for and not profiled (the capture's refusal naming the
+  /// node, CUPTI's graph-node recording failing); "" otherwise.
+  std::string cuda_graph_refusal;
+
   // Attribution (GPU runs with CUPTI; host timing attributes by construction).
   int64_t busy_ns_per_iter = 0;        ///< union of all kernel intervals / iterations (warm-up excluded)
   int64_t attributed_ns_per_iter = 0;  ///< sum of node kernel busy times / iterations (warm-up excluded)
   int64_t kernels_per_iter = 0;        ///< attributed kernels per iteration
+  int64_t attributed_kernels = 0;      ///< attributed kernels over the profiled iterations
   int64_t unattributed_kernels = 0;    ///< over the whole traced run (warm-up/calibration included)
   int64_t unattributed_mems = 0;
   std::vector<std::string> unattributed_kernel_names;  ///< distinct names, at most 5 (diagnostics)
@@ -140,11 +159,19 @@ struct ProfileOptions {
   /// CUDA: after profiling, time the run replayed as a CUDA graph (step 4 above), for the
   /// host-bound row. Off by default (extract does not need it); `profile` turns it on.
   bool graph_replay = false;
+  /// CUDA: profile the run replayed as a CUDA graph (G1-G2 above), what is deployed. On a
+  /// CPU profile_session refuses it (kInvalidInput); host timing cannot see inside a replay.
+  bool cuda_graph = false;
   /// Called after each iteration of each phase: ("baseline"|"warmup"|"profile"|"graph", done, total).
   /// With replay, "warmup" runs again for the calibration, and "profile" again when replay
   /// falls back to correlation.
   std::function<void(const std::string&, int, int)> progress;
 };
+
+/// Bad options for a session on `device` (kInvalidInput, one line): iterations, warm-up,
+/// cuda_graph off CUDA or with host timing. profile_session checks them first; a caller
+/// can check them before anything runs.
+Status check_profile_options(const ProfileOptions& options, const models::Device& device);
 
 /// Profiles `session` on `inputs` (host tensors, uploaded once). A failed CUPTI start is
 /// not an error: the profile falls back to host timing and says why in fallback_reason.

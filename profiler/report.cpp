@@ -148,6 +148,16 @@ std::string format_profile_table(const ReportInput& in, int top) {
   std::snprintf(line, sizeof line, "timing:  %s, %d iterations after %d warm-up; model time %.1f us per iteration\n",
                 p.timing_source.c_str(), p.iters, p.warmup, us(a.model_ns));
   out << line;
+  if (p.cuda_graph) {
+    std::snprintf(line, sizeof line,
+                  "mode:    cuda graph: %lld of %d profiled iterations replayed the captured graph; %lld of %lld kernels "
+                  "attributed through their graph nodes\n",
+                  static_cast<long long>(p.cuda_graph_replays), p.iters, static_cast<long long>(p.attributed_kernels),
+                  static_cast<long long>(p.attributed_kernels + p.unattributed_kernels));
+    out << line;
+  } else if (!p.cuda_graph_refusal.empty()) {
+    out << "mode:    eager (--cuda-graph asked for, not profiled: " << p.cuda_graph_refusal << ")\n";
+  }
   out << "\n";
   std::snprintf(line, sizeof line, "%4s  %-36s %-22s %-24s %-8s %10s %6s %6s %5s %8s %7s %6s %-8s %6s\n", "rank",
                 "node or group", "op types", "shapes", "dtype", "time(us)", "%model", "cum%", "kern", "GB/s",
@@ -233,6 +243,8 @@ std::string format_profile_table(const ReportInput& in, int top) {
           << " calibration iteration" << (p.calibration_iters == 1 ? "" : "s") << " with external correlation)";
     else if (p.attribution == "correlation")
       out << " (external correlation ids in every profiled iteration)";
+    else if (p.attribution == "graph")
+      out << " (CUDA-graph replays: each kernel by the graph node its node created during the capture)";
     out << "\n";
     if (!p.replay_fallback_reason.empty()) out << "note:    replay not used: " << p.replay_fallback_reason << "\n";
   }
@@ -271,7 +283,11 @@ std::string profile_json(const ReportInput& in) {
                  {"graph_measured", p.graph_measured},
                  {"graph_wall_us", us(p.graph_wall.median_ns)},
                  {"graph_replays", p.graph_replays},
-                 {"graph_note", p.graph_note}};
+                 {"graph_note", p.graph_note},
+                 {"cuda_graph", p.cuda_graph},
+                 {"cuda_graph_replays", p.cuda_graph_replays},
+                 {"cuda_graph_refusal", p.cuda_graph_refusal}};
+  j["cuda_graph"] = p.cuda_graph;
   j["total_time_us"] = us(a.model_ns);
   j["frame_us"] = us(a.frame_ns);
   if (a.host_bound) {
@@ -290,6 +306,7 @@ std::string profile_json(const ReportInput& in) {
     j["host_bound"] = nullptr;
   }
   j["attribution"] = {{"kernels_per_iter", p.kernels_per_iter},
+                      {"attributed_kernels", p.attributed_kernels},
                       {"busy_us_per_iter", us(p.busy_ns_per_iter)},
                       {"attributed_us_per_iter", us(p.attributed_ns_per_iter)},
                       {"unattributed_kernels", p.unattributed_kernels},

@@ -46,6 +46,13 @@ enum class CuptiRecords {
   /// Kernels, memcpys and memsets only: the cheapest tracing, for launch-bound models.
   /// stop() returns every record unattributed; launch_replay.h attributes them.
   kDeviceOnly,
+  /// As kDeviceOnly, plus the CUDA-graph nodes created while a node is pushed (CUPTI's
+  /// resource callbacks on graph-node creation and cloning): stop() returns every record
+  /// unattributed, each with its graph_node_id, and the map from graph node ids to the
+  /// pushed external ids (CorrelationResult::graph_node_external_ids) that
+  /// graph_attribution.h joins them with. Needs CUPTI's callback API, which allows one
+  /// subscriber per process: start() fails when another tool holds it.
+  kGraphNodes,
 };
 
 /// The CUPTI activity tracer. Fails with one line ("CUPTI not available in this build",

@@ -3,6 +3,7 @@
 #include "verifier/verify_model.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "models/inputs.h"
@@ -151,6 +152,23 @@ std::vector<OutputCheck> compare_model_outputs(const std::string& input_set,
   return checks;
 }
 
+int64_t differing_elements(const models::TensorData& expected, const models::TensorData& actual) {
+  const int64_t n = std::max(expected.numel(), actual.numel());
+  if (expected.dtype != actual.dtype || expected.dims != actual.dims) return n;
+  if (expected.dtype == models::DType::kString) {
+    int64_t differ = 0;
+    for (size_t i = 0; i < expected.strings.size() && i < actual.strings.size(); ++i)
+      differ += expected.strings[i] != actual.strings[i];
+    return differ;
+  }
+  const size_t width = models::dtype_size(expected.dtype);
+  if (width == 0 || expected.bytes.size_bytes != actual.bytes.size_bytes) return n;
+  int64_t differ = 0;
+  for (size_t at = 0; at + width <= expected.bytes.size_bytes; at += width)
+    differ += std::memcmp(expected.bytes.data + at, actual.bytes.data + at, width) != 0;
+  return differ;
+}
+
 const OutputCheck* RunVerdict::worst() const {
   const OutputCheck* worst = nullptr;
   for (const OutputCheck& check : checks) {
@@ -228,6 +246,7 @@ Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
   report.full = judge_run(full, input_sets, expected, options.tolerance);
   report.swap = full.swap;
   report.fallbacks = full.fallbacks;
+  report.swapped_graph = full.graph;
   report.verdict = report.full.verdict;
   if (report.verdict == Verdict::kPassed) {
     if (options.measure_latency && !full.original_ns.empty() && full.original_ns.size() == full.swapped_ns.size()) {

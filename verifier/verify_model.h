@@ -26,6 +26,10 @@
 #include "verifier/tolerance.h"
 #include "verifier/verdict.h"
 
+namespace ak::models {
+class Session;
+}
+
 namespace ak::verifier {
 
 // ---- bisection ----------------------------------------------------------------------------
@@ -96,6 +100,52 @@ std::vector<OutputCheck> compare_model_outputs(const std::string& input_set,
                                                const std::vector<models::TensorData>& actual,
                                                const std::optional<Tolerance>& override_tolerance);
 
+// ---- CUDA graphs: running both sides as deployed ------------------------------------------
+
+/// What CUDA-graph execution did in one session (models::CudaGraphState, the part a
+/// report needs).
+struct DeployedGraph {
+  bool enabled = false;  ///< graphs were in use (asked for, on CUDA, in a CUDA build)
+  int64_t captured = 0, replays = 0;
+  int refused = 0;       ///< input-shape sets that ran eagerly because their capture was refused
+  std::string refusal;   ///< the last refusal, naming the node ("" when none)
+};
+DeployedGraph deployed_graph(const models::Session& session);
+
+/// Runs `session` on `inputs` as it is deployed: with CUDA graphs on (the caller turned
+/// them on), a new input-shape set runs its warm-up and then its capture, whose outputs
+/// come from a replay; `*replayed` says whether the outputs came from a replay (false:
+/// graphs off or ignored, or the capture refused). At most two runs.
+Result<std::vector<models::TensorData>> run_as_deployed(models::Session& session,
+                                                        const std::vector<models::TensorData>& inputs, bool* replayed);
+
+/// Elements of `actual` whose bytes differ from `expected`'s (every element when the
+/// dtypes or shapes differ; strings compared as strings).
+int64_t differing_elements(const models::TensorData& expected, const models::TensorData& actual);
+
+/// One output of the original model: its graph replays against its eager runs.
+struct GraphOutputCheck {
+  std::string output;
+  bool bitwise_equal = true;     ///< on every input set that replayed
+  int64_t differing_elements = 0;  ///< on the first set that differs
+  std::string first_difference;  ///< that set's name ("" when equal)
+};
+
+/// The original model run as deployed (CUDA graphs) against its eager outputs.
+struct CudaGraphCheck {
+  DeployedGraph original;
+  std::string ignored;     ///< why graphs were asked for and not used ("" otherwise)
+  int sets_replayed = 0;   ///< input sets whose outputs came from a replay
+  std::vector<GraphOutputCheck> outputs;  ///< per output, in the model's order
+};
+
+/// Turns `session`'s CUDA graphs on, runs every set as deployed and compares each
+/// replayed set's outputs with `eager` (the same session's outputs without graphs, one
+/// list per set) bit for bit; turns graphs off again. A set whose capture is refused is
+/// not compared (the refusal is reported). Fails only when a run fails.
+Result<CudaGraphCheck> check_cuda_graph(models::Session& session, const std::vector<InputSet>& sets,
+                                        const std::vector<std::vector<models::TensorData>>& eager);
+
 // ---- the swapped side ---------------------------------------------------------------------
 
 /// Which entries and instances are swapped in (models::SwapOptions' filters).
@@ -125,6 +175,7 @@ struct SwappedRun {
   std::vector<Fallback> fallbacks;
   /// Interleaved whole-model timings (only when asked): ns per run, pairs in order.
   std::vector<int64_t> original_ns, swapped_ns;
+  DeployedGraph graph;  ///< CUDA graphs of the swapped session (WorkerRunnerOptions::cuda_graph)
 };
 
 /// Runs the swapped model with `selection` on every input set; `measure` asks for latency
@@ -140,6 +191,9 @@ struct WorkerRunnerOptions {
   int threads = 0;
   bool fuse = true;
   bool allow_tf32 = false;
+  /// Run both sides as deployed on CUDA: the swapped model's outputs from graph replays,
+  /// and the timing of both with graphs (docs/runtime.md's rule); ignored on the CPU.
+  bool cuda_graph = false;
   double timeout_s = 120;            ///< per worker run (all sets, and the timing when asked)
   uint64_t memory_limit_bytes = 0;   ///< resident; 0: 2 GiB + 4x the model file, at most half the RAM
   int warmup = 2, iterations = 10;   ///< interleaved timing of the first input set
@@ -203,6 +257,7 @@ struct VerifyReport {
   std::vector<Culprit> culprits;
   int bisection_runs = 0;
   std::optional<ModelLatency> latency;  ///< PASSED runs only
+  DeployedGraph swapped_graph;          ///< CUDA graphs in the full run's worker
 };
 
 /// Verifies the swapped model against `expected` (the original's outputs per input set):

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -116,7 +117,7 @@ Result<SwappedRun> run_worker(RunnerState& state, const SwapSelection& selection
   json j = {{"model", o.model.string()}, {"pack", o.pack.string()}, {"device", o.device}, {"threads", o.threads},
             {"fuse", o.fuse}, {"tf32", o.allow_tf32}, {"only_entries", selection.entries},
             {"only_instances", selection.instances}, {"sets", state.sets}, {"measure", measure},
-            {"warmup", o.warmup}, {"iterations", o.iterations}};
+            {"warmup", o.warmup}, {"iterations", o.iterations}, {"cuda_graph", o.cuda_graph}};
   AK_RETURN_IF_ERROR(write_json(job / "job.json", j));
   ProcessOptions process;
   process.limits.timeout_s = o.timeout_s;
@@ -148,6 +149,9 @@ Result<SwappedRun> run_worker(RunnerState& state, const SwapSelection& selection
     run.fallbacks.push_back({f.value("input_set", ""), f.value("entry", ""), f.value("node", ""), f.value("reason", "")});
   run.original_ns = done.value("original_ns", std::vector<int64_t>{});
   run.swapped_ns = done.value("swapped_ns", std::vector<int64_t>{});
+  if (const json g = done.value("cuda_graph", json::object()); !g.empty())
+    run.graph = {g.value("enabled", false), g.value("captured", int64_t{0}), g.value("replays", int64_t{0}),
+                 g.value("refused", 0), g.value("refusal", "")};
   // Outputs of every set the worker finished (it writes them set by set).
   for (size_t s = 0; s < state.sets.size(); ++s) {
     const auto folder = job / "out" / std::to_string(s);
@@ -168,6 +172,61 @@ Result<SwappedRun> run_worker(RunnerState& state, const SwapSelection& selection
 
 }  // namespace
 
+DeployedGraph deployed_graph(const models::Session& session) {
+  const models::CudaGraphState& g = session.cuda_graph_state();
+  return {g.enabled, g.captured, g.replays, g.refused, g.fallback_reason};
+}
+
+Result<std::vector<models::TensorData>> run_as_deployed(models::Session& session,
+                                                        const std::vector<models::TensorData>& inputs, bool* replayed) {
+  *replayed = false;
+  std::vector<models::TensorData> outputs;
+  for (int run = 0; run < 2 && !*replayed; ++run) {
+    const models::CudaGraphState& g = session.cuda_graph_state();
+    const int64_t replays_before = g.replays;
+    const int refused_before = g.refused;
+    AK_ASSIGN_OR_RETURN(outputs, session.run(inputs));
+    *replayed = session.cuda_graph_state().replays > replays_before;
+    // Eager for good: graphs off or ignored, or this shape set's capture refused.
+    if (!session.cuda_graph_state().enabled || session.cuda_graph_state().refused > refused_before) break;
+  }
+  return outputs;
+}
+
+Result<CudaGraphCheck> check_cuda_graph(models::Session& session, const std::vector<InputSet>& sets,
+                                        const std::vector<std::vector<models::TensorData>>& eager) {
+  CudaGraphCheck check;
+  session.set_cuda_graph(true);
+  if (!session.cuda_graph_state().enabled) {
+    check.ignored = session.cuda_graph_state().ignored;
+    session.set_cuda_graph(false);
+    return check;
+  }
+  for (size_t s = 0; s < sets.size() && s < eager.size(); ++s) {
+    bool replayed = false;
+    auto outputs = run_as_deployed(session, sets[s].tensors, &replayed);
+    if (!outputs.is_ok()) {
+      session.set_cuda_graph(false);
+      return outputs.status().with_context("the original model with CUDA graphs on " + sets[s].name);
+    }
+    if (!replayed) continue;
+    ++check.sets_replayed;
+    for (size_t k = 0; k < eager[s].size(); ++k) {
+      if (check.outputs.size() <= k) check.outputs.push_back({eager[s][k].name, true, 0, ""});
+      GraphOutputCheck& out = check.outputs[k];
+      const int64_t differ = k < outputs->size() ? differing_elements(eager[s][k], (*outputs)[k]) : eager[s][k].numel();
+      if (differ > 0 && out.bitwise_equal) {
+        out.bitwise_equal = false;
+        out.differing_elements = differ;
+        out.first_difference = sets[s].name;
+      }
+    }
+  }
+  check.original = deployed_graph(session);
+  session.set_cuda_graph(false);
+  return check;
+}
+
 Status run_verify_worker(const std::filesystem::path& job_dir) {
   AK_ASSIGN_OR_RETURN(json job, read_json(job_dir / "job.json"));
   AK_ASSIGN_OR_RETURN(models::Model loaded, models::load_model(job.value("model", "")));
@@ -177,6 +236,8 @@ Status run_verify_worker(const std::filesystem::path& job_dir) {
   so.num_threads = job.value("threads", 0);
   so.fuse = job.value("fuse", true);
   so.allow_tf32 = job.value("tf32", false);
+  // Off on the CPU (ignored there), so a CPU job's sessions are exactly the eager ones.
+  so.cuda_graph = job.value("cuda_graph", false) && so.device.is_cuda();
   models::SessionOptions original_options = so;
   so.kernels.pack = job.value("pack", "");
   so.kernels.only_entries = job.value("only_entries", std::vector<std::string>{});
@@ -197,7 +258,8 @@ Status run_verify_worker(const std::filesystem::path& job_dir) {
     }
     std::vector<int64_t> fallbacks_before;
     for (const auto& i : swapped->swap_report().instances) fallbacks_before.push_back(i.fallbacks);
-    auto outputs = swapped->run(inputs);
+    bool replayed = false;
+    auto outputs = run_as_deployed(*swapped, inputs, &replayed);
     if (!outputs.is_ok()) return failed("on " + name + ": " + outputs.status().message());
     const auto& instances = swapped->swap_report().instances;
     for (size_t i = 0; i < instances.size(); ++i)
@@ -214,7 +276,10 @@ Status run_verify_worker(const std::filesystem::path& job_dir) {
     if (s == 0) first_inputs.push_back(std::move(inputs));
   }
 
-  json result = {{"swap", swap_to_json(swapped->swap_report())}, {"fallbacks", fallbacks}};
+  const DeployedGraph graph = deployed_graph(*swapped);
+  json result = {{"swap", swap_to_json(swapped->swap_report())}, {"fallbacks", fallbacks},
+                 {"cuda_graph", {{"enabled", graph.enabled}, {"captured", graph.captured}, {"replays", graph.replays},
+                                 {"refused", graph.refused}, {"refusal", graph.refusal}}}};
   if (job.value("measure", false) && !first_inputs.empty()) {
     // Both sides in this process, alternating which goes first, on the first set's inputs
     // uploaded once: the same machine state for both, so the pairs are fair.
@@ -229,7 +294,9 @@ Status run_verify_worker(const std::filesystem::path& job_dir) {
       session.synchronize();
       return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     };
-    const int warmup = job.value("warmup", 2), iterations = job.value("iterations", 10);
+    // With graphs, each side's first two runs are its warm-up and capture, never timed.
+    const int warmup = std::max(job.value("warmup", 2), so.cuda_graph ? 2 : 0);
+    const int iterations = job.value("iterations", 10);
     std::vector<int64_t> original_ns, swapped_ns;
     for (int i = 0; i < warmup + iterations; ++i) {
       int64_t o_ns = 0, s_ns = 0;

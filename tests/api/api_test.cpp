@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "models/onnx_io.h"
+#include "models/session.h"
 #include "tests/cli/run_cli.h"
 #include "tests/models/swap_fixture.h"
 
@@ -105,6 +106,44 @@ TEST(Api, BadInputIsAStatusNotAnException) {
   st = model->run({autokernel::Tensor::of("x", {1, 8, 16}, std::vector<int64_t>(128, 1))}, &outputs);
   EXPECT_EQ(st.code, autokernel::StatusCode::kInvalidInput);
   EXPECT_NE(st.message.find("expected dtype float32, got int64"), std::string::npos) << st.message;
+}
+
+// The CUDA-graph option: ignored on the CPU, and saying so; on a GPU (when there is one)
+// the third run of a shape set is a replay with the eager run's answer.
+TEST(Api, TheCudaGraphOptionSaysWhatItDid) {
+  TempDir dir;
+  const Deployment d = make_deployment(dir.path);
+  std::unique_ptr<autokernel::Model> plain;
+  const auto expected = run(d.model, "", 2, &plain);
+  ASSERT_EQ(expected.size(), 1u);
+  EXPECT_FALSE(plain->cuda_graph().enabled);
+  EXPECT_EQ(plain->cuda_graph().ignored, "");
+
+  autokernel::LoadOptions options;
+  options.device = "cpu";
+  options.cuda_graph = true;
+  std::unique_ptr<autokernel::Model> model;
+  ASSERT_TRUE(autokernel::Model::load(d.model.string(), options, &model).ok());
+  std::vector<autokernel::Tensor> outputs;
+  ASSERT_TRUE(model->run({input_x(2)}, &outputs).ok());
+  const autokernel::CudaGraphInfo cpu = model->cuda_graph();
+  EXPECT_FALSE(cpu.enabled);
+  EXPECT_EQ(cpu.ignored, "cuda graphs are for CUDA devices; ignored on cpu");
+  EXPECT_EQ(cpu.replays, 0);
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].data, expected[0].data);
+
+  if (!ak::models::cuda_available()) return;  // the rest needs a GPU
+  options.device = "cuda";
+  ASSERT_TRUE(autokernel::Model::load(d.model.string(), options, &model).ok());
+  for (int run = 0; run < 3; ++run) ASSERT_TRUE(model->run({input_x(2)}, &outputs).ok());
+  const autokernel::CudaGraphInfo gpu = model->cuda_graph();
+  ASSERT_TRUE(gpu.enabled) << gpu.ignored;
+  EXPECT_EQ(gpu.captured, 1) << gpu.fallback_reason;
+  EXPECT_EQ(gpu.replays, 2);  // the capture run's own replay and the third run
+  const auto a = expected[0].floats(), b = outputs[0].floats();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << i;
 }
 
 TEST(Api, TheExampleProgramRunsAModelWithAPack) {

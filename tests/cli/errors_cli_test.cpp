@@ -70,6 +70,17 @@ TEST(CliErrors, ProfileAndExtractNameTheDefaultedDimToo) {
   EXPECT_NE(extracted.err.find(hint), std::string::npos) << extracted.err;
 }
 
+// profile --cuda-graph profiles graph replays, which a CPU has none of; the modes it
+// replaces cannot be combined with it.
+TEST(CliErrors, ProfileCudaGraphIsBadInputOnTheCpuAndWithOtherModes) {
+  TempDir dir;
+  const std::string model = write_pool_over_width(dir.path).string();
+  expect_error_line(run_cli("profile " + model + " --device cpu --dim width=4 --iters 1 --warmup 0 --cuda-graph"),
+                    "profiling CUDA-graph replays needs a CUDA device; the model runs on cpu");
+  expect_bad_input(run_cli("profile " + model + " --cuda-graph --attribution correlation"), "--attribution");
+  expect_bad_input(run_cli("profile " + model + " --cuda-graph --host-timing"), "--host-timing");
+}
+
 TEST(CliErrors, UnnamedDefaultedDimPointsAtInput) {
   TempDir dir;
   models::Graph g;

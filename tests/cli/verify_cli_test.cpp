@@ -3,6 +3,7 @@
 // (GELU chain, residual Add + LayerNorm), a deliberately wrong, a crashing and a hanging kernel, and the
 // bad inputs users will feed it. Tests that need swap-in (models/swap.h) skip while the
 // session refuses packs.
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -147,6 +148,36 @@ TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
   expect_bad_input(run_cli(verify(dir().string() + "/none.onnx", pack)), "none.onnx");
   expect_bad_input(run_cli(verify(kGpt2, dir() / "no_pack")), "no_pack");
   expect_bad_input(run_cli(verify(kGpt2, pack, "-o " + (dir() / "x").string())), "--prune");
+}
+
+// --cuda-graph on the CPU: a notice and an off `cuda_graph` section; with --no-cuda-graph
+// it is bad input. (The graph-vs-eager check itself runs on a GPU: profile_gpu_test.)
+TEST_F(VerifyCli, CudaGraphFlagsOnTheCpu) {
+  const auto pack = make_pack("graph_pack", {{task("gpt2", "layernormalization"), ""}});
+  expect_bad_input(run_cli(verify(kGpt2, pack, "--cuda-graph --no-cuda-graph")), "excludes");
+  const auto o = run_cli(verify(kGpt2, pack, "--cuda-graph --json --no-latency --no-vary-dims"));
+  AK_SKIP_WITHOUT_SWAP_IN(o);
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  const auto j = nlohmann::json::parse(o.out);
+  const auto& g = j["cuda_graph"];
+  EXPECT_EQ(g["enabled"], false) << g.dump();
+  EXPECT_EQ(g["ignored"], "cuda graphs are for CUDA devices; ignored on cpu");
+  EXPECT_EQ(g["original"]["enabled"], false);
+  EXPECT_EQ(g["sets_replayed"], 0);
+  EXPECT_TRUE(g["outputs"].empty());
+  EXPECT_EQ(g["swapped"]["enabled"], false);
+  EXPECT_EQ(g["swapped"]["replays"], 0);
+  const auto notices = j["notices"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(notices.begin(), notices.end(), "--cuda-graph: cuda graphs are for CUDA devices; ignored on cpu"),
+            notices.end())
+      << j["notices"].dump();
+  // Text, without the flag: off, and why.
+  const auto text = run_cli(verify(kGpt2, pack, "--no-latency --no-vary-dims"));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("cuda graph: off (not on CUDA)"), std::string::npos) << text.out;
+  const auto off = run_cli(verify(kGpt2, pack, "--no-cuda-graph --json --no-latency --no-vary-dims"));
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(nlohmann::json::parse(off.out)["cuda_graph"]["ignored"], "--no-cuda-graph");
 }
 
 TEST_F(VerifyCli, BadKernelsAreBadInputAtSwapIn) {

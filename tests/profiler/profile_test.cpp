@@ -321,5 +321,54 @@ TEST(Profile, GraphReplayIsNotTimedOnTheCpu) {
   EXPECT_EQ(phases, (std::vector<std::string>{"baseline", "warmup", "profile"}));
 }
 
+TEST(Profile, CudaGraphProfilingIsRefusedOnTheCpu) {
+  auto session = mlp_session(models::Device{});
+  ASSERT_TRUE(session);
+  ProfileOptions options;
+  options.iters = 2;
+  options.cuda_graph = true;
+  auto r = profile_session(*session, {random_tensor("x", {8, 64}, 9)}, options);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(r.status().message(), "profiling CUDA-graph replays needs a CUDA device; the model runs on cpu");
+  // The session's own setting is untouched by the refusal.
+  EXPECT_FALSE(session->cuda_graph_state().enabled);
+}
+
+TEST(Profile, ReportsSayWhetherGraphReplaysWereProfiled) {
+  Profiled p = profile_mlp(3);
+  ReportInput in{"mlp.onnx", "cuda", "test gpu", &p.session->model().graph, &p.profile, &p.analysis};
+  auto eager = nlohmann::json::parse(profile_json(in));
+  EXPECT_EQ(eager["cuda_graph"], false);
+  EXPECT_EQ(eager["timing"]["cuda_graph_refusal"], "");
+  EXPECT_EQ(format_profile_table(in, 3).find("mode:"), std::string::npos);
+
+  // As profile_session leaves a graph profile (the attribution numbers are the CPU run's).
+  p.profile.cuda_graph = true;
+  p.profile.cuda_graph_replays = 3;
+  p.profile.attribution = "graph";
+  p.profile.timing_source = "cupti";
+  auto graph = nlohmann::json::parse(profile_json(in));
+  EXPECT_EQ(graph["cuda_graph"], true);
+  EXPECT_EQ(graph["timing"]["cuda_graph_replays"], 3);
+  EXPECT_EQ(graph["timing"]["attribution"], "graph");
+  EXPECT_EQ(graph["attribution"]["attributed_kernels"], p.profile.attributed_kernels);
+  const std::string table = format_profile_table(in, 3);
+  const std::string mode = "mode:    cuda graph: 3 of 3 profiled iterations replayed the captured graph; " +
+                           std::to_string(p.profile.attributed_kernels) + " of " +
+                           std::to_string(p.profile.attributed_kernels + p.profile.unattributed_kernels) +
+                           " kernels attributed through their graph nodes";
+  EXPECT_NE(table.find(mode), std::string::npos) << table;
+  EXPECT_NE(table.find("attribution: graph (CUDA-graph replays"), std::string::npos) << table;
+
+  // A refused capture: the eager profile says why.
+  p.profile.cuda_graph = false;
+  p.profile.cuda_graph_refusal = "cuda graph: not used: node 'NonZero_1' (NonZero) reads device data on the host";
+  EXPECT_NE(format_profile_table(in, 3).find("mode:    eager (--cuda-graph asked for, not profiled: cuda graph: not "
+                                              "used: node 'NonZero_1'"),
+            std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(profile_json(in))["timing"]["cuda_graph_refusal"], p.profile.cuda_graph_refusal);
+}
+
 }  // namespace
 }  // namespace ak::profiler

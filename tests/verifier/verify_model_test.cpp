@@ -89,6 +89,20 @@ TensorData f32(const std::string& name, std::vector<int64_t> dims, const std::ve
   return t;
 }
 
+// Bitwise means bitwise: -0 is not 0, a NaN equals only the same NaN's bits.
+TEST(DifferingElements, CountsElementsWhoseBytesDiffer) {
+  const float nan = std::nanf("");
+  const TensorData a = f32("y", {2, 3}, {1.f, 2.f, 0.f, nan, 5.f, 6.f});
+  EXPECT_EQ(differing_elements(a, a), 0);
+  EXPECT_EQ(differing_elements(a, f32("y", {2, 3}, {1.f, 2.f, -0.f, nan, 5.f, 6.f})), 1);
+  EXPECT_EQ(differing_elements(a, f32("y", {2, 3}, {1.f, 2.0000002f, 0.f, nan, 5.f, 7.f})), 2);
+  // Another shape or dtype: every element differs.
+  EXPECT_EQ(differing_elements(a, f32("y", {3, 2}, {1.f, 2.f, 0.f, nan, 5.f, 6.f})), 6);
+  TensorData ints = a;
+  ints.dtype = DType::kInt32;
+  EXPECT_EQ(differing_elements(a, ints), 6);
+}
+
 TEST(ModelOutputTolerance, IsTheJudgesDefaultForTheOtherClassUnlessOverridden) {
   EXPECT_EQ(model_output_tolerance(DType::kFloat32, std::nullopt), (Tolerance{1e-4, 1e-4, 1.0}));
   EXPECT_EQ(model_output_tolerance(DType::kFloat16, std::nullopt), (Tolerance{1e-2, 1e-2, 0.999}));

@@ -73,6 +73,40 @@ TEST(VerifyWorker, WithoutAPackTheWorkerReproducesTheModelAndTimesBothSides) {
   EXPECT_GT(report->latency->speedup.speedup, 0);
 }
 
+// On the CPU graphs are ignored: the check says so and compares nothing, a run "as
+// deployed" is one eager run, and a worker asked for graphs runs eagerly.
+TEST(VerifyWorker, CudaGraphsAreIgnoredOnTheCpu) {
+  const Fixture f = original_outputs();
+  auto model = models::load_model(kGpt2);
+  ASSERT_TRUE(model.is_ok()) << model.status().message();
+  auto session = models::Session::create(std::make_shared<const models::Model>(std::move(model).value()), {});
+  ASSERT_TRUE(session.is_ok()) << session.status().message();
+  auto check = check_cuda_graph(**session, f.sets, f.expected);
+  ASSERT_TRUE(check.is_ok()) << check.status().message();
+  EXPECT_EQ(check->ignored, "cuda graphs are for CUDA devices; ignored on cpu");
+  EXPECT_FALSE(check->original.enabled);
+  EXPECT_EQ(check->sets_replayed, 0);
+  EXPECT_TRUE(check->outputs.empty());
+  EXPECT_FALSE((*session)->cuda_graph_state().enabled);
+  bool replayed = true;
+  auto outputs = run_as_deployed(**session, f.sets[0].tensors, &replayed);
+  ASSERT_TRUE(outputs.is_ok()) << outputs.status().message();
+  EXPECT_FALSE(replayed);
+  ASSERT_EQ(outputs->size(), f.expected[0].size());
+  for (size_t k = 0; k < outputs->size(); ++k) EXPECT_EQ(differing_elements(f.expected[0][k], (*outputs)[k]), 0);
+
+  WorkerRunnerOptions options = worker_options();
+  options.cuda_graph = true;
+  auto runner = make_worker_runner(options, f.sets);
+  ASSERT_TRUE(runner.is_ok()) << runner.status().message();
+  auto run = (*runner)({}, false);
+  ASSERT_TRUE(run.is_ok()) << run.status().message();
+  EXPECT_EQ(run->verdict, Verdict::kPassed) << run->message;
+  EXPECT_FALSE(run->graph.enabled);
+  EXPECT_EQ(run->graph.replays, 0);
+  EXPECT_EQ(judge_run(*run, f.names, f.expected, std::nullopt).verdict, Verdict::kPassed);
+}
+
 TEST(VerifyWorker, AWorkerPastItsTimeLimitIsATimeout) {
   const Fixture f = original_outputs();
   WorkerRunnerOptions o = worker_options();

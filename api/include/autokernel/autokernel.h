@@ -83,12 +83,26 @@ struct LoadOptions {
   std::string pack;
   /// Sizes of symbolic input dimensions by name (inputs() reports them resolved).
   std::map<std::string, int64_t> dims;
-  /// CUDA only: replay runs of the same input shapes as a CUDA graph.
+  /// CUDA only: run the whole model as one CUDA graph per input-shape set: the first run of
+  /// a shape set warms up, the second captures the graph and replays it only once its
+  /// replay reproduced the eager run bit for bit; later runs replay it. A model that cannot
+  /// be captured runs node by node, and Model::cuda_graph() says why. Ignored on the CPU
+  /// (Model::cuda_graph().ignored says so).
   bool cuda_graph = false;
   /// The runtime's own fusions (attention, GELU) before swap-in.
   bool fuse = true;
   /// CPU threads (0: the runtime's default).
   int num_threads = 0;
+};
+
+/// What CUDA-graph execution did so far (LoadOptions::cuda_graph).
+struct CudaGraphInfo {
+  bool enabled = false;         ///< graphs are in use: asked for, on CUDA, in a CUDA build
+  std::string ignored;          ///< why the option has no effect ("" when not asked for or in use)
+  int64_t captured = 0;         ///< graphs captured and checked against an eager run
+  int64_t replays = 0;          ///< runs served by replaying a graph
+  int64_t eager_runs = 0;       ///< runs executed node by node (warm-ups, refused shape sets)
+  std::string fallback_reason;  ///< the last refused capture, naming the node ("" when none)
 };
 
 /// A loaded model, ready to run.
@@ -119,6 +133,8 @@ class Model {
   int64_t kernel_fallbacks() const;
   /// The device it runs on: "cpu", "cuda", "cuda:1".
   std::string device() const;
+  /// What CUDA-graph execution did in the runs so far.
+  CudaGraphInfo cuda_graph() const;
 
  private:
   struct Impl;
