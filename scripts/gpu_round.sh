@@ -8,16 +8,19 @@
 # model, dtype and batch from the first of E2E_EXPORTERS whose export exists (the dynamo
 # exporter fails on some models), E2E_JOBS (default 2) at a time, named as bench_e2e.py
 # --pack looks them up. tests: every test labelled gpu (ctest -L gpu, 8 at a time; the
-# template tests are nvcc-bound). E2E_PEERS, E2E_TIMEOUT and TEMPLATES_BUDGET_S override the
-# e2e peers, its time limit and bench_templates' total budget.
+# template tests are nvcc-bound). E2E_PEERS, E2E_TIMEOUT, PACK_TIMEOUT and TEMPLATES_BUDGET_S override
+# the e2e peers, its time limit, each pack's time limit and bench_templates' total budget.
 set -u
 E2E_DTYPES=${E2E_DTYPES:-float16} E2E_BATCHES=${E2E_BATCHES:-1} E2E_EXPORTERS=${E2E_EXPORTERS:-dynamo}
 cd "$(dirname "$0")/.."
 R=$OUT
 export OUT=$R/logs; mkdir -p "$OUT"
-AK_TARGETS="autokernel kernels_gpu_test cuda_graph_gpu_test swap_gpu_test profile_gpu_test verify_gpu_test judge_gpu_test" scripts/gpu_check.sh build >/dev/null 2>&1 \
-  || { grep -E "error|FAILED" "$OUT/build.log" | head -20; echo BUILD FAILED; exit 1; }
-echo "built at $(date +%T)"
+# AK_NO_BUILD=1: use the build of an earlier call (two rounds running side by side).
+if [ -z "${AK_NO_BUILD:-}" ]; then
+  AK_TARGETS="autokernel kernels_gpu_test cuda_graph_gpu_test swap_gpu_test profile_gpu_test verify_gpu_test judge_gpu_test" scripts/gpu_check.sh build >/dev/null 2>&1 \
+    || { grep -E "error|FAILED" "$OUT/build.log" | head -20; echo BUILD FAILED; exit 1; }
+  echo "built at $(date +%T)"
+fi
 AK=$PWD/build-gpu/cli/autokernel
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
         [ -n "$f" ] || { echo "no export of $m $d (run the export step first)"; continue; }
         for b in ${E2E_BATCHES//,/ }; do
           p=$m-$d-$x-b$b
-          (timeout 400 python3 scripts/template_pack.py "$f" -o "build/bench/e2e/packs/$p" --autokernel "$AK" --device cuda \
+          (timeout "${PACK_TIMEOUT:-400}" python3 scripts/template_pack.py "$f" -o "build/bench/e2e/packs/$p" --autokernel "$AK" --device cuda \
             -- --dim batch=$b > "$OUT/pack-$p.log" 2>&1; echo "pack $p rc=$?"; grep -v "^\\$" "$OUT/pack-$p.log" | tail -14) &
           jobs=$((jobs + 1)); [ $((jobs % ${E2E_JOBS:-2})) -eq 0 ] && wait
         done
