@@ -663,7 +663,8 @@ void expect_bench_passes(const TaskSummary& t) {
 /// The residual norm tasks of a model (the residual Add with its norm, writing y and the
 /// sum the next block reads) get the residual starter, which passes `autokernel bench`
 /// (every gate) or, without `every_gate`, the quick check `extract --check-starters` runs
-/// (captured inputs and a random seed, both outputs compared).
+/// up to its adversarial gate (captured inputs, a random seed, both outputs compared), where
+/// only the known large-fill cancellation may fail (see the zoo test).
 void expect_residual_norm_starters_pass(const std::shared_ptr<const models::Model>& model, const std::string& op,
                                         const std::string& template_name, int top, bool every_gate = true) {
   ASSERT_TRUE(model);
@@ -673,6 +674,13 @@ void expect_residual_norm_starters_pass(const std::shared_ptr<const models::Mode
   int residual = 0, two_outputs = 0;
   for (const TaskSummary& t : e->report.tasks) {
     if (t.op_type != op) continue;
+    if (t.starter_template == "skeleton") {
+      // TorchScript's token + position embeddings: a [S, D] table broadcast over the batch.
+      std::ifstream in(t.dir / t.starter_file);
+      const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_NE(source.find("the template does not broadcast"), std::string::npos) << t.name;
+      continue;
+    }
     ++residual;
     EXPECT_EQ(t.starter_template, template_name) << t.name;
     const json task = read_json(t.dir / "task.json");
@@ -683,7 +691,8 @@ void expect_residual_norm_starters_pass(const std::shared_ptr<const models::Mode
     }
     auto check = verifier::check_starter(t.dir, check_options());
     ASSERT_TRUE(check.is_ok()) << check.status().message();
-    EXPECT_TRUE(check->passed()) << t.name << ": " << check->gate << ": " << check->message;
+    const bool known = check->gate == "adversarial" && check->message.find("on adversarial large") != std::string::npos;
+    EXPECT_TRUE(check->passed() || known) << t.name << ": " << check->gate << ": " << check->message;
   }
   EXPECT_GT(residual, 0) << "no " << op << " task";
   EXPECT_GT(two_outputs, 0) << "no " << op << " task writes the residual sum";
@@ -705,10 +714,11 @@ TEST(Extract, ResidualNormStartersOfGpt2AndLlamaPassBench) {
 
 TEST(Extract, ResidualLayerNormStartersOfTheZooGpt2PassTheirChecks) {
   // The exported zoo model (scripts/run_example.sh exports it; absent on a fresh checkout).
-  // The quick check only: at D = 768 the adversarial gate's large scale and bias make
-  // y = n * scale + bias cancel to well below their ulp, where no float32 kernel that rounds
-  // differently from ATen's meets rtol 1e-4 of |y| (the plain LayerNormalization starter
-  // fails it there too); the judge scales the tolerance by the terms only for products.
+  // Known limit: at D = 768 the adversarial gate's large fill (scale and bias ~1e4 too) makes
+  // y = n * scale + bias cancel far below the terms' ulp, where a float32 kernel that rounds
+  // differently from ATen's misses rtol 1e-4 of |y| on a few dozen of 294912 elements; the
+  // plain LayerNormalization starter fails there the same way. The judge scales the
+  // tolerance by the terms' magnitude only for products (matmul, conv).
   const fs::path path = fs::path(AK_SOURCE_DIR) / "models/zoo/out/gpt2/model.onnx";
   if (!fs::exists(path)) GTEST_SKIP() << "no " << path << " (scripts/run_example.sh exports it)";
   auto model = models::load_model(path);
