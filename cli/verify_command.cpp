@@ -223,6 +223,11 @@ nlohmann::ordered_json report_json(const Verified& v) {
                              {"output", c.output}, {"max_abs_error", c.max_abs_error}, {"max_rel_error", c.max_rel_error},
                              {"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}, {"message", c.message}});
   j["bisection_runs"] = r.bisection_runs;
+  j["slow_entries"] = nlohmann::ordered_json::array();
+  for (const auto& e : r.slow_entries)
+    j["slow_entries"].push_back({{"entry", e.entry}, {"workload", e.workload}, {"instances", e.instances},
+                                 {"model_speedup", e.speedup.speedup},
+                                 {"model_speedup_ci95", {e.speedup.ci_low, e.speedup.ci_high}}});
   if (r.latency) {
     auto side = [](const verifier::Summary& s) {
       return nlohmann::ordered_json{{"median", s.median}, {"ci95", {s.ci_low, s.ci_high}}, {"p10", s.p10}, {"p90", s.p90}};
@@ -276,6 +281,10 @@ void print_report(const Verified& v) {
     std::printf("\n");
   }
   if (r.bisection_runs > 0) std::printf("bisection:  %d worker runs\n", r.bisection_runs);
+  for (const auto& e : r.slow_entries)
+    std::printf("slower:     entry %s (workload %s, %d instances): the model %.3fx [%.3f, %.3f] with it alone\n",
+                e.entry.c_str(), e.workload.empty() ? "?" : e.workload.c_str(), e.instances, e.speedup.speedup,
+                e.speedup.ci_low, e.speedup.ci_high);
   if (r.latency) {
     const auto& l = *r.latency;
     std::printf("latency:    original %.3f ms [%.3f, %.3f], swapped %.3f ms [%.3f, %.3f], speedup %.3f [%.3f, %.3f] "
@@ -286,11 +295,17 @@ void print_report(const Verified& v) {
   }
 }
 
-/// The pack without the culprits, in `out` (empty: in place).
-Result<kernels::Pack> prune_pack(const kernels::Pack& pack, const std::vector<verifier::Culprit>& culprits,
-                                 const std::filesystem::path& out) {
+/// The entries --prune removes: the culprits, and the entries that slow the model.
+std::set<std::string> entries_to_prune(const verifier::VerifyReport& r) {
   std::set<std::string> drop;
-  for (const auto& c : culprits) drop.insert(c.entry);
+  for (const auto& c : r.culprits) drop.insert(c.entry);
+  for (const auto& e : r.slow_entries) drop.insert(e.entry);
+  return drop;
+}
+
+/// The pack without the `drop` entries, in `out` (empty: in place).
+Result<kernels::Pack> prune_pack(const kernels::Pack& pack, const std::set<std::string>& drop,
+                                 const std::filesystem::path& out) {
   kernels::Pack pruned = pack;
   pruned.entries.clear();
   for (const auto& e : pack.entries)
@@ -426,13 +441,14 @@ Result<int> run(const VerifyArgs& args) {
   AK_RETURN_IF_ERROR(record_in_pack(c, first, model_sha256));
   std::optional<Verified> pruned;
   kernels::Pack pruned_pack;
-  if (args.prune && first.report.verdict != verifier::Verdict::kPassed && !first.report.culprits.empty()) {
-    progress.step("verify: pruning " + std::to_string(first.report.culprits.size()) + " culprit entries");
-    // Read again: pack.json now holds the failed verification, which the pruned pack keeps.
+  const std::set<std::string> drop = entries_to_prune(first.report);
+  if (args.prune && !drop.empty()) {
+    progress.step("verify: pruning " + std::to_string(drop.size()) + " entries (culprits, slower)");
+    // Read again: pack.json now holds the first verification, which the pruned pack keeps.
     AK_ASSIGN_OR_RETURN(pack, kernels::read_pack(args.pack));
-    AK_ASSIGN_OR_RETURN(pruned_pack, prune_pack(pack, first.report.culprits, args.prune_out));
+    AK_ASSIGN_OR_RETURN(pruned_pack, prune_pack(pack, drop, args.prune_out));
     if (pruned_pack.entries.empty()) {
-      notices.push_back("--prune: every entry was a culprit; the pruned pack is empty and was not verified again");
+      notices.push_back("--prune: every entry was a culprit or slower; the pruned pack is empty and was not verified again");
     } else {
       AK_ASSIGN_OR_RETURN(Verified again, verify_pack(c, pruned_pack));
       AK_RETURN_IF_ERROR(record_in_pack(c, again, model_sha256));
@@ -466,8 +482,8 @@ Result<int> run(const VerifyArgs& args) {
     print_report(first);
     print_cuda_graph(graph_check, graph_off, first.report.swapped_graph);
     if (pruned) {
-      std::printf("pruned:     %zu culprit entr%s removed, written to %s (%s); verified again:\n",
-                  first.report.culprits.size(), first.report.culprits.size() == 1 ? "y" : "ies",
+      std::printf("pruned:     %zu entr%s removed (culprits, slower), written to %s (%s); verified again:\n",
+                  drop.size(), drop.size() == 1 ? "y" : "ies",
                   pruned->pack_dir.c_str(), args.prune_out.empty() ? "in place" : "a new pack");
       print_report(*pruned);
     }

@@ -231,6 +231,43 @@ std::vector<const models::SwapInstance*> instances_of(const models::SwapReport& 
 
 }  // namespace
 
+namespace {
+
+/// The entries of a passing, not clearly faster pack that slow the model alone: each matched
+/// entry timed alone (one entry: the full run's numbers are its own), slow when its interval
+/// lies below 1. An entry whose timed run fails is left to the correctness checks.
+Result<std::vector<SlowEntry>> find_slow_entries(const SwappedRun& full, const SpeedupEstimate& whole,
+                                                 const std::vector<std::string>& entries, const SwappedRunner& runner,
+                                                 const std::function<void(const std::string&)>& progress) {
+  std::vector<std::string> matched;
+  for (const auto& entry : entries)
+    if (!instances_of(full.swap, entry).empty()) matched.push_back(entry);
+  std::vector<SlowEntry> slow;
+  for (size_t i = 0; i < matched.size(); ++i) {
+    SpeedupEstimate alone = whole;
+    if (matched.size() > 1) {
+      progress("verify: timing entry " + std::to_string(i + 1) + " of " + std::to_string(matched.size()) + " alone: " +
+               matched[i]);
+      AK_ASSIGN_OR_RETURN(SwappedRun run, runner({{matched[i]}, {}}, true));
+      if (run.verdict != Verdict::kPassed || run.original_ns.empty() || run.original_ns.size() != run.swapped_ns.size())
+        continue;
+      AK_ASSIGN_OR_RETURN(alone, estimate_speedup(run.original_ns, run.swapped_ns));
+    }
+    if (alone.ci_high >= 1.0) continue;
+    SlowEntry e;
+    e.entry = matched[i];
+    e.speedup = alone;
+    for (const auto* instance : instances_of(full.swap, matched[i])) {
+      e.workload = instance->workload;
+      ++e.instances;
+    }
+    slow.push_back(std::move(e));
+  }
+  return slow;
+}
+
+}  // namespace
+
 Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
                                     const std::vector<std::vector<models::TensorData>>& expected,
                                     const std::vector<std::string>& entries, const SwappedRunner& runner,
@@ -260,6 +297,9 @@ Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
       latency.swapped_ms = to_ms(full.swapped_ns);
       AK_ASSIGN_OR_RETURN(latency.speedup, estimate_speedup(full.original_ns, full.swapped_ns));
       report.latency = latency;
+      if (options.find_slow_entries && latency.speedup.ci_low < 1.0) {
+        AK_ASSIGN_OR_RETURN(report.slow_entries, find_slow_entries(full, latency.speedup, entries, runner, progress));
+      }
     }
     return report;
   }

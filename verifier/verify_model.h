@@ -226,6 +226,16 @@ struct Culprit {
   std::string message;  ///< one line: the comparison's summary or the worker's failure
 };
 
+/// An entry that computes correctly but makes the whole model slower: with it alone swapped
+/// in, the model's speedup interval lies below 1 (a kernel faster on its task can still
+/// lose in the model, e.g. to the copies of non-contiguous inputs the ABI makes).
+struct SlowEntry {
+  std::string entry;
+  std::string workload;
+  int instances = 0;
+  SpeedupEstimate speedup;  ///< the whole model, original / swapped with only this entry
+};
+
 /// A full run judged: the worker's outcome and every output's comparison.
 struct RunVerdict {
   Verdict verdict = Verdict::kPassed;
@@ -244,6 +254,9 @@ struct VerifyOptions {
   std::optional<Tolerance> tolerance;  ///< replaces model_output_tolerance's defaults
   bool bisect = true;
   bool measure_latency = true;
+  /// When the whole pack is not clearly faster (its speedup interval reaches below 1), time
+  /// each matched entry alone to name the ones that slow the model (VerifyReport::slow_entries).
+  bool find_slow_entries = true;
   std::function<void(const std::string&)> progress;
 };
 
@@ -257,14 +270,16 @@ struct VerifyReport {
   std::vector<Culprit> culprits;
   int bisection_runs = 0;
   std::optional<ModelLatency> latency;  ///< PASSED runs only
+  std::vector<SlowEntry> slow_entries;  ///< PASSED runs that were not clearly faster (find_slow_entries)
   DeployedGraph swapped_graph;          ///< CUDA graphs in the full run's worker
 };
 
 /// Verifies the swapped model against `expected` (the original's outputs per input set):
 /// one run with every entry of `entries`; on a failure, bisection over the entries, then
 /// over the instances of each culprit entry, and one run per culprit alone for its
-/// numbers; latency (when asked) on a passing run. Fails (Status) only when a run could not
-/// be made at all.
+/// numbers; latency (when asked) on a passing run, and when that is not clearly faster, one
+/// timed run per matched entry alone for the slow ones. Fails (Status) only when a run could
+/// not be made at all.
 Result<VerifyReport> verify_swapped(const std::vector<std::string>& input_sets,
                                     const std::vector<std::vector<models::TensorData>>& expected,
                                     const std::vector<std::string>& entries, const SwappedRunner& runner,

@@ -65,34 +65,14 @@ struct PlanKey {
   uint32_t align_a, align_b, align_y;
 };
 
-// A prepared call: the descriptors and the algorithm chosen for them. Preparing one (the
-// heuristic query above all) costs tens of microseconds of host time, more than the product
-// itself at a model's sizes, so each configuration is prepared once and kept: a small table,
-// replaced round-robin (the ABI promises one caller at a time; the mutex is for safety).
+// A prepared call (library_device.cuh's PlanTable): the descriptors and the algorithm
+// chosen for them.
 struct LtPlan {
-  PlanKey key;
-  bool ready = false;
   LtCall call;
   cublasLtMatmulAlgo_t algo;
+  void reset() { call.reset(); }
 };
 constexpr int kPlanSlots = 32;
-
-LtPlan* plan_for(const PlanKey& key, bool* fresh) {
-  static LtPlan plans[kPlanSlots];
-  static int next = 0;
-  for (LtPlan& plan : plans)
-    if (plan.ready && std::memcmp(&plan.key, &key, sizeof key) == 0) {
-      *fresh = false;
-      return &plan;
-    }
-  LtPlan& plan = plans[next];
-  next = (next + 1) % kPlanSlots;
-  plan.call.reset();
-  plan.ready = false;
-  plan.key = key;
-  *fresh = true;
-  return &plan;
-}
 
 #define AK_LT(call)                                   \
   do {                                                \
@@ -127,11 +107,12 @@ int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int 
   key.a_step = a_step, key.b_step = b_step;
   key.align_a = align_a, key.align_b = align_b, key.align_y = align_y;
   static std::mutex mutex;
+  static PlanTable<PlanKey, LtPlan, kPlanSlots> plans;
   std::lock_guard<std::mutex> lock(mutex);
-  bool fresh = false;
-  LtPlan* plan = plan_for(key, &fresh);
+  auto* slot = plans.find(key);
+  LtPlan* plan = &slot->plan;
   LtCall& c = plan->call;
-  if (!fresh) {
+  if (slot->ready) {
     if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
       AK_LT(cublasLtMatmulDescSetAttribute(c.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     const float alpha = kAlpha, beta = 0.0f;
@@ -173,7 +154,7 @@ int lt_matmul(const LtDevice& lt, const Problem& p, cublasOperation_t op_a, int 
   if (returned <= 0) return kErrCublas;
   const int chosen = kAlgoIndex < returned ? kAlgoIndex : 0;  // past the list's end: its first entry
   plan->algo = results[chosen].algo;
-  plan->ready = true;
+  slot->ready = true;
   const float alpha = kAlpha, beta = 0.0f;
   AK_LT(cublasLtMatmul(lt.handle, c.op, &alpha, b, c.b, a, c.a, &beta, y, c.y, y, c.y, &plan->algo,
                        lt.workspace, kWorkspaceBytes, stream));

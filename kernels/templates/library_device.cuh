@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cuda_runtime.h>
+#include <cstring>
 #include <mutex>
 
 #include "common.h"
@@ -38,5 +39,36 @@ const LibraryDevice<Handle>* library_for_current_device(size_t workspace_bytes, 
   }
   return &d;
 }
+
+// Prepared calls of a library: the descriptors and the algorithm chosen for one
+// configuration (Key: plain data, compared bytewise, so memset it before filling it in).
+// Preparing one (the library's heuristic query above all) costs far more host time than the
+// call itself at a model's sizes, and recreating the descriptors on every call grows the
+// library's own caches, so each configuration is prepared once and kept: a small table,
+// slots reused round-robin. Plan has reset(), which destroys its descriptors. Callers hold
+// a mutex around find() and the use of the plan.
+template <typename Key, typename Plan, int kSlots>
+struct PlanTable {
+  struct Slot {
+    Key key;
+    bool ready = false;
+    Plan plan;
+  };
+  Slot slots[kSlots];
+  int next = 0;
+
+  // The slot of `key`: prepared (ready) when found, else the next slot, reset and claimed
+  // for it (prepare its plan, then set ready).
+  Slot* find(const Key& key) {
+    for (Slot& slot : slots)
+      if (slot.ready && std::memcmp(&slot.key, &key, sizeof key) == 0) return &slot;
+    Slot& slot = slots[next];
+    next = (next + 1) % kSlots;
+    slot.plan.reset();
+    slot.ready = false;
+    slot.key = key;
+    return &slot;
+  }
+};
 
 }  // namespace

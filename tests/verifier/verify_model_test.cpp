@@ -132,6 +132,7 @@ TEST(CompareModelOutputs, UsesTheJudgesComparisonPerOutput) {
 struct FakeModel {
   std::vector<std::string> entries = {"a", "b", "c", "wrong", "e", "f", "g", "h"};
   std::set<std::string> crash, hang;
+  std::set<std::string> slow;  ///< entries that add 5 ms to every swapped run they are in
   std::vector<SwapSelection> calls;
 
   models::SwapReport swap(const SwapSelection& s) const {
@@ -169,8 +170,13 @@ struct FakeModel {
       }
       for (int set = 0; set < 2; ++set) run.outputs.push_back({f32("y", {4}, {1 + delta, 2, 3, 4})});
       if (measure) {
+        int64_t extra = 0;
+        for (const auto& e : slow)
+          if (std::any_of(run.swap.instances.begin(), run.swap.instances.end(), [&](const auto& i) { return i.entry == e; }))
+            extra += 5'000'000;
         run.original_ns = {10'000'000, 10'100'000, 9'900'000, 10'050'000, 10'000'000, 9'950'000};
         run.swapped_ns = {8'000'000, 8'100'000, 7'900'000, 8'050'000, 8'000'000, 7'950'000};
+        for (int64_t& ns : run.swapped_ns) ns += extra;
       }
       return run;
     };
@@ -195,6 +201,33 @@ TEST(VerifySwapped, APassingPackReportsTheSwapAndTheLatency) {
   EXPECT_LE(report->latency->speedup.ci_low, report->latency->speedup.speedup);
   EXPECT_GE(report->latency->speedup.ci_high, report->latency->speedup.speedup);
   EXPECT_TRUE(report->culprits.empty());
+}
+
+// A correct entry that makes the model slower (the whole pack 0.77x) is found by timing
+// each matched entry alone; the others, faster alone, are not named.
+TEST(VerifySwapped, AnEntryThatSlowsTheModelIsNamedByTimingEachEntryAlone) {
+  FakeModel model;
+  model.entries = {"a", "b", "c", "d"};
+  model.slow = {"c"};
+  auto report = verify_swapped(kSets, kExpected, model.entries, model.runner(), {});
+  ASSERT_TRUE(report.is_ok()) << report.status().message();
+  EXPECT_EQ(report->verdict, Verdict::kPassed);
+  ASSERT_TRUE(report->latency.has_value());
+  EXPECT_LT(report->latency->speedup.ci_high, 1.0);
+  ASSERT_EQ(report->slow_entries.size(), 1u);
+  EXPECT_EQ(report->slow_entries[0].entry, "c");
+  EXPECT_EQ(report->slow_entries[0].workload, "workload_c");
+  EXPECT_EQ(report->slow_entries[0].instances, 3);
+  EXPECT_NEAR(report->slow_entries[0].speedup.speedup, 10.0 / 13.0, 0.01);
+  EXPECT_EQ(model.calls.size(), 5u);  // the full run, then each entry alone
+
+  VerifyOptions off;
+  off.find_slow_entries = false;
+  model.calls.clear();
+  auto unchecked = verify_swapped(kSets, kExpected, model.entries, model.runner(), off);
+  ASSERT_TRUE(unchecked.is_ok());
+  EXPECT_TRUE(unchecked->slow_entries.empty());
+  EXPECT_EQ(model.calls.size(), 1u);
 }
 
 TEST(VerifySwapped, AWrongKernelOnOneWorkloadIsNamedDownToItsInstance) {
