@@ -126,25 +126,8 @@ models::TensorData runtime_pool(const PoolCase& c, const models::TensorData& x) 
   return out.is_ok() ? (*out)[0] : models::TensorData{};
 }
 
-class PoolTemplatesTest : public ::testing::Test {
+class PoolTemplatesTest : public GxxTemplatesTest {
  protected:
-  static void SetUpTestSuite() {
-    auto backend = make_gxx_backend(BuildOptions{});
-    if (backend.is_ok()) gxx_ = std::move(backend).value();
-  }
-  static void TearDownTestSuite() { gxx_.reset(); }
-  void SetUp() override { ASSERT_TRUE(gxx_) << "no g++ backend"; }
-
-  std::optional<KernelLibrary> build(const Result<std::string>& source, const std::string& name) {
-    if (!source.is_ok()) {
-      ADD_FAILURE() << name << ": generation failed: " << source.status().message();
-      return std::nullopt;
-    }
-    BuildOptions options;
-    options.cache_dir = dir_ / "cache";
-    return build_and_load(*source, dir_ / (name + ".cpp"), *gxx_, options);
-  }
-
   /// Calls `library` on `x` (of `dtype`, through `x_view`) and compares Y with the runtime
   /// on the same values in float32, rounded to `dtype` (max picks an input; the average is
   /// a float32 sum rounded once).
@@ -173,11 +156,7 @@ class PoolTemplatesTest : public ::testing::Test {
                                                           models::shape_string(shape));
   }
 
-  static std::unique_ptr<BuildBackend> gxx_;
-  testing::ScratchDir dir_;
 };
-
-std::unique_ptr<BuildBackend> PoolTemplatesTest::gxx_;
 
 TEST_F(PoolTemplatesTest, EveryCaseMatchesTheRuntimeInEveryDtype) {
   for (int32_t dtype : kFloatDtypes) {
