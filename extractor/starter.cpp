@@ -556,6 +556,45 @@ Starter conv_epilogue(const StarterContext& c, Matcher& m) {
   return from(kernels::conv_source(spec, c.target, c.config), "conv", order, m);
 }
 
+// --- pooling ---------------------------------------------------------------------------
+
+/// MaxPool, AveragePool, GlobalMaxPool and GlobalAveragePool nodes over 1-3 spatial dims.
+/// The attributes go into the source; the sizes (and SAME pads) the kernel reads at run time.
+Starter pool_node(const StarterContext& c, Matcher& m, const Node& n) {
+  if (n.outputs.size() > 1 && !n.outputs[1].empty())
+    return m.skip("MaxPool's Indices output (the pool template computes Y only)");
+  DType t;
+  if (!operands_are_inputs(m, n, 1, &t)) return {};
+  if (c.outputs.size() != 1 || m.dtype(c.outputs[0]) != t) return m.skip("the pool template writes one Y of X's dtype");
+  const int64_t rank = m.rank(n.inputs[0]);
+  if (rank < 3 || rank > 5)
+    return m.skip(n.op_type + " with " + std::to_string(rank - 2) + " spatial dims (the template takes 1, 2 or 3)");
+  kernels::PoolSpec spec;
+  spec.kind = n.op_type.find("Max") != std::string::npos ? kernels::PoolSpec::Kind::kMax : kernels::PoolSpec::Kind::kAverage;
+  spec.global = n.op_type.rfind("Global", 0) == 0;
+  spec.dtype = static_cast<int32_t>(t);
+  spec.spatial_rank = static_cast<int>(rank - 2);
+  if (!spec.global) {
+    spec.kernel = n.attr_ints("kernel_shape");
+    spec.strides = n.attr_ints("strides");
+    spec.dilations = n.attr_ints("dilations");
+    spec.pads = n.attr_ints("pads");
+    spec.ceil_mode = n.attr_int("ceil_mode", 0) != 0;
+    spec.count_include_pad = spec.kind == kernels::PoolSpec::Kind::kAverage && n.attr_int("count_include_pad", 0) != 0;
+    const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+    using AutoPad = kernels::PoolSpec::AutoPad;
+    if (auto_pad == "SAME_UPPER") spec.auto_pad = AutoPad::kSameUpper;
+    else if (auto_pad == "SAME_LOWER") spec.auto_pad = AutoPad::kSameLower;
+    else if (auto_pad == "VALID") spec.auto_pad = AutoPad::kValid;
+    else if (auto_pad != "NOTSET") return m.skip(n.op_type + " auto_pad '" + auto_pad + "'");
+    // ONNX ignores explicit pads under auto_pad; an all-zero list is what exporters write.
+    if (spec.auto_pad != AutoPad::kNotSet &&
+        std::all_of(spec.pads.begin(), spec.pads.end(), [](int64_t p) { return p == 0; }))
+      spec.pads.clear();
+  }
+  return from(kernels::pool_source(spec, c.target, c.config), "pool", {n.inputs[0]}, m);
+}
+
 // --- attention, rotary embedding -------------------------------------------------------
 
 /// What an attention starter needs from the nodes: the pattern's fields or the fused
@@ -775,6 +814,9 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "LayerNormalization") return layer_norm_node(c, m, n);
       if (n.op_type == "MatMul" || n.op_type == "Gemm") return product_epilogue(c, m);
       if (n.op_type == "Conv") return conv_epilogue(c, m);
+      if (n.op_type == "MaxPool" || n.op_type == "AveragePool" || n.op_type == "GlobalMaxPool" ||
+          n.op_type == "GlobalAveragePool")
+        return pool_node(c, m, n);
     }
     if (n.domain == "com.autokernel" && n.op_type == "Attention") return attention_node(c, m, n);
   } else {
@@ -821,6 +863,7 @@ std::optional<kernels::TemplateKind> template_kind_of(const std::string& templat
   if (template_name == "gemm_epilogue") return TemplateKind::kGemmEpilogue;
   if (template_name == "conv") return TemplateKind::kConv;
   if (template_name == "attention") return TemplateKind::kAttention;
+  if (template_name == "pool") return TemplateKind::kPool;
   return std::nullopt;
 }
 

@@ -288,6 +288,12 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
   static const Parameters kProductCuda = cuda_product_parameters();
   static const Parameters kGemmEpilogueCuda = cuda_library_parameters("cublasLtMatmulAlgoGetHeuristic");
   static const Parameters kConvCuda = cuda_library_parameters("cudnnGetConvolutionForwardAlgorithm_v7");
+  static const Parameters kPoolCpu = {
+      {"rows_per_chunk", {1, 4, 16, 64, 256}, 16,
+       "output rows (OW outputs each) a thread takes at a time (schedule(dynamic, n))"},
+      {"min_parallel_outputs", {0, 4096, 32768, 262144}, 0,
+       "outputs with fewer elements run on the calling thread (waking the OpenMP team costs microseconds)"},
+  };
   static const Parameters kAttentionCpu = attention_parameters(Target::kCpu);
   static const Parameters kAttentionCuda = attention_parameters(Target::kCuda);
   const bool cuda = target == Target::kCuda;
@@ -299,6 +305,8 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
     case TemplateKind::kGemmEpilogue: return cuda ? kGemmEpilogueCuda : kProductCpu;
     case TemplateKind::kConv: return cuda ? kConvCuda : kProductCpu;
     case TemplateKind::kAttention: return cuda ? kAttentionCuda : kAttentionCpu;
+    // One thread per output, grid-stride: the elementwise template's launch parameters.
+    case TemplateKind::kPool: return cuda ? kElementwiseCuda : kPoolCpu;
   }
   return kElementwiseCpu;
 }
@@ -595,6 +603,26 @@ std::string bool_constant(const char* name, bool value, const char* comment = ""
   return std::string("constexpr bool ") + name + " = " + (value ? "true" : "false") + ";" + comment + "\n";
 }
 
+/// A per-spatial-dim attribute (strides, pads, ...): `count` values, each at least
+/// `minimum`; empty means `count` times `fallback`.
+Result<std::vector<int64_t>> attribute_list(const std::vector<int64_t>& values, size_t count, int64_t fallback,
+                                            const std::string& what, const char* name, int64_t minimum) {
+  if (values.empty()) return std::vector<int64_t>(count, fallback);
+  if (values.size() != count)
+    return invalid_input(what + ": " + name + " has " + std::to_string(values.size()) + " values, expected " +
+                         std::to_string(count));
+  for (int64_t v : values)
+    if (v < minimum) return invalid_input(what + ": " + name + " value " + std::to_string(v));
+  return values;
+}
+
+/// "{3, 3}": a constant array's initializer.
+std::string brace_list(const std::vector<int64_t>& values) {
+  std::vector<std::string> parts;
+  for (int64_t v : values) parts.push_back(std::to_string(v));
+  return "{" + join(parts, ", ") + "}";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -609,6 +637,7 @@ const char* template_kind_name(TemplateKind kind) {
     case TemplateKind::kGemmEpilogue: return "gemm_epilogue";
     case TemplateKind::kConv: return "conv";
     case TemplateKind::kAttention: return "attention";
+    case TemplateKind::kPool: return "pool";
   }
   return "?";
 }
@@ -1073,16 +1102,8 @@ Result<std::string> conv_source(const ConvSpec& spec, Target target, const Templ
   AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, "Conv"));
   const int r = spec.spatial_rank;
   if (r != 1 && r != 2) return invalid_input("Conv template: " + std::to_string(r) + " spatial dims (it takes 1 or 2)");
-  auto attribute = [&](const std::vector<int64_t>& values, size_t count, int64_t fallback, const char* name,
-                       int64_t minimum) -> Result<std::vector<int64_t>> {
-    if (values.empty()) return std::vector<int64_t>(count, fallback);
-    if (values.size() != count)
-      return invalid_input(std::string("Conv template: ") + name + " has " + std::to_string(values.size()) +
-                           " values, expected " + std::to_string(count));
-    for (int64_t v : values)
-      if (v < minimum) return invalid_input(std::string("Conv template: ") + name + " value " + std::to_string(v));
-    return values;
-  };
+  auto attribute = [](const std::vector<int64_t>& values, size_t count, int64_t fallback, const char* name,
+                      int64_t minimum) { return attribute_list(values, count, fallback, "Conv template", name, minimum); };
   AK_ASSIGN_OR_RETURN(const std::vector<int64_t> strides, attribute(spec.strides, r, 1, "strides", 1));
   AK_ASSIGN_OR_RETURN(const std::vector<int64_t> dilations, attribute(spec.dilations, r, 1, "dilations", 1));
   AK_ASSIGN_OR_RETURN(const std::vector<int64_t> pads, attribute(spec.pads, 2 * r, 0, "pads", 0));
@@ -1236,6 +1257,89 @@ Result<std::string> rotary_source(const RotarySpec& spec, Target target, const T
   return assemble(splicer, target == Target::kCuda ? "rotary_cuda.cu" : "rotary_cpu.cpp", "elementwise_prologue.h",
                   prologue(dt, "constexpr int kNumInputs = 3;  // x, cos, sin\n", cfg), dt, target,
                   head(h, dt, target));
+}
+
+// ---------------------------------------------------------------------------------------
+// Pooling
+
+Result<std::string> pool_source(const PoolSpec& spec, Target target, const TemplateConfig& config) {
+  const bool max = spec.kind == PoolSpec::Kind::kMax;
+  const std::string op = std::string(spec.global ? "Global" : "") + (max ? "MaxPool" : "AveragePool");
+  const std::string what = op + " template";
+  AK_ASSIGN_OR_RETURN(const DtypeInfo dt, dtype_info(spec.dtype, op));
+  const int r = spec.spatial_rank;
+  if (r < 1 || r > 3) return invalid_input(what + ": " + std::to_string(r) + " spatial dims (it takes 1, 2 or 3)");
+  using AutoPad = PoolSpec::AutoPad;
+  if (spec.global && (!spec.kernel.empty() || !spec.strides.empty() || !spec.dilations.empty() || !spec.pads.empty() ||
+                      spec.auto_pad != AutoPad::kNotSet || spec.ceil_mode || spec.count_include_pad))
+    return invalid_input(what + ": a global pool takes no attributes");
+  if (max && spec.count_include_pad) return invalid_input(what + ": count_include_pad is an AveragePool attribute");
+  if (spec.auto_pad != AutoPad::kNotSet && (!spec.pads.empty() || spec.ceil_mode))
+    return invalid_input(what + ": pads and ceil_mode go with auto_pad NOTSET only");
+  AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kPool, target, config));
+  std::vector<int64_t> kernel(r, 1), strides(r, 1), dilations(r, 1), pads(2 * r, 0);
+  if (!spec.global) {
+    if (spec.kernel.empty()) return invalid_input(what + ": kernel_shape is required");
+    AK_ASSIGN_OR_RETURN(kernel, attribute_list(spec.kernel, r, 1, what, "kernel_shape", 1));
+    AK_ASSIGN_OR_RETURN(strides, attribute_list(spec.strides, r, 1, what, "strides", 1));
+    AK_ASSIGN_OR_RETURN(dilations, attribute_list(spec.dilations, r, 1, what, "dilations", 1));
+    AK_ASSIGN_OR_RETURN(pads, attribute_list(spec.pads, 2 * r, 0, what, "pads", 0));
+    for (int d = 0; d < r; ++d) {
+      // A pad as wide as the window would let a window hold nothing but padding.
+      const int64_t extent = (kernel[d] - 1) * dilations[d] + 1;
+      if (pads[d] >= extent || pads[r + d] >= extent)
+        return invalid_input(what + ": pads of dim " + std::to_string(d) + " reach past the window (" +
+                             std::to_string(extent) + " wide)");
+    }
+  }
+  const bool cuda = target == Target::kCuda;
+  const char* auto_pad_names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
+  const int auto_pad = static_cast<int>(spec.auto_pad);  // the enum's order is the kernel's kAutoPad
+  const bool same = spec.auto_pad == AutoPad::kSameUpper || spec.auto_pad == AutoPad::kSameLower;
+  const std::string spatial = r == 1 ? "W" : r == 2 ? "H, W" : "D, H, W";
+  Head h;
+  h.title = op + " " + std::to_string(r) + "-D";
+  h.config = cfg.summary;
+  h.description = "// What it computes, per element of Y: " + op + " per ONNX over X's " + std::to_string(r) +
+                  " spatial dim" + (r == 1 ? "" : "s");
+  if (spec.global) {
+    h.description += ",\n//   the window being the whole input (Y [N, C, 1, ...]).\n";
+  } else {
+    h.description += ",\n//   kernel_shape = " + brace_list(kernel) + ", strides = " + brace_list(strides) +
+                     ", dilations = " + brace_list(dilations) + ",\n//   auto_pad = " + auto_pad_names[auto_pad] +
+                     (spec.auto_pad == AutoPad::kNotSet ? ", pads = " + brace_list(pads) + " (begins, then ends)" : "") +
+                     ", ceil_mode = " + (spec.ceil_mode ? "1" : "0") +
+                     (max ? "" : std::string(", count_include_pad = ") + (spec.count_include_pad ? "1" : "0")) + ".\n";
+  }
+  h.description += max ? "//   The maximum of the window's input elements; a NaN in the window gives NaN (ATen's rule).\n"
+                       : "//   The float32 sum of the window's input elements over their count (with count_include_pad:\n"
+                         "//   over its positions inside the padded input).\n";
+  h.description += "// Input:   X [N, C, " + spatial + "], " + dt.name + ", NCHW, any strides; the sizes are read at run time" +
+                   (same ? "\n//          (and the SAME pads computed from them)" : "") + ".\n// Output:  Y [N, C, " +
+                   (r == 1 ? "OW" : r == 2 ? "OH, OW" : "OD, OH, OW") + "], " + dt.name +
+                   ", contiguous (the size it must have is checked: code 4).\n";
+  h.description += cuda ? "// One thread per output element (grid-stride), each reading its window.\n"
+                          "// Where to optimize: memory-bound; stage input tiles in shared memory so that overlapping\n"
+                          "// windows read X once, vectorize along W, and give a global pool a block per (n, c)\n"
+                          "// with a shuffle reduction.\n"
+                        : "// One OpenMP iteration per output row (n, c, od, oh); each output reads its window.\n"
+                          "// Where to optimize: memory-bound; reuse the rows that overlapping windows share\n"
+                          "// (a running max / sum along W), and vectorize across W for stride 1.\n";
+  std::string constants = bool_constant("kPoolMax", max, "  // false: average");
+  constants += bool_constant("kGlobal", spec.global, "  // the window is the whole input (the lists below unused)");
+  constants += "constexpr int kSpatial = " + std::to_string(r) + ";\n";
+  constants += "constexpr int64_t kKernel[kSpatial] = " + brace_list(kernel) + ";\n";
+  constants += "constexpr int64_t kStride[kSpatial] = " + brace_list(strides) + ";\n";
+  constants += "constexpr int64_t kDilation[kSpatial] = " + brace_list(dilations) + ";\n";
+  constants += "constexpr int64_t kPadBegin[kSpatial] = " + brace_list({pads.begin(), pads.begin() + r}) + ";\n";
+  constants += "constexpr int64_t kPadEnd[kSpatial] = " + brace_list({pads.begin() + r, pads.end()}) + ";\n";
+  constants += "constexpr int kAutoPad = " + std::to_string(auto_pad) + ";  // " + auto_pad_names[auto_pad] +
+               " (0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID)\n";
+  constants += bool_constant("kCeilMode", spec.ceil_mode);
+  constants += bool_constant("kCountIncludePad", spec.count_include_pad);
+  Splicer splicer;
+  return assemble(splicer, cuda ? "pool_cuda.cu" : "pool_cpu.cpp", "pool_prologue.h", prologue(dt, constants, cfg), dt,
+                  target, head(h, dt, target));
 }
 
 std::string skeleton_source(const SkeletonSpec& spec, Target target) {

@@ -38,9 +38,9 @@ enum class Target { kCpu, kCuda };
 
 /// The templates that have tunable parameters. The rotary template takes the elementwise
 /// template's parameters (it is one elementwise pass).
-enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv, kAttention };
+enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv, kAttention, kPool };
 
-/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv", "attention" (static strings).
+/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv", "attention", "pool" (static strings).
 const char* template_kind_name(TemplateKind kind);
 
 /// One tunable parameter of a template: its name (snake_case, e.g. "threads_per_block"),
@@ -282,6 +282,38 @@ struct RotarySpec {
 /// parameters (TemplateKind::kElementwise). kInvalidInput for a bad config, kUnsupported for
 /// a dtype other than float32/16/bfloat16.
 Result<std::string> rotary_source(const RotarySpec& spec, Target target, const TemplateConfig& config = {});
+
+/// ONNX pooling over the spatial dims of an NCHW input X [N, C, (D,) (H,) W] (1, 2 or 3
+/// spatial dims): MaxPool and AveragePool with their attributes, GlobalMaxPool and
+/// GlobalAveragePool (`global`: the window is the whole input, the attribute lists stay
+/// empty). Y [N, C, out...] has X's dtype; N and the spatial sizes are read from the tensors
+/// at run time (auto_pad SAME pads are computed there too), the attributes are constants.
+/// MaxPool's NaN handling is ATen's (a window with a NaN gives NaN); AveragePool sums in
+/// float32 and divides by the window's input elements, or with count_include_pad by its
+/// positions inside the padded input. MaxPool's optional Indices output is not computed.
+struct PoolSpec {
+  enum class Kind { kMax, kAverage };
+  enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+  Kind kind = Kind::kMax;
+  bool global = false;
+  int32_t dtype = 1;
+  int spatial_rank = 2;            ///< 1, 2 or 3
+  std::vector<int64_t> kernel;     ///< kernel_shape, one per spatial dim (required unless global)
+  std::vector<int64_t> strides;    ///< one per spatial dim (empty: all 1)
+  std::vector<int64_t> dilations;  ///< one per spatial dim (empty: all 1)
+  std::vector<int64_t> pads;       ///< ONNX order: begins, then ends (empty: all 0); auto_pad kNotSet only
+  AutoPad auto_pad = AutoPad::kNotSet;
+  bool ceil_mode = false;          ///< auto_pad kNotSet only
+  bool count_include_pad = false;  ///< AveragePool only
+};
+
+/// The source of a pooling kernel, with `config`'s values for the pool template's
+/// parameters. kInvalidInput for a spatial rank other than 1-3, attribute lists of the wrong
+/// length (or any for a global pool), a kernel, stride or dilation below 1, a negative pad,
+/// a pad at least as wide as the window, pads or ceil_mode with an auto_pad other than
+/// NOTSET, count_include_pad for a MaxPool, or a bad config;
+/// kUnsupported for a dtype other than float32/16/bfloat16.
+Result<std::string> pool_source(const PoolSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").

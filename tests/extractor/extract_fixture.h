@@ -179,13 +179,19 @@ inline std::shared_ptr<const models::Model> gelu_model() {
   return shared(std::move(g));
 }
 
-/// y = MaxPool(x), x: [batch, 3, 8, 8], 2x2 windows: no template (a skeleton).
-inline std::shared_ptr<const models::Model> pool_model() {
+/// y = MaxPool(x), x: [batch, 3, 8, 8], 2x2 windows (the pool template); with `indices`
+/// also its Indices output (int64), which no template computes (a skeleton).
+inline std::shared_ptr<const models::Model> pool_model(bool indices = false) {
   models::Graph g;
   g.name = "pool";
   g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {1, 3, 8, 8}, {"batch", "", "", ""}));
   g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {1, 3, 4, 4}, {"batch", "", "", ""}));
-  g.nodes.push_back(node("MaxPool", {"x"}, {"y"}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})}));
+  std::vector<std::string> outputs = {"y"};
+  if (indices) {
+    g.outputs.push_back(tensor_info("i", models::DType::kInt64, {1, 3, 4, 4}, {"batch", "", "", ""}));
+    outputs.push_back("i");
+  }
+  g.nodes.push_back(node("MaxPool", {"x"}, outputs, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})}));
   return shared(std::move(g));
 }
 

@@ -728,7 +728,7 @@ TEST(Extract, ResidualLayerNormStartersOfTheZooGpt2PassTheirChecks) {
                                      /*every_gate=*/false);
 }
 
-TEST(Extract, PoolHasNoTemplateSoItsStarterIsASkeleton) {
+TEST(Extract, PoolStarterIsThePoolTemplateAndPassesItsCheck) {
   TempDir out;
   auto e = extract(pool_model(), out.path, 10, /*check_starters=*/true);
   ASSERT_TRUE(e.is_ok()) << e.status().message();
@@ -736,7 +736,23 @@ TEST(Extract, PoolHasNoTemplateSoItsStarterIsASkeleton) {
   const TaskSummary& t = e->report.tasks[0];
   check_task_dir(t);
   EXPECT_EQ(t.op_type, "MaxPool");
+  EXPECT_EQ(t.starter_template, "pool");
+  ASSERT_EQ(e->checks.size(), 1u);
+  EXPECT_TRUE(e->checks[0].passed()) << e->checks[0].gate << ": " << e->checks[0].message;
+}
+
+TEST(Extract, MaxPoolIndicesHaveNoTemplateSoTheStarterIsASkeleton) {
+  TempDir out;
+  auto e = extract(pool_model(/*indices=*/true), out.path, 10, /*check_starters=*/true);
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  ASSERT_EQ(e->report.tasks.size(), 1u);
+  const TaskSummary& t = e->report.tasks[0];
+  check_task_dir(t);
+  EXPECT_EQ(t.op_type, "MaxPool");
   EXPECT_EQ(t.starter_template, "skeleton");
+  std::ifstream in(t.dir / "starter.cpp");
+  const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(source.find("MaxPool's Indices output"), std::string::npos) << source;
   ASSERT_EQ(e->checks.size(), 1u);
   // The skeleton returns 99: the judge's captured gate says so, and that is no failure.
   EXPECT_EQ(e->checks[0].verdict, verifier::Verdict::kRuntimeError) << e->checks[0].message;

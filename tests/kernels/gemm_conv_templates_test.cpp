@@ -19,30 +19,7 @@ namespace {
 
 using namespace ak::kernels::testing;
 
-class GemmConvTemplatesTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto backend = make_gxx_backend(BuildOptions{});
-    if (backend.is_ok()) gxx_ = std::move(backend).value();
-  }
-  static void TearDownTestSuite() { gxx_.reset(); }
-  void SetUp() override { ASSERT_TRUE(gxx_) << "no g++ backend"; }
-
-  std::optional<KernelLibrary> build(const Result<std::string>& source, const std::string& name) {
-    if (!source.is_ok()) {
-      ADD_FAILURE() << name << ": generation failed: " << source.status().message();
-      return std::nullopt;
-    }
-    BuildOptions options;
-    options.cache_dir = dir_ / "cache";
-    return build_and_load(*source, dir_ / (name + ".cpp"), *gxx_, options);
-  }
-
-  static std::unique_ptr<BuildBackend> gxx_;
-  testing::ScratchDir dir_;
-};
-
-std::unique_ptr<BuildBackend> GemmConvTemplatesTest::gxx_;
+class GemmConvTemplatesTest : public GxxTemplatesTest {};
 
 /// Configuration `j`: every parameter at its (j mod count)-th legal value.
 TemplateConfig nth(TemplateKind kind, Target target, size_t j) {

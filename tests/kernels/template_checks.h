@@ -923,4 +923,30 @@ inline ElementwiseChain all_ops_chain(int32_t dtype) {
   return chain;
 }
 
+/// A fixture for CPU template tests: one g++ backend for the suite, and build() that writes
+/// a generated source as <name>.cpp in a scratch folder, builds it into a private cache and
+/// loads it (nullopt, with the failure recorded, when any step fails).
+class GxxTemplatesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto backend = make_gxx_backend(BuildOptions{});
+    if (backend.is_ok()) gxx_ = std::move(backend).value();
+  }
+  static void TearDownTestSuite() { gxx_.reset(); }
+  void SetUp() override { ASSERT_TRUE(gxx_) << "no g++ backend"; }
+
+  std::optional<KernelLibrary> build(const Result<std::string>& source, const std::string& name) {
+    if (!source.is_ok()) {
+      ADD_FAILURE() << name << ": generation failed: " << source.status().message();
+      return std::nullopt;
+    }
+    BuildOptions options;
+    options.cache_dir = dir_ / "cache";
+    return build_and_load(*source, dir_ / (name + ".cpp"), *gxx_, options);
+  }
+
+  inline static std::unique_ptr<BuildBackend> gxx_;
+  testing::ScratchDir dir_;
+};
+
 }  // namespace ak::kernels::testing

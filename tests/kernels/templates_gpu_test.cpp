@@ -227,5 +227,70 @@ TEST_P(TemplatesGpuTest, GemmEpilogueAndConvMatchTheReferenceOnTheGpu) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, TemplatesGpuTest, ::testing::ValuesIn(kFloatDtypes),
                          [](const ::testing::TestParamInfo<int32_t>& info) { return dtype_name(info.param); });
+
+/// The pool template's CUDA starters against its CPU starters (which pool_templates_test.cpp
+/// checks against the runtime and ONNX's backend data) on the same inputs: MaxPool must be
+/// exact (it picks an input), AveragePool within the dtype's tolerance.
+TEST_P(TemplatesGpuTest, PoolMatchesTheCpuStarterOnTheGpu) {
+  const int32_t dtype = GetParam();
+  auto gxx = make_gxx_backend(BuildOptions{});
+  ASSERT_TRUE(gxx.is_ok()) << gxx.status().message();
+  using AutoPad = PoolSpec::AutoPad;
+  struct Case {
+    PoolSpec spec;
+    std::vector<int64_t> x, y;
+  };
+  auto max = [&](std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> pads, AutoPad a, bool ceil) {
+    PoolSpec p;
+    p.dtype = dtype;
+    p.spatial_rank = static_cast<int>(k.size());
+    p.kernel = std::move(k);
+    p.strides = std::move(s);
+    p.pads = std::move(pads);
+    p.auto_pad = a;
+    p.ceil_mode = ceil;
+    return p;
+  };
+  PoolSpec avg = max({3, 3}, {2, 2}, {1, 1, 1, 1}, AutoPad::kNotSet, true);
+  avg.kind = PoolSpec::Kind::kAverage;
+  avg.count_include_pad = true;
+  PoolSpec global;
+  global.kind = PoolSpec::Kind::kAverage;
+  global.global = true;
+  global.dtype = dtype;
+  PoolSpec global_max = global;
+  global_max.kind = PoolSpec::Kind::kMax;
+  global_max.spatial_rank = 3;
+  const std::vector<Case> cases = {
+      {max({3, 3}, {2, 2}, {1, 1, 1, 1}, AutoPad::kNotSet, false), {2, 64, 113, 111}, {2, 64, 57, 56}},
+      {max({3}, {2}, {}, AutoPad::kSameUpper, false), {3, 5, 17}, {3, 5, 9}},
+      {max({2, 2, 2}, {2, 2, 2}, {}, AutoPad::kNotSet, true), {1, 3, 5, 7, 9}, {1, 3, 3, 4, 5}},
+      {avg, {1, 7, 33, 20}, {1, 7, 17, 11}},
+      {global, {4, 2048, 7, 7}, {4, 2048, 1, 1}},
+      {global_max, {2, 3, 3, 4, 5}, {2, 3, 1, 1, 1}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE("pool case " + std::to_string(i));
+    TemplateConfig config;
+    if (i % 2 == 1) config = {{"threads_per_block", 64}, {"max_blocks", 256}};  // grid-stride loops
+    auto gpu = build(pool_source(c.spec, Target::kCuda, config), "pool_" + std::to_string(i));
+    ASSERT_TRUE(gpu);
+    const Result<std::string> cpu_source = pool_source(c.spec, Target::kCpu);
+    ASSERT_TRUE(cpu_source.is_ok()) << cpu_source.status().message();
+    BuildOptions cpu_options;
+    cpu_options.cache_dir = dir_ / "cpu_cache";
+    auto cpu = build_and_load(*cpu_source, dir_ / ("pool_cpu_" + std::to_string(i) + ".cpp"), **gxx, cpu_options);
+    ASSERT_TRUE(cpu);
+    HostTensor x = random_tensor(dtype, c.x, static_cast<uint32_t>(i + 1));
+    HostTensor want(dtype, c.y), got(dtype, c.y);
+    ASSERT_EQ(call(*cpu, {x.view()}, {want.view()}), 0);
+    const int rc = call(*gpu, {x.view()}, {got.view()});
+    if (rc == kNoDevice) GTEST_SKIP() << "no usable CUDA device";
+    ASSERT_EQ(rc, 0);
+    expect_close(got.values(), want.values(),
+                 c.spec.kind == PoolSpec::Kind::kMax ? Tolerance{0, 0} : tolerance(dtype), "pool");
+  }
+}
 }  // namespace
 }  // namespace ak::kernels
