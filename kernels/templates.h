@@ -20,8 +20,9 @@
 /// TemplateConfig picks their values, and every legal configuration computes the op (float
 /// rounding aside: e.g. float instead of double row sums).
 ///
-/// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16. Anything
-/// else is a kUnsupported Status. All functions are pure and thread-safe.
+/// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16 (the layout
+/// template, a byte copy, takes every ABI dtype but string and complex128). Anything else is
+/// a kUnsupported Status. All functions are pure and thread-safe.
 
 #include <cstdint>
 #include <map>

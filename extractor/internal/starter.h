@@ -27,6 +27,9 @@
 ///   - attention: com.autokernel.Attention and attention groups (one dtype, a mask input or a
 ///     causal constant); rotary: rotary groups with known halves; gated_mlp groups are
 ///     elementwise chains.
+///   - layout (any dtype): single Reshape, Flatten, Squeeze, Unsqueeze, Identity, Transpose,
+///     Gather, Slice, Concat and Expand nodes whose shape / axes / indices / bounds inputs are
+///     constants kept in the subgraph (one computed at run time is a skeleton).
 
 #include <map>
 #include <optional>
