@@ -53,6 +53,9 @@ TensorData random_tensor(const std::string& name, DType dtype, std::vector<int64
   return t;
 }
 
+/// The kernel's inputs are read-only; the ABI's descriptor just has no const.
+void* mutable_data(const std::byte* data) { return const_cast<std::byte*>(data); }
+
 /// A contiguous descriptor of `t` (the kernel reads through `data`, which may be a copy).
 ak_tensor descriptor(const TensorData& t, void* data) {
   ak_tensor d{};
@@ -75,6 +78,8 @@ int call(const KernelLibrary& library, std::vector<ak_tensor> inputs, std::vecto
 /// One node over graph inputs `inputs` (fed `data`) with integer initializers as the
 /// constants the starter bakes in.
 struct LayoutCase {
+  LayoutCase(models::Node n, std::vector<TensorData> d, std::vector<TensorData> c = {}, int64_t o = 17)
+      : node(std::move(n)), data(std::move(d)), constants(std::move(c)), opset(o) {}
   models::Node node;
   std::vector<TensorData> data;               ///< the graph inputs, in the node's order
   std::vector<TensorData> constants;          ///< initializers kept inside the subgraph
@@ -158,7 +163,7 @@ class LayoutTemplateTest : public ::testing::Test {
     auto library = build();
     if (!library) return;
     std::vector<ak_tensor> in;
-    for (const TensorData& t : lc.data) in.push_back(descriptor(t, const_cast<void*>(t.bytes.data)));
+    for (const TensorData& t : lc.data) in.push_back(descriptor(t, mutable_data(t.bytes.data)));
     const TensorData& want = reference_[0];
     std::vector<uint8_t> got(static_cast<size_t>(want.numel()) * models::dtype_size(want.dtype), 0xA5);
     std::vector<ak_tensor> out = {descriptor(want, got.data())};
@@ -203,7 +208,7 @@ TEST_F(LayoutTemplateTest, ReshapeOfAStridedInputIsTheRuntimesCopy) {
   ASSERT_EQ(starter_.template_name, "layout") << starter_.why_skeleton;
   auto library = build();
   ASSERT_TRUE(library);
-  ak_tensor in = descriptor(x, const_cast<void*>(stored.bytes.data));
+  ak_tensor in = descriptor(x, mutable_data(stored.bytes.data));
   in.strides[0] = 1;
   in.strides[1] = 3;
   std::vector<uint16_t> got(15);
@@ -271,7 +276,7 @@ TEST_F(LayoutTemplateTest, BadCallsGetTheTemplatesErrorCodes) {
   auto library = build();
   ASSERT_TRUE(library);
   std::vector<float> y(12);
-  const ak_tensor in = descriptor(x, const_cast<void*>(x.bytes.data));
+  const ak_tensor in = descriptor(x, mutable_data(x.bytes.data));
   ak_tensor out = descriptor(reference_[0], y.data());
   EXPECT_EQ(call(*library, {in}, {out}), 0);
   EXPECT_EQ(call(*library, {in, in}, {out}), 1);  // kErrArgCount
