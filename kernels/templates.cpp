@@ -294,12 +294,14 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
       {"min_parallel_elements", {0, 4096, 32768, 262144}, 32768,
        "outputs with fewer elements are copied on the calling thread (waking the OpenMP team costs microseconds)"},
   };
-  static const Parameters kLayoutCuda = {
-      {"threads_per_block", {64, 128, 256, 512, 1024}, 256, "threads per block of the strided copy"},
-      {"max_blocks", {256, 1024, 4096, 16384, 65535}, 4096, "grid size limit; the grid-stride loop covers the rest"},
-      {"tile_dim", {16, 32, 64}, 32, "the tiled transpose's square tile (elements per side; threads per block row)"},
-      {"tile_rows", {4, 8, 16}, 8, "thread rows per tile of the tiled transpose (each copies tile_dim / tile_rows rows)"},
-  };
+  // The strided copy is a grid-stride loop like the elementwise kernel's: the same two
+  // parameters, then the tiled transpose's.
+  static const Parameters kLayoutCuda = [] {
+    Parameters p = kElementwiseCuda;
+    p.push_back({"tile_dim", {16, 32, 64}, 32, "the tiled transpose's square tile (elements per side; threads per block row)"});
+    p.push_back({"tile_rows", {4, 8, 16}, 8, "thread rows per tile of the tiled transpose (each copies tile_dim / tile_rows rows)"});
+    return p;
+  }();
   const bool cuda = target == Target::kCuda;
   switch (kind) {
     case TemplateKind::kElementwise: return cuda ? kElementwiseCuda : kElementwiseCpu;
