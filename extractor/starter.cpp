@@ -849,7 +849,7 @@ Starter layout_node(const StarterContext& c, Matcher& m, const Node& n) {
   spec.rank = static_cast<int>(m.rank(x));
   if (spec.rank < 0 && (op == "Transpose" || op == "Gather" || op == "Slice" || op == "Concat"))
     return m.skip(op + " input of unknown rank");
-  std::vector<std::string> data = {x};
+  std::vector<std::string> data = {x}, unread;
   if (op == "Concat") {
     data = n.inputs;
     spec.op = Op::kConcat;
@@ -872,10 +872,16 @@ Starter layout_node(const StarterContext& c, Matcher& m, const Node& n) {
     if (!slice_bounds(c, m, n, &spec)) return {};
   } else {
     // Reshape, Flatten, Squeeze, Unsqueeze, Identity copy; Expand broadcasts. Their shape or
-    // axes input only decides the output's shape, which the descriptor carries.
+    // axes input only decides the output's shape, which the output's descriptor carries: a
+    // constant stays in the subgraph, one computed at run time (the exporters' Shape ->
+    // Gather -> Concat) is a kernel input the kernel takes and does not read.
     spec.op = op == "Expand" ? Op::kExpand : Op::kCopy;
-    for (size_t i = 1; i < n.inputs.size(); ++i)
-      if (!constant_ints(c, m, n, i)) return {};
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      if (!n.has_input(i) || c.constants->count(n.inputs[i])) continue;
+      if (!m.is_input(n.inputs[i])) return m.skip(op + " input '" + n.inputs[i] + "' is neither a constant nor a kernel input");
+      unread.push_back(n.inputs[i]);
+    }
+    spec.unread_inputs = static_cast<int>(unread.size());
   }
   if (spec.op == Op::kGather || spec.op == Op::kConcat) {
     const auto axis = normalized_axis(m, n, n.attr_int("axis", op == "Concat" ? 1 : 0), spec.rank);
@@ -886,6 +892,7 @@ Starter layout_node(const StarterContext& c, Matcher& m, const Node& n) {
     if (!m.is_input(v)) return m.skip(op + " operand '" + v + "' is not a kernel input");
     if (static_cast<int32_t>(m.dtype(v)) != spec.dtype) return m.skip(op + " operand '" + v + "' is not of the output's dtype");
   }
+  data.insert(data.end(), unread.begin(), unread.end());
   if (!m.inputs_are(data)) return {};
   return from(kernels::layout_source(spec, c.target, c.config), "layout", data, m);
 }

@@ -1307,6 +1307,8 @@ Status check_layout_spec(const LayoutSpec& spec) {
   if (spec.rank < 0 || spec.rank > 8) return invalid_input(where + "rank " + std::to_string(spec.rank) + " (0 to 8)");
   if (spec.op == Op::kConcat ? spec.num_inputs < 1 : spec.num_inputs != 1)
     return invalid_input(where + std::to_string(spec.num_inputs) + " inputs");
+  if (spec.unread_inputs < 0 || (spec.unread_inputs > 0 && spec.op != Op::kCopy && spec.op != Op::kExpand))
+    return invalid_input(where + std::to_string(spec.unread_inputs) + " unread inputs (only a copy or an expand takes them)");
   const bool has_axis = spec.op == Op::kGather || spec.op == Op::kConcat;
   if (has_axis && (spec.axis < 0 || spec.axis >= spec.rank))
     return invalid_input(where + "axis " + std::to_string(spec.axis) + " out of [0, " + std::to_string(spec.rank) + ")");
@@ -1374,7 +1376,10 @@ Result<std::string> layout_source(const LayoutSpec& spec, Target target, const T
   h.config = cfg.summary;
   h.description = "// What it computes (a byte copy, so every dtype is exact):\n//   " + what + "\n" +
                   "// Inputs:  " + (spec.op == Op::kConcat ? std::to_string(spec.num_inputs) + " tensors" : std::string("x")) +
-                  ", " + dt.name + ", any strides; shapes from the descriptors at run time.\n" +
+                  ", " + dt.name + ", any strides; shapes from the descriptors at run time" +
+                  (spec.unread_inputs > 0 ? std::string(";\n//          then ") + std::to_string(spec.unread_inputs) +
+                                                " input(s) not read (the shape/axes the output's shape reflects).\n"
+                                          : std::string(".\n")) +
                   "// Output:  y, " + dt.name + ", contiguous (the caller's shape; checked against the op).\n" +
                   "// Structure: validate and build the map from an output element to its input element\n"
                   "// (layout_problem.h), then copy" +
@@ -1405,6 +1410,8 @@ Result<std::string> layout_source(const LayoutSpec& spec, Target target, const T
       "constexpr int kElementBytes = " + std::to_string(byte_dtype->bytes) + ";\n" +
       "constexpr int kOp = " + std::to_string(static_cast<int>(spec.op)) + ";  // " + layout_op_name(spec.op) + "\n" +
       "constexpr int kNumInputs = " + std::to_string(spec.num_inputs) + ";\n" +
+      "constexpr int kNumUnreadInputs = " + std::to_string(spec.unread_inputs) +
+      ";  // after the data: a shape or axes the output's descriptor already reflects\n" +
       "constexpr int kRank = " + std::to_string(rank) + ";  // of the input(s)\n" +
       rank_array("kPerm", spec.op == Op::kTranspose ? spec.perm : std::vector<int64_t>{}) +
       "constexpr bool kTiledTranspose = " + (tiled ? "true" : "false") + ";\n" +

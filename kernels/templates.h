@@ -309,6 +309,10 @@ struct LayoutSpec {
   bool scalar_index = false;      ///< kGather: 0-D indices
   std::vector<int64_t> starts, ends, steps;  ///< kSlice: rank values each, steps non-zero
   int num_inputs = 1;             ///< kConcat: at least 1; every other op: 1
+  /// kCopy, kExpand: kernel inputs after the data that the kernel takes but never reads (a
+  /// Reshape's or Expand's shape, an Unsqueeze's axes computed at run time: the output's
+  /// descriptor carries what they decide). Any dtype.
+  int unread_inputs = 0;
 };
 
 /// The source of a data-movement kernel, with `config`'s values for the layout template's

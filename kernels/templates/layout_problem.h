@@ -8,7 +8,7 @@
 #pragma once
 
 #include "common.h"
-#include "layout_prologue.h"  // kDtype, kElementBytes, kOp, kNumInputs, the op's constants, the parameters
+#include "layout_prologue.h"  // kDtype, kElementBytes, kOp, kNumInputs, kNumUnreadInputs, the op's constants, the parameters
 
 namespace {
 
@@ -72,7 +72,7 @@ inline void slice_dim(int64_t dim, int64_t start, int64_t end, int64_t step, int
 // Checks counts, dtypes, ranks and shapes against the op and fills `m`. kOk or an error code.
 inline int make_layout_map(const ak_tensor* inputs, int32_t num_inputs, const ak_tensor* outputs, int32_t num_outputs,
                            LayoutMap* m) {
-  if (num_inputs != kNumInputs || num_outputs != 1) return kErrArgCount;
+  if (num_inputs != kNumInputs + kNumUnreadInputs || num_outputs != 1) return kErrArgCount;
   const ak_tensor& y = outputs[0];
   const ak_tensor& x = inputs[0];
   if (y.dtype != kDtype) return kErrDtype;

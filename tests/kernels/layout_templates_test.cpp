@@ -302,11 +302,22 @@ TEST_F(LayoutTemplateTest, ValuesComputedAtRunTimeGetASkeletonWithTheReason) {
   prepare({node("Gather", {"w", "ids"}, {"y"}), {table, ids}});
   EXPECT_EQ(starter_.template_name, "skeleton");
   EXPECT_NE(starter_.why_skeleton.find("computed at run time"), std::string::npos) << starter_.why_skeleton;
-  // A Reshape whose shape is a graph input.
-  prepare({node("Reshape", {"x", "shape"}, {"y"}),
-           {random_tensor("x", DType::kFloat32, {2, 3}, 27), int64_tensor("shape", {1}, {6})}});
+  // Slice bounds a graph input.
+  prepare({node("Slice", {"x", "s", "e"}, {"y"}),
+           {random_tensor("x", DType::kFloat32, {2, 3}, 27), int64_tensor("s", {1}, {1}), int64_tensor("e", {1}, {2})}});
   EXPECT_EQ(starter_.template_name, "skeleton");
-  EXPECT_NE(starter_.why_skeleton.find("'shape' is computed at run time"), std::string::npos) << starter_.why_skeleton;
+  EXPECT_NE(starter_.why_skeleton.find("'s' is computed at run time"), std::string::npos) << starter_.why_skeleton;
+}
+
+// The exporters' Reshape: its shape computed at run time (Shape -> Gather -> Concat) is a
+// kernel input the copy takes and does not read (the output's descriptor has the shape);
+// Expand's likewise.
+TEST_F(LayoutTemplateTest, ShapesComputedAtRunTimeAreUnreadKernelInputs) {
+  expect_matches_runtime({node("Reshape", {"x", "shape"}, {"y"}),
+                          {random_tensor("x", DType::kFloat16, {2, 3, 5}, 28), int64_tensor("shape", {2}, {6, -1})}});
+  EXPECT_EQ(starter_.inputs, (std::vector<std::string>{"x", "shape"}));
+  expect_matches_runtime({node("Expand", {"x", "shape"}, {"y"}),
+                          {random_tensor("x", DType::kInt64, {1, 3}, 29), int64_tensor("shape", {2}, {4, 1})}});
 }
 
 TEST(LayoutSource, RejectsSpecsThatDoNotFitTheirOp) {

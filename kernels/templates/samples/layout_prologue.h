@@ -15,6 +15,7 @@ constexpr int32_t kDtype = AK_SAMPLE_DTYPE;
 constexpr int kElementBytes = AK_SAMPLE_DTYPE == 1 ? 4 : 2;
 constexpr int kOp = AK_SAMPLE_LAYOUT_OP;
 constexpr int kNumInputs = 1;
+constexpr int kNumUnreadInputs = 0;
 constexpr int kRank = 3;
 constexpr int64_t kPerm[AK_MAX_RANK] = {0, 2, 1};
 constexpr bool kTiledTranspose = AK_SAMPLE_LAYOUT_OP == 1;
