@@ -28,8 +28,9 @@
 ///     causal constant); rotary: rotary groups with known halves; gated_mlp groups are
 ///     elementwise chains.
 ///   - layout (any dtype): single Reshape, Flatten, Squeeze, Unsqueeze, Identity, Transpose,
-///     Gather, Slice, Concat and Expand nodes whose shape / axes / indices / bounds inputs are
-///     constants kept in the subgraph (one computed at run time is a skeleton).
+///     Gather, Slice, Concat and Expand nodes; Gather's indices and Slice's bounds must be
+///     constants kept in the subgraph; a shape / axes computed at run time is an unread
+///     kernel input (the output's descriptor carries its result).
 
 #include <map>
 #include <optional>
