@@ -1,6 +1,8 @@
 // The starter kernel of a task: a template that computes exactly the task's nodes, or a skeleton.
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <iterator>
 #include <optional>
 
 #include "extractor/internal/starter.h"
@@ -804,6 +806,136 @@ Starter rotary_group(const StarterContext& c, Matcher& m) {
   return from(kernels::rotary_source(spec, c.target, c.config), "rotary", {f.x, f.cos, f.sin}, m);
 }
 
+// --- data movement --------------------------------------------------------------------
+
+bool is_layout_op(const std::string& op) {
+  static const char* const kOps[] = {"Reshape", "Flatten", "Squeeze",  "Unsqueeze", "Identity",
+                                     "Transpose", "Gather", "Slice", "Concat", "Expand"};
+  return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op == o; });
+}
+
+/// The values of input `i` of `n`, an integer constant kept in the subgraph (a shape, axes,
+/// indices, a Slice bound); an absent optional input is empty; nullopt (with the reason) when
+/// the value is computed at run time, so the template cannot bake it in.
+std::optional<std::vector<int64_t>> constant_ints(const StarterContext& c, Matcher& m, const Node& n, size_t i,
+                                                  std::vector<int64_t>* dims = nullptr) {
+  if (!n.has_input(i)) return std::vector<int64_t>{};
+  const auto it = c.constants->find(n.inputs[i]);
+  if (it == c.constants->end() || it->second.bytes.data == nullptr)
+    return m.none(n.op_type + " input '" + n.inputs[i] +
+                  "' is computed at run time (a kernel input); the layout template bakes it in as a constant");
+  const models::TensorData& t = it->second;
+  if (t.dtype != DType::kInt64 && t.dtype != DType::kInt32)
+    return m.none(n.op_type + " input '" + n.inputs[i] + "' is " + models::dtype_name(t.dtype) + ", not int64/int32");
+  std::vector<int64_t> values(static_cast<size_t>(t.numel()));
+  for (size_t k = 0; k < values.size(); ++k)
+    values[k] = t.dtype == DType::kInt64 ? t.data<int64_t>()[k] : t.data<int32_t>()[k];
+  if (dims) *dims = t.dims;
+  return values;
+}
+
+/// `axis` in [0, rank) (ONNX's negative axes counted from the end), or nullopt with the reason.
+std::optional<int64_t> normalized_axis(Matcher& m, const Node& n, int64_t axis, int64_t rank) {
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) return m.none(n.op_type + " axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  return a;
+}
+
+/// Slice's per-dim starts, ends and steps from its constant inputs (opset >= 10) or
+/// attributes: dims not named in axes are whole (0, INT64_MAX, 1).
+bool slice_bounds(const StarterContext& c, Matcher& m, const Node& n, kernels::LayoutSpec* spec) {
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (c.model->opset("") >= 10) {
+    auto s = constant_ints(c, m, n, 1), e = constant_ints(c, m, n, 2), a = constant_ints(c, m, n, 3),
+         st = constant_ints(c, m, n, 4);
+    if (!s || !e || !a || !st) return false;
+    starts = *s, ends = *e, axes = *a, steps = *st;
+  } else {
+    starts = n.attr_ints("starts"), ends = n.attr_ints("ends"), axes = n.attr_ints("axes");
+  }
+  if (axes.empty())
+    for (size_t d = 0; d < starts.size(); ++d) axes.push_back(static_cast<int64_t>(d));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    return m.fail("Slice starts, ends, axes and steps of different lengths");
+  spec->starts.assign(spec->rank, 0);
+  spec->ends.assign(spec->rank, INT64_MAX);
+  spec->steps.assign(spec->rank, 1);
+  std::vector<bool> seen(spec->rank, false);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const auto a = normalized_axis(m, n, axes[k], spec->rank);
+    if (!a) return false;
+    if (seen[*a]) return m.fail("Slice names axis " + std::to_string(*a) + " twice");
+    if (steps[k] == 0) return m.fail("Slice with a step of 0");
+    seen[*a] = true;
+    spec->starts[*a] = starts[k];
+    spec->ends[*a] = ends[k];
+    spec->steps[*a] = steps[k];
+  }
+  return true;
+}
+
+/// A single data-movement node as the layout template's byte copy: its data inputs are the
+/// kernel inputs, every other input (shape, axes, indices, Slice bounds) a constant.
+Starter layout_node(const StarterContext& c, Matcher& m, const Node& n) {
+  using Op = kernels::LayoutSpec::Op;
+  const std::string& op = n.op_type;
+  if (c.outputs.size() != 1 || n.outputs.empty() || n.outputs[0] != c.outputs[0] || n.inputs.empty())
+    return m.skip(op + ": the task's one output is not the node's");
+  const std::string& x = n.inputs[0];
+  kernels::LayoutSpec spec;
+  spec.dtype = static_cast<int32_t>(m.dtype(c.outputs[0]));
+  spec.rank = static_cast<int>(m.rank(x));
+  if (spec.rank < 0 && (op == "Transpose" || op == "Gather" || op == "Slice" || op == "Concat"))
+    return m.skip(op + " input of unknown rank");
+  std::vector<std::string> data = {x}, unread;
+  if (op == "Concat") {
+    data = n.inputs;
+    spec.op = Op::kConcat;
+    spec.num_inputs = static_cast<int>(data.size());
+  } else if (op == "Transpose") {
+    spec.op = Op::kTranspose;
+    spec.perm = n.attr_ints("perm");
+    if (spec.perm.empty())
+      for (int d = spec.rank - 1; d >= 0; --d) spec.perm.push_back(d);
+  } else if (op == "Gather") {
+    spec.op = Op::kGather;
+    std::vector<int64_t> dims;
+    auto indices = constant_ints(c, m, n, 1, &dims);
+    if (!indices) return {};
+    if (dims.size() > 1) return m.skip("Gather with indices of rank " + std::to_string(dims.size()) + " (the template takes 0 or 1)");
+    spec.indices = std::move(*indices);
+    spec.scalar_index = dims.empty();
+  } else if (op == "Slice") {
+    spec.op = Op::kSlice;
+    if (!slice_bounds(c, m, n, &spec)) return {};
+  } else {
+    // Reshape, Flatten, Squeeze, Unsqueeze, Identity copy; Expand broadcasts. Their shape or
+    // axes input only decides the output's shape, which the output's descriptor carries: a
+    // constant stays in the subgraph, one computed at run time (the exporters' Shape ->
+    // Gather -> Concat) is a kernel input the kernel takes and does not read.
+    spec.op = op == "Expand" ? Op::kExpand : Op::kCopy;
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      if (!n.has_input(i) || c.constants->count(n.inputs[i])) continue;
+      if (!m.is_input(n.inputs[i])) return m.skip(op + " input '" + n.inputs[i] + "' is neither a constant nor a kernel input");
+      unread.push_back(n.inputs[i]);
+    }
+    spec.unread_inputs = static_cast<int>(unread.size());
+  }
+  if (spec.op == Op::kGather || spec.op == Op::kConcat) {
+    const auto axis = normalized_axis(m, n, n.attr_int("axis", op == "Concat" ? 1 : 0), spec.rank);
+    if (!axis) return {};
+    spec.axis = *axis;
+  }
+  for (const std::string& v : data) {
+    if (!m.is_input(v)) return m.skip(op + " operand '" + v + "' is not a kernel input");
+    if (static_cast<int32_t>(m.dtype(v)) != spec.dtype) return m.skip(op + " operand '" + v + "' is not of the output's dtype");
+  }
+  data.insert(data.end(), unread.begin(), unread.end());
+  if (!m.inputs_are(data)) return {};
+  return from(kernels::layout_source(spec, c.target, c.config), "layout", data, m);
+}
+
 Starter choose(const StarterContext& c, Matcher& m) {
   using models::PatternKind;
   if (c.nodes.empty()) return m.skip("no nodes");
@@ -817,6 +949,7 @@ Starter choose(const StarterContext& c, Matcher& m) {
       if (n.op_type == "MaxPool" || n.op_type == "AveragePool" || n.op_type == "GlobalMaxPool" ||
           n.op_type == "GlobalAveragePool")
         return pool_node(c, m, n);
+      if (is_layout_op(n.op_type)) return layout_node(c, m, n);
     }
     if (n.domain == "com.autokernel" && n.op_type == "Attention") return attention_node(c, m, n);
   } else {
@@ -864,6 +997,7 @@ std::optional<kernels::TemplateKind> template_kind_of(const std::string& templat
   if (template_name == "conv") return TemplateKind::kConv;
   if (template_name == "attention") return TemplateKind::kAttention;
   if (template_name == "pool") return TemplateKind::kPool;
+  if (template_name == "layout") return TemplateKind::kLayout;
   return std::nullopt;
 }
 

@@ -296,6 +296,18 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
   };
   static const Parameters kAttentionCpu = attention_parameters(Target::kCpu);
   static const Parameters kAttentionCuda = attention_parameters(Target::kCuda);
+  static const Parameters kLayoutCpu = {
+      {"min_parallel_elements", {0, 4096, 32768, 262144}, 32768,
+       "outputs with fewer elements are copied on the calling thread (waking the OpenMP team costs microseconds)"},
+  };
+  // The strided copy is a grid-stride loop like the elementwise kernel's: the same two
+  // parameters, then the tiled transpose's.
+  static const Parameters kLayoutCuda = [] {
+    Parameters p = kElementwiseCuda;
+    p.push_back({"tile_dim", {16, 32, 64}, 32, "the tiled transpose's square tile (elements per side; threads per block row)"});
+    p.push_back({"tile_rows", {4, 8, 16}, 8, "thread rows per tile of the tiled transpose (each copies tile_dim / tile_rows rows)"});
+    return p;
+  }();
   const bool cuda = target == Target::kCuda;
   switch (kind) {
     case TemplateKind::kElementwise: return cuda ? kElementwiseCuda : kElementwiseCpu;
@@ -307,6 +319,7 @@ const Parameters& parameters_of(TemplateKind kind, Target target) {
     case TemplateKind::kAttention: return cuda ? kAttentionCuda : kAttentionCpu;
     // One thread per output, grid-stride: the elementwise template's launch parameters.
     case TemplateKind::kPool: return cuda ? kElementwiseCuda : kPoolCpu;
+    case TemplateKind::kLayout: return cuda ? kLayoutCuda : kLayoutCpu;
   }
   return kElementwiseCpu;
 }
@@ -638,6 +651,7 @@ const char* template_kind_name(TemplateKind kind) {
     case TemplateKind::kConv: return "conv";
     case TemplateKind::kAttention: return "attention";
     case TemplateKind::kPool: return "pool";
+    case TemplateKind::kLayout: return "layout";
   }
   return "?";
 }
@@ -1340,6 +1354,181 @@ Result<std::string> pool_source(const PoolSpec& spec, Target target, const Templ
   Splicer splicer;
   return assemble(splicer, cuda ? "pool_cuda.cu" : "pool_cpu.cpp", "pool_prologue.h", prologue(dt, constants, cfg), dt,
                   target, head(h, dt, target));
+}
+
+// Data movement
+
+namespace {
+
+/// The ABI's dtypes the layout template copies: the code, its name and its bytes.
+struct ByteDtype {
+  int32_t code;
+  const char* name;
+  const char* onnx_enum;
+  int bytes;
+};
+
+constexpr ByteDtype kByteDtypes[] = {
+    {1, "float32", "FLOAT", 4},    {2, "uint8", "UINT8", 1},     {3, "int8", "INT8", 1},
+    {4, "uint16", "UINT16", 2},    {5, "int16", "INT16", 2},     {6, "int32", "INT32", 4},
+    {7, "int64", "INT64", 8},      {9, "bool", "BOOL", 1},       {10, "float16", "FLOAT16", 2},
+    {11, "float64", "DOUBLE", 8},  {12, "uint32", "UINT32", 4},  {13, "uint64", "UINT64", 8},
+    {14, "complex64", "COMPLEX64", 8}, {16, "bfloat16", "BFLOAT16", 2},
+};
+
+const char* layout_op_name(LayoutSpec::Op op) {
+  switch (op) {
+    case LayoutSpec::Op::kCopy: return "copy";
+    case LayoutSpec::Op::kTranspose: return "transpose";
+    case LayoutSpec::Op::kGather: return "gather";
+    case LayoutSpec::Op::kSlice: return "slice";
+    case LayoutSpec::Op::kConcat: return "concat";
+    case LayoutSpec::Op::kExpand: return "expand";
+  }
+  return "?";
+}
+
+/// "constexpr int64_t kName[AK_MAX_RANK] = {a, b, ...};" (at least one value).
+std::string rank_array(const char* name, const std::vector<int64_t>& values) {
+  std::vector<std::string> parts;
+  for (int64_t v : values)
+    parts.push_back(v == INT64_MAX ? "INT64_MAX" : v == INT64_MIN ? "INT64_MIN" : std::to_string(v));
+  if (parts.empty()) parts.push_back("0");
+  return std::string("constexpr int64_t ") + name + "[AK_MAX_RANK] = {" + join(parts, ", ") + "};\n";
+}
+
+std::string ints_text(const std::vector<int64_t>& values) {
+  std::vector<std::string> parts;
+  for (int64_t v : values) parts.push_back(std::to_string(v));
+  return "[" + join(parts, ", ") + "]";
+}
+
+/// The spec's checks: kOk or kInvalidInput naming what does not fit.
+Status check_layout_spec(const LayoutSpec& spec) {
+  const std::string where = std::string("layout template (") + layout_op_name(spec.op) + "): ";
+  using Op = LayoutSpec::Op;
+  if (spec.rank < 0 || spec.rank > 8) return invalid_input(where + "rank " + std::to_string(spec.rank) + " (0 to 8)");
+  if (spec.op == Op::kConcat ? spec.num_inputs < 1 : spec.num_inputs != 1)
+    return invalid_input(where + std::to_string(spec.num_inputs) + " inputs");
+  if (spec.unread_inputs < 0 || (spec.unread_inputs > 0 && spec.op != Op::kCopy && spec.op != Op::kExpand))
+    return invalid_input(where + std::to_string(spec.unread_inputs) + " unread inputs (only a copy or an expand takes them)");
+  const bool has_axis = spec.op == Op::kGather || spec.op == Op::kConcat;
+  if (has_axis && (spec.axis < 0 || spec.axis >= spec.rank))
+    return invalid_input(where + "axis " + std::to_string(spec.axis) + " out of [0, " + std::to_string(spec.rank) + ")");
+  if (spec.op == Op::kTranspose) {
+    std::vector<int64_t> sorted = spec.perm;
+    std::sort(sorted.begin(), sorted.end());
+    bool permutation = sorted.size() == static_cast<size_t>(spec.rank);
+    for (size_t d = 0; permutation && d < sorted.size(); ++d) permutation = sorted[d] == static_cast<int64_t>(d);
+    if (!permutation)
+      return invalid_input(where + "perm " + ints_text(spec.perm) + " is not a permutation of 0.." +
+                           std::to_string(spec.rank - 1));
+  }
+  if (spec.op == Op::kGather) {
+    if (spec.scalar_index && spec.indices.size() != 1) return invalid_input(where + "a scalar index needs one value");
+    if (spec.rank - 1 + (spec.scalar_index ? 0 : 1) > 8) return invalid_input(where + "output rank above 8");
+  }
+  if (spec.op == Op::kSlice) {
+    const size_t r = static_cast<size_t>(spec.rank);
+    if (spec.starts.size() != r || spec.ends.size() != r || spec.steps.size() != r)
+      return invalid_input(where + "starts, ends and steps need one value per dim");
+    for (int64_t step : spec.steps)
+      if (step == 0) return invalid_input(where + "a step of 0");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> layout_source(const LayoutSpec& spec, Target target, const TemplateConfig& config) {
+  const ByteDtype* byte_dtype = nullptr;
+  for (const ByteDtype& d : kByteDtypes)
+    if (d.code == spec.dtype) byte_dtype = &d;
+  if (!byte_dtype)
+    return unsupported("layout template: dtype " + std::to_string(spec.dtype) +
+                       " is not supported (every ABI dtype but string = 8 and complex128 = 15 is)");
+  AK_RETURN_IF_ERROR(check_layout_spec(spec));
+  AK_ASSIGN_OR_RETURN(const ConfigText cfg, config_text(TemplateKind::kLayout, target, config));
+  using Op = LayoutSpec::Op;
+  const bool cuda = target == Target::kCuda;
+  const DtypeInfo dt{byte_dtype->code, byte_dtype->name, byte_dtype->onnx_enum, "", "", ""};
+  const int64_t rank = spec.rank;
+
+  std::string what;
+  switch (spec.op) {
+    case Op::kCopy: what = "y = x in row-major order (Reshape, Flatten, Squeeze, Unsqueeze, Identity)"; break;
+    case Op::kTranspose: what = "y = Transpose(x, perm = " + ints_text(spec.perm) + ")"; break;
+    case Op::kGather:
+      what = "y = Gather(x, indices = " + (spec.scalar_index ? std::to_string(spec.indices[0]) : ints_text(spec.indices)) +
+             ", axis = " + std::to_string(spec.axis) + ")";
+      break;
+    case Op::kSlice:
+      what = "y = x[start:end:step per dim], starts " + ints_text(spec.starts) + ", ends " + ints_text(spec.ends) +
+             ", steps " + ints_text(spec.steps) + " (clamped as ONNX Slice does)";
+      break;
+    case Op::kConcat: what = "y = Concat(x0..x" + std::to_string(spec.num_inputs - 1) + ", axis = " + std::to_string(spec.axis) + ")"; break;
+    case Op::kExpand: what = "y = x broadcast to y's shape (Expand)"; break;
+  }
+  // The tiled CUDA transpose: perm keeps every dim but swaps the last two.
+  bool tiled = spec.op == Op::kTranspose && rank >= 2;
+  for (int64_t d = 0; tiled && d < rank; ++d)
+    tiled = spec.perm[d] == (d < rank - 2 ? d : d == rank - 2 ? rank - 1 : rank - 2);
+
+  Head h;
+  h.title = std::string("layout ") + layout_op_name(spec.op);
+  h.config = cfg.summary;
+  h.description = "// What it computes (a byte copy, so every dtype is exact):\n//   " + what + "\n" +
+                  "// Inputs:  " + (spec.op == Op::kConcat ? std::to_string(spec.num_inputs) + " tensors" : std::string("x")) +
+                  ", " + dt.name + ", any strides; shapes from the descriptors at run time" +
+                  (spec.unread_inputs > 0 ? std::string(";\n//          then ") + std::to_string(spec.unread_inputs) +
+                                                " input(s) not read (the shape/axes the output's shape reflects).\n"
+                                          : std::string(".\n")) +
+                  "// Output:  y, " + dt.name + ", contiguous (the caller's shape; checked against the op).\n" +
+                  "// Structure: validate and build the map from an output element to its input element\n"
+                  "// (layout_problem.h), then copy" +
+                  (cuda ? std::string(tiled ? " with a tiled kernel through shared memory (Transpose of the\n"
+                                              "// last two dims), or one thread per output element otherwise.\n"
+                                            : ": one thread per output element (grid-stride).\n")
+                        : std::string(" row by row: a memcpy where a row is contiguous in its input.\n")) +
+                  (cuda ? "// Where to optimize: memory-bound; move 16 bytes per thread where the innermost run allows\n"
+                          "// it, and specialize the index arithmetic for the shapes the task has.\n"
+                        : "// Where to optimize: memory-bound; block the strided rows so reads stay in cache.\n");
+
+  int64_t index_min = 0, index_max = 0;
+  for (int64_t i : spec.indices) {
+    index_min = std::min(index_min, i);
+    index_max = std::max(index_max, i);
+  }
+  std::vector<std::string> table;
+  for (int64_t i : spec.indices) table.push_back(std::to_string(i));
+  if (table.empty()) table.push_back("0");
+  const bool gather = spec.op == Op::kGather;
+  std::vector<int64_t> starts = spec.starts, ends = spec.ends, steps = spec.steps;
+  if (spec.op != Op::kSlice) {
+    starts.assign(1, 0);
+    ends.assign(1, 0);
+    steps.assign(1, 1);
+  }
+  std::string constants =
+      "constexpr int kElementBytes = " + std::to_string(byte_dtype->bytes) + ";\n" +
+      "constexpr int kOp = " + std::to_string(static_cast<int>(spec.op)) + ";  // " + layout_op_name(spec.op) + "\n" +
+      "constexpr int kNumInputs = " + std::to_string(spec.num_inputs) + ";\n" +
+      "constexpr int kNumUnreadInputs = " + std::to_string(spec.unread_inputs) +
+      ";  // after the data: a shape or axes the output's descriptor already reflects\n" +
+      "constexpr int kRank = " + std::to_string(rank) + ";  // of the input(s)\n" +
+      rank_array("kPerm", spec.op == Op::kTranspose ? spec.perm : std::vector<int64_t>{}) +
+      "constexpr bool kTiledTranspose = " + (tiled ? "true" : "false") + ";\n" +
+      "constexpr int kAxis = " + std::to_string(spec.axis) + ";\n" +
+      "constexpr int kIndicesRank = " + (gather && spec.scalar_index ? "0" : "1") + ";\n" +
+      "constexpr int64_t kNumIndices = " + std::to_string(gather ? spec.indices.size() : 0) + ";\n" +
+      "constexpr int64_t kIndexMin = " + std::to_string(index_min) + ", kIndexMax = " + std::to_string(index_max) + ";\n" +
+      "constexpr int64_t kScalarIndex = " + std::to_string(gather && spec.scalar_index ? spec.indices[0] : 0) + ";\n" +
+      (cuda ? "__device__ " : "") + "const int64_t kIndices[] = {" + join(table, ", ") + "};\n" +
+      rank_array("kStarts", starts) + rank_array("kEnds", ends) + rank_array("kSteps", steps);
+  Splicer splicer;
+  splicer.slot_text("layout_prologue.h", prologue(dt, constants, cfg));
+  AK_RETURN_IF_ERROR(splicer.splice_file(cuda ? "layout_cuda.cu" : "layout_cpu.cpp"));
+  return splicer.finish(head(h, dt, target));
 }
 
 std::string skeleton_source(const SkeletonSpec& spec, Target target) {

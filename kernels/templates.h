@@ -20,8 +20,9 @@
 /// TemplateConfig picks their values, and every legal configuration computes the op (float
 /// rounding aside: e.g. float instead of double row sums).
 ///
-/// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16. Anything
-/// else is a kUnsupported Status. All functions are pure and thread-safe.
+/// Supported dtypes (ONNX TensorProto codes): 1 float32, 10 float16, 16 bfloat16 (the layout
+/// template, a byte copy, takes every ABI dtype but string and complex128). Anything else is
+/// a kUnsupported Status. All functions are pure and thread-safe.
 
 #include <cstdint>
 #include <map>
@@ -38,9 +39,10 @@ enum class Target { kCpu, kCuda };
 
 /// The templates that have tunable parameters. The rotary template takes the elementwise
 /// template's parameters (it is one elementwise pass).
-enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv, kAttention, kPool };
+enum class TemplateKind { kElementwise, kRowwise, kMatmul, kGemm, kGemmEpilogue, kConv, kAttention, kPool, kLayout };
 
-/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv", "attention", "pool" (static strings).
+/// "elementwise", "rowwise", "matmul", "gemm", "gemm_epilogue", "conv", "attention", "pool",
+/// "layout" (static strings).
 const char* template_kind_name(TemplateKind kind);
 
 /// One tunable parameter of a template: its name (snake_case, e.g. "threads_per_block"),
@@ -314,6 +316,41 @@ struct PoolSpec {
 /// NOTSET, count_include_pad for a MaxPool, or a bad config;
 /// kUnsupported for a dtype other than float32/16/bfloat16.
 Result<std::string> pool_source(const PoolSpec& spec, Target target, const TemplateConfig& config = {});
+/// A data-movement node as a byte copy (one input and output dtype, any ABI dtype but
+/// string and complex128): the output's elements are input elements, found from the
+/// descriptors' shapes at run time and the node's constants baked in here.
+/// - kCopy: Reshape, Flatten, Squeeze, Unsqueeze, Identity: the input in row-major order
+///   (any strides, so a Reshape of a transposed view is the copy it costs).
+/// - kTranspose: y.shape[d] = x.shape[perm[d]]; on CUDA a tiled kernel through shared memory
+///   when perm swaps the last two dims only, a strided one otherwise.
+/// - kGather: constant `indices` along `axis`, negative ones wrapped by the axis's size at run
+///   time; `scalar_index` (0-D indices, one value) removes the axis.
+/// - kSlice: one start, end and step per input dim (ONNX clamping at run time; a dim not
+///   sliced is 0, INT64_MAX, 1).
+/// - kConcat: `num_inputs` inputs along `axis`.
+/// - kExpand: x broadcast to the output's shape (dims aligned from the right).
+struct LayoutSpec {
+  enum class Op { kCopy, kTranspose, kGather, kSlice, kConcat, kExpand };
+  Op op = Op::kCopy;
+  int32_t dtype = 1;
+  int rank = 0;                   ///< the input's rank (all ops but kCopy and kExpand)
+  std::vector<int64_t> perm;      ///< kTranspose: a permutation of 0..rank-1
+  int64_t axis = 0;               ///< kGather, kConcat: in [0, rank)
+  std::vector<int64_t> indices;   ///< kGather
+  bool scalar_index = false;      ///< kGather: 0-D indices
+  std::vector<int64_t> starts, ends, steps;  ///< kSlice: rank values each, steps non-zero
+  int num_inputs = 1;             ///< kConcat: at least 1; every other op: 1
+  /// kCopy, kExpand: kernel inputs after the data that the kernel takes but never reads (a
+  /// Reshape's or Expand's shape, an Unsqueeze's axes computed at run time: the output's
+  /// descriptor carries what they decide). Any dtype.
+  int unread_inputs = 0;
+};
+
+/// The source of a data-movement kernel, with `config`'s values for the layout template's
+/// parameters. kInvalidInput for a spec that does not fit its op (a perm that is no
+/// permutation, an axis out of range, a zero step, the wrong vector lengths, a rank above 8)
+/// or a bad config; kUnsupported for the string or complex128 dtype or an unknown code.
+Result<std::string> layout_source(const LayoutSpec& spec, Target target, const TemplateConfig& config = {});
 
 /// What a skeleton lists: the op it stands for and one line of text per input and output
 /// (e.g. "x: float16 [8, 128, 768]").

@@ -27,6 +27,10 @@
 ///   - attention: com.autokernel.Attention and attention groups (one dtype, a mask input or a
 ///     causal constant); rotary: rotary groups with known halves; gated_mlp groups are
 ///     elementwise chains.
+///   - layout (any dtype): single Reshape, Flatten, Squeeze, Unsqueeze, Identity, Transpose,
+///     Gather, Slice, Concat and Expand nodes; Gather's indices and Slice's bounds must be
+///     constants kept in the subgraph; a shape / axes computed at run time is an unread
+///     kernel input (the output's descriptor carries its result).
 
 #include <map>
 #include <optional>

@@ -79,6 +79,8 @@ TEST(TemplateFiles, CppFilesCompileWithGxx) {
   expect_file_compiles("rotary_cpu.cpp", {"AK_SAMPLE_NUM_INPUTS=3"}, false);
   for (const char* pool : {"AK_SAMPLE_POOL=0", "AK_SAMPLE_POOL=1", "AK_SAMPLE_POOL=2"})
     expect_file_compiles("pool_cpu.cpp", {pool}, false);
+  for (const char* op : {"AK_SAMPLE_LAYOUT_OP=1", "AK_SAMPLE_LAYOUT_OP=2"})  // the transpose, the gather
+    expect_file_compiles("layout_cpu.cpp", {op, "AK_SAMPLE_DTYPE=1"}, false);
 }
 
 TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
@@ -93,6 +95,7 @@ TEST(TemplateFiles, CudaFilesCompileWithNvccForSm90a) {
   expect_file_compiles("attention_cuda.cu", {"AK_SAMPLE_DTYPE=16", "AK_SAMPLE_MASK=2"}, true);
   expect_file_compiles("rotary_cuda.cu", {"AK_SAMPLE_NUM_INPUTS=3"}, true);
   expect_file_compiles("pool_cuda.cu", {"AK_SAMPLE_DTYPE=16", "AK_SAMPLE_POOL=1"}, true);
+  expect_file_compiles("layout_cuda.cu", {"AK_SAMPLE_DTYPE=10", "AK_SAMPLE_LAYOUT_OP=1"}, true);
 }
 
 }  // namespace

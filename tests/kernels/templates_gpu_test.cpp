@@ -225,6 +225,83 @@ TEST_P(TemplatesGpuTest, GemmEpilogueAndConvMatchTheReferenceOnTheGpu) {
   }
 }
 
+// The layout template on the GPU: each op's CUDA starter is bitwise its CPU starter (which
+// layout_templates_test checks bitwise against the runtime), on odd sizes, size-1 dims and a
+// strided input; the tiled transpose under every tile configuration.
+TEST_P(TemplatesGpuTest, LayoutStartersMatchTheCpuStarterOnTheGpu) {
+  const int32_t dtype = GetParam();
+  auto gxx = make_gxx_backend(options_);
+  ASSERT_TRUE(gxx.is_ok()) << gxx.status().message();
+  using Op = LayoutSpec::Op;
+  struct Case {
+    std::string name;
+    LayoutSpec spec;
+    std::vector<std::vector<int64_t>> inputs;
+    std::vector<int64_t> output;
+    TemplateConfig config;
+  };
+  auto spec = [dtype](Op op, int rank) {
+    LayoutSpec s;
+    s.op = op;
+    s.dtype = dtype;
+    s.rank = rank;
+    return s;
+  };
+  LayoutSpec tiled = spec(Op::kTranspose, 3), generic = spec(Op::kTranspose, 3), gather = spec(Op::kGather, 3);
+  tiled.perm = {0, 2, 1};
+  generic.perm = {2, 0, 1};
+  gather.axis = 1;
+  gather.indices = {-1, 0, 2, 2};
+  LayoutSpec slice = spec(Op::kSlice, 2), concat = spec(Op::kConcat, 2);
+  slice.starts = {1, -1};
+  slice.ends = {INT64_MAX, -100};
+  slice.steps = {2, -3};
+  concat.axis = 1;
+  concat.num_inputs = 2;
+  const LayoutSpec expand = spec(Op::kExpand, 2), copy = spec(Op::kCopy, 2);
+  std::vector<Case> cases = {
+      {"tiled", tiled, {{3, 37, 45}}, {3, 45, 37}, {}},
+      {"tiled_big", tiled, {{1, 257, 130}}, {1, 130, 257}, {}},
+      {"generic", generic, {{5, 1, 33}}, {33, 5, 1}, {}},
+      {"gather", gather, {{2, 3, 5}}, {2, 4, 5}, {}},
+      {"slice", slice, {{5, 7}}, {2, 3}, {}},
+      {"concat", concat, {{3, 5}, {3, 1}}, {3, 6}, {}},
+      {"expand", expand, {{3, 1}}, {2, 3, 129}, {}},
+      {"copy", copy, {{7, 9}}, {63}, {}},
+  };
+  for (int64_t tile : {16, 32, 64})
+    for (int64_t rows : {4, 8, 16})
+      cases.push_back({"tiled_" + std::to_string(tile) + "_" + std::to_string(rows), tiled, {{2, 67, 71}}, {2, 71, 67},
+                       {{"tile_dim", tile}, {"tile_rows", rows}}});
+  const size_t size = dtype == kF32 ? 4 : 2;
+  bool probed = false;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto gpu = build(layout_source(c.spec, Target::kCuda, c.config), "layout_" + c.name);
+    auto cpu_source = layout_source(c.spec, Target::kCpu);
+    ASSERT_TRUE(cpu_source.is_ok()) << cpu_source.status().message();
+    auto cpu = build_and_load(*cpu_source, dir_ / ("layout_" + c.name + ".cpp"), **gxx, options_);
+    if (!gpu || !cpu) continue;
+    if (!probed) {
+      if (call(*gpu, {}, {}) == kNoDevice) GTEST_SKIP() << "no usable CUDA device";
+      probed = true;
+    }
+    std::vector<HostTensor> in;
+    std::vector<ak_tensor> views;
+    for (size_t k = 0; k < c.inputs.size(); ++k) in.push_back(random_tensor(dtype, c.inputs[k], 40 + static_cast<uint32_t>(k)));
+    for (HostTensor& t : in) views.push_back(t.view());
+    if (c.name == "copy") {  // a transposed view: the stored [7, 9] read as [9, 7] through strides [1, 9]
+      std::swap(views[0].shape[0], views[0].shape[1]);
+      views[0].strides[0] = 1;
+      views[0].strides[1] = 9;
+    }
+    HostTensor want(dtype, c.output), got(dtype, c.output);
+    ASSERT_EQ(call(*cpu, views, {want.view()}), 0);
+    ASSERT_EQ(call(*gpu, views, {got.view()}), 0);
+    EXPECT_EQ(std::memcmp(got.bytes.data(), want.bytes.data(), static_cast<size_t>(want.numel()) * size), 0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, TemplatesGpuTest, ::testing::ValuesIn(kFloatDtypes),
                          [](const ::testing::TestParamInfo<int32_t>& info) { return dtype_name(info.param); });
 
