@@ -6,7 +6,8 @@
 # dtypes, batches and exporters, comma-separated, from E2E_DTYPES (default float16),
 # E2E_BATCHES (default 1) and E2E_EXPORTERS (default dynamo); packs builds one pack per
 # model, dtype and batch from the first of E2E_EXPORTERS whose export exists (the dynamo
-# exporter fails on some models), E2E_JOBS (default 2) at a time, named as bench_e2e.py
+# exporter fails on some models), E2E_JOBS (default 1: judges sharing the GPU admit kernels
+# that lose alone) at a time, named as bench_e2e.py
 # --pack looks them up. tests: every test labelled gpu (ctest -L gpu, 8 at a time; the
 # template tests are nvcc-bound). E2E_PEERS, E2E_TIMEOUT, PACK_TIMEOUT and TEMPLATES_BUDGET_S override
 # the e2e peers, its time limit, each pack's time limit and bench_templates' total budget.
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
           p=$m-$d-$x-b$b
           (timeout "${PACK_TIMEOUT:-400}" python3 scripts/template_pack.py "$f" -o "build/bench/e2e/packs/$p" --autokernel "$AK" --device cuda \
             -- --dim batch=$b > "$OUT/pack-$p.log" 2>&1; echo "pack $p rc=$?"; grep -v "^\\$" "$OUT/pack-$p.log" | tail -14) &
-          jobs=$((jobs + 1)); [ $((jobs % ${E2E_JOBS:-2})) -eq 0 ] && wait
+          jobs=$((jobs + 1)); [ $((jobs % ${E2E_JOBS:-1})) -eq 0 ] && wait
         done
       done; done; wait
       mkdir -p "$OUT/packs"; for d in build/bench/e2e/packs/*-b*; do [ -d "$d" ] && cp -r "$d" "$OUT/packs/"; done
