@@ -51,8 +51,11 @@ TEST_F(VerifyGpu, TemplatePackVerifiesOnGpt2WithSwapCountAndFallback) {
   EXPECT_NE(o.out.find("kernels: swapped "), std::string::npos) << o.out;
   EXPECT_EQ(o.out.find("kernels: swapped 0 "), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("verdict:    PASSED"), std::string::npos) << o.out;
-  // Entries made by the pack library are verified for their captured batch 1 only.
-  EXPECT_NE(o.out.find("fallback:   batch=2"), std::string::npos) << o.out;
+  // Entries made by the pack library are verified for their captured batch 1 only. With CUDA
+  // graphs a fallback is counted where the graph is captured (a replay runs no host code):
+  // under the first input set of that shape, the fixture's captured set at batch 2, not
+  // under each set that replays it.
+  EXPECT_NE(o.out.find("ran the original nodes: axis batch = 2 is outside the verified 1..1"), std::string::npos) << o.out;
   auto read = kernels::read_pack(pack);
   ASSERT_TRUE(read.is_ok()) << read.status().message();
   ASSERT_EQ(read->verifications.size(), 1u);
