@@ -19,14 +19,14 @@ using json = nlohmann::ordered_json;
 
 const std::string kGpt2 = std::string(AK_SOURCE_DIR) + "/tests/models/fixtures/exporters/torchscript/gpt2/model.onnx";
 
-/// y = Transpose(x), x: [batch, 16, 24]: a task no template covers (a skeleton).
-std::shared_ptr<const models::Model> transpose_model() {
+/// y = ArgMax(x, axis 2), x: [batch, 16, 24]: a task no template covers (a skeleton).
+std::shared_ptr<const models::Model> argmax_model() {
   using namespace models::testing;
   models::Graph g;
-  g.name = "transpose";
+  g.name = "argmax";
   g.inputs.push_back(tensor_info("x", models::DType::kFloat32, {1, 16, 24}, {"batch", "", ""}));
-  g.outputs.push_back(tensor_info("y", models::DType::kFloat32, {1, 24, 16}, {"batch", "", ""}));
-  g.nodes.push_back(node("Transpose", {"x"}, {"y"}, {extractor::testing::ints_attr("perm", {0, 2, 1})}));
+  g.outputs.push_back(tensor_info("y", models::DType::kInt64, {1, 16, 1}, {"batch", "", ""}));
+  g.nodes.push_back(node("ArgMax", {"x"}, {"y"}, {int_attr("axis", 2)}));
   return extractor::testing::shared(std::move(g));
 }
 
@@ -36,7 +36,7 @@ class TemplateCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new models::testing::TempDir();
     for (const auto& model : {extractor::testing::softmax_model(), extractor::testing::mlp_model(),
-                              extractor::testing::chain_model(), transpose_model()}) {
+                              extractor::testing::chain_model(), argmax_model()}) {
       const fs::path path = dir_->path / (model->graph.name + ".onnx");
       ASSERT_TRUE(models::save_model(*model, path).is_ok());
       extract(path.string(), model->graph.name, 2);
@@ -201,8 +201,8 @@ TEST_F(TemplateCli, BadInputGetsOneLineAndExitTwo) {
   expect_bad_input(cli("template " + (dir_->path / "no_such_task").string()), "no_such_task");
   expect_bad_input(cli("template"), "task");
 
-  const fs::path skeleton = task_with("transpose", "skeleton");
-  expect_bad_input(cli("template " + skeleton.string() + " --list"), "no template starter (a skeleton: op Transpose");
+  const fs::path skeleton = task_with("argmax", "skeleton");
+  expect_bad_input(cli("template " + skeleton.string() + " --list"), "no template starter (a skeleton: ");
 
   // A task.json whose starter is not what this build chooses (e.g. from another version).
   const fs::path changed = dir_->path / "changed";

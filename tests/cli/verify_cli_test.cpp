@@ -153,7 +153,7 @@ TEST_F(VerifyCli, BadInputIsOneLineAndExitTwo) {
 // --cuda-graph on the CPU: a notice and an off `cuda_graph` section; with --no-cuda-graph
 // it is bad input. (The graph-vs-eager check itself runs on a GPU: profile_gpu_test.)
 TEST_F(VerifyCli, CudaGraphFlagsOnTheCpu) {
-  const auto pack = make_pack("graph_pack", {{task("gpt2", "layernormalization"), ""}});
+  const auto pack = make_pack("graph_pack", {{task("gpt2", "residual_layer_norm_blocks"), ""}});
   expect_bad_input(run_cli(verify(kGpt2, pack, "--cuda-graph --no-cuda-graph")), "excludes");
   const auto o = run_cli(verify(kGpt2, pack, "--cuda-graph --json --no-latency --no-vary-dims"));
   AK_SKIP_WITHOUT_SWAP_IN(o);
@@ -259,7 +259,7 @@ TEST_F(VerifyCli, PackAddJudgesOnceRefusesAFailureAndListShowsTheEntries) {
       << text.out;
   // pack MODEL --from-memory: the memory now holds the PASSED GELU starter.
   const auto out = dir() / "from_memory";
-  const auto from = run_cli("pack " + kGpt2 + " --from-memory -o " + out.string() + " --device cpu --top 3 " + memory);
+  const auto from = run_cli("pack " + kGpt2 + " --from-memory -o " + out.string() + " --device cpu --top 10 " + memory);
   ASSERT_EQ(from.exit_code, 0) << from.out << from.err;
   auto read = kernels::read_pack(out);
   ASSERT_TRUE(read.is_ok()) << read.status().message();

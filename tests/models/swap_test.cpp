@@ -232,12 +232,20 @@ TEST(Swap, ExporterGpt2WithItsStarterKernelsComputesTheSame) {
   const SwapReport& report = swapped->swap_report();
   EXPECT_GE(report.instances.size(), ids.size()) << report.summary();
   EXPECT_TRUE(report.unmatched_entries.empty()) << report.summary();
-  int64_t calls = 0;
+  // Every instance calls its kernel once, except one whose input the model does not declare
+  // and whose rank differs from the task's (TorchScript's block-0 residual Add adds a rank-2
+  // projection to the rank-3 stream): swap-in checks that at run time and falls back.
+  int64_t calls = 0, refused = 0;
   for (const auto& i : report.instances) {
     calls += i.kernel_calls;
+    if (i.fallbacks > 0 && i.last_fallback_reason.find("the kernel takes rank") != std::string::npos) {
+      ++refused;
+      continue;
+    }
     EXPECT_EQ(i.fallbacks, 0) << i.entry << " " << i.nodes.front() << ": " << i.last_fallback_reason;
   }
-  EXPECT_EQ(calls, static_cast<int64_t>(report.instances.size()));
+  EXPECT_LE(refused, 1) << report.summary();
+  EXPECT_EQ(calls, static_cast<int64_t>(report.instances.size()) - refused);
   EXPECT_LT(max_difference(run_model(model, inputs), got), 1e-3) << report.summary();
 }
 
