@@ -17,6 +17,7 @@
 #include "extractor/internal/attributes.h"
 #include "kernels/build.h"
 #include "kernels/task.h"
+#include "kernels/templates.h"
 #include "models/conformance.h"
 #include "models/inputs.h"
 #include "models/onnx_io.h"
@@ -573,6 +574,43 @@ Result<ExtractReport> extract_hotspots(models::Session& session, const std::vect
   return report;
 }
 
+namespace {
+
+/// The shapes of the task's inner values that extract read from the model's run and
+/// task.json does not hold (a residual group's sum when only its norm reads it): each
+/// elementwise node's output is its operands' broadcast shape, where every operand's shape
+/// is known (a kernel argument, a constant or an earlier inferred value).
+void infer_elementwise_shapes(const std::vector<const models::Node*>& nodes,
+                              const std::map<std::string, models::TensorData>& constants, internal::ShapeMap* shapes) {
+  const auto& elementwise = kernels::supported_elementwise_ops();
+  for (const models::Node* n : nodes) {
+    if (n->outputs.size() != 1 || shapes->count(n->outputs[0])) continue;
+    if (n->op_type != "Cast" && std::find(elementwise.begin(), elementwise.end(), n->op_type) == elementwise.end()) continue;
+    std::vector<int64_t> out;
+    bool known = !n->inputs.empty();
+    for (const std::string& in : n->inputs) {
+      std::vector<int64_t> dims;
+      if (auto s = shapes->find(in); s != shapes->end()) {
+        dims = s->second;
+      } else if (auto c = constants.find(in); c != constants.end()) {
+        dims = c->second.dims;
+      } else {
+        known = false;
+        break;
+      }
+      if (dims.size() > out.size()) out.insert(out.begin(), dims.size() - out.size(), 1);
+      for (size_t k = 0; k < dims.size(); ++k) {
+        int64_t& o = out[out.size() - dims.size() + k];
+        if (o == 1) o = dims[k];
+        else if (dims[k] != 1 && dims[k] != o) known = false;
+      }
+    }
+    if (known) (*shapes)[n->outputs[0]] = out;
+  }
+}
+
+}  // namespace
+
 Result<ConfiguredStarter> configured_starter(const std::filesystem::path& task_dir, const kernels::TemplateConfig& config) {
   AK_ASSIGN_OR_RETURN(const kernels::Task task, kernels::read_task(task_dir));
   const std::string where = "task " + task.dir.string();
@@ -618,6 +656,7 @@ Result<ConfiguredStarter> configured_starter(const std::filesystem::path& task_d
       shapes[e.name] = e.dims;
       sc.dtypes[e.name] = dtype_of(e);
     }
+  infer_elementwise_shapes(sc.nodes, constants, &shapes);
   sc.target = task.is_cuda() ? kernels::Target::kCuda : kernels::Target::kCpu;
   sc.allow_tf32 = task.target.allow_tf32;
 
